@@ -1,0 +1,5 @@
+"""Allow ``python -m rodnan``."""
+
+from rodnan.cli.app import main
+
+main()

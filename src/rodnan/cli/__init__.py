@@ -1,0 +1,1 @@
+"""The rodnan command line (typer): thin commands over the core."""

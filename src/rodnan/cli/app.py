@@ -1,0 +1,55 @@
+"""Root ``rodnan`` command: global error handling and the sub-command groups."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from rodnan import __version__
+from rodnan.cli import protocol, screen
+from rodnan.errors import RodnanError
+
+app = typer.Typer(
+    name="rodnan",
+    help="rodnan: run the NCT00962923 trial (MSC transplantation for systemic sclerosis) from screening to analysis.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(protocol.app, name="protocol")
+app.command("screen")(screen.screen)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rodnan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """rodnan: run the NCT00962923 trial from screening to analysis."""
+
+
+def main() -> None:
+    """Console entry point: run the app, turning rodnan errors into a message and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except RodnanError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        from click.exceptions import ClickException
+
+        if isinstance(exc, ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

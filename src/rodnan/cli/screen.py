@@ -1,0 +1,197 @@
+"""``rodnan screen``: screen candidates from a CSV file (wide or long layout)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rodnan.core.eligibility import ScreeningResult, ScreeningVerdict
+from rodnan.core.protocol import Study, load_protocol
+from rodnan.core.screening import InputIssue, frame_of, results_of, screen_csv
+from rodnan.core.verdict import Verdict
+
+MAX_ISSUES_SHOWN = 50
+_STYLE = {"eligible": "green", "ineligible": "red", "incomplete": "yellow"}
+
+
+class OutputFormat(str, Enum):
+    """Output formats of ``rodnan screen``."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def example_candidates_path() -> Path:
+    """The bundled example candidates (wide CSV)."""
+    return Path(str(resources.files("rodnan.examples").joinpath("candidates.csv")))
+
+
+def screen(
+    file: Path | None = typer.Argument(None, help="Candidates CSV: wide (subject_id, 'item [unit]' columns) or long (subject_id,item,value,unit)."),
+    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
+    example: bool = typer.Option(False, "--example", help="Screen the bundled example candidates."),
+    protocol: Path | None = typer.Option(None, "--protocol", "-p", help="Protocol file (default: bundled NCT00962923)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the output here instead of standard output."),
+) -> None:
+    """Screen candidates against every eligibility criterion: eligible, ineligible or incomplete, with reasons.
+
+    Values are converted from the unit in the column header (or the unit column) to the item's
+    unit; an empty cell is missing. Problems with single cells are reported and the rest is
+    screened; only an unusable file gives a non-zero exit.
+    """
+    if example == (file is not None):
+        raise typer.BadParameter("give a FILE or --example (not both)")
+    source = example_candidates_path() if example else file
+    assert source is not None
+    study = load_protocol(protocol)
+    err = Console(stderr=True)
+    issues: list[InputIssue] = []
+    with _output(out) as stream, _progress(err, source) as advance:
+        batches = screen_csv(study, source, progress=advance)
+        if output_format is OutputFormat.csv:
+            counts = _write_csv(study, batches, stream, issues)
+        elif output_format is OutputFormat.json:
+            counts = _write_json(study, batches, stream, issues)
+        else:
+            counts = _write_table(study, batches, stream, issues)
+    _report(err, issues, counts)
+
+
+@contextmanager
+def _output(out: Path | None) -> Iterator[IO[str]]:
+    if out is None:
+        yield sys.stdout
+        return
+    with out.open("w", encoding="utf-8", newline="") as stream:
+        yield stream
+
+
+@contextmanager
+def _progress(console: Console, source: Path) -> Iterator[object]:
+    if not console.is_terminal:
+        yield None
+        return
+    with source.open("rb") as handle:
+        total = max(sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")) - 1, 0)
+    columns = (TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("screening", total=total)
+        yield lambda rows: progress.advance(task, rows)
+
+
+def _count(counts: dict[str, int], verdicts: Iterator[str] | list[str]) -> None:
+    for verdict in verdicts:
+        counts[verdict] = counts.get(verdict, 0) + 1
+
+
+def _write_csv(study: Study, batches: Iterator[tuple], stream: IO[str], issues: list[InputIssue]) -> dict[str, int]:  # type: ignore[type-arg]
+    counts: dict[str, int] = {}
+    header = True
+    for screened, batch_issues in batches:
+        issues += batch_issues
+        frame = frame_of(study, screened)
+        frame.to_csv(stream, index=False, header=header, lineterminator="\n")
+        header = False
+        for verdict, n in frame["verdict"].value_counts().items():
+            counts[str(verdict)] = counts.get(str(verdict), 0) + int(n)
+    return counts
+
+
+def result_json(subject_id: str, result: ScreeningResult, issues: list[InputIssue]) -> dict[str, object]:
+    """One candidate's screening as a JSON-ready object."""
+    return {
+        "subject_id": subject_id,
+        "verdict": result.verdict.value,
+        "qualifying_pathways": list(result.qualifying_pathways),
+        "missing_items": list(result.missing_items),
+        "criteria": [
+            {
+                "code": c.code,
+                "kind": c.kind,
+                "label": c.label,
+                "verdict": c.verdict.value,
+                "reason": c.reason,
+                "values": [{"item": v.item, "entered": v.entered or None, "value": v.value, "display": v.display} for v in c.values],
+            }
+            for c in result.criteria
+        ],
+        "input_issues": [str(i) for i in issues],
+    }
+
+
+def _issues_by_subject(issues: list[InputIssue]) -> dict[str, list[InputIssue]]:
+    grouped: dict[str, list[InputIssue]] = {}
+    for issue in issues:
+        if issue.subject_id is not None:
+            grouped.setdefault(issue.subject_id, []).append(issue)
+    return grouped
+
+
+def _write_json(study: Study, batches: Iterator[tuple], stream: IO[str], issues: list[InputIssue]) -> dict[str, int]:  # type: ignore[type-arg]
+    counts: dict[str, int] = {}
+    stream.write("[")
+    first = True
+    for screened, batch_issues in batches:
+        issues += batch_issues
+        by_subject = _issues_by_subject(batch_issues)
+        for subject_id, result in results_of(study, screened):
+            stream.write("\n" if first else ",\n")
+            first = False
+            json.dump(result_json(subject_id, result, by_subject.get(subject_id, [])), stream, ensure_ascii=False)
+            _count(counts, [result.verdict.value])
+    stream.write("\n]\n")
+    return counts
+
+
+def _write_table(study: Study, batches: Iterator[tuple], stream: IO[str], issues: list[InputIssue]) -> dict[str, int]:  # type: ignore[type-arg]
+    counts: dict[str, int] = {}
+    table = Table(title=f"Screening against {study.identity.registry_number} (protocol v{study.protocol.version})", show_lines=True)
+    for column in ("Subject", "Verdict", "Qualifying pathways", "Why"):
+        table.add_column(column, overflow="fold")
+    for screened, batch_issues in batches:
+        issues += batch_issues
+        for subject_id, result in results_of(study, screened):
+            _count(counts, [result.verdict.value])
+            style = _STYLE[result.verdict.value]
+            table.add_row(subject_id, f"[{style}]{result.verdict.value}[/]", ", ".join(result.qualifying_pathways) or "none", _why(result))
+    Console(file=stream, width=160 if not stream.isatty() else None).print(table)
+    return counts
+
+
+def _why(result: ScreeningResult) -> str:
+    """The reasons that decide the verdict: failed criteria, or what is missing, or what qualified."""
+    if result.verdict is ScreeningVerdict.INELIGIBLE:
+        deciding = [
+            c for c in result.criteria
+            if (c.kind == "inclusion" and c.verdict is Verdict.NOT_MET) or (c.kind == "exclusion" and c.verdict is Verdict.MET)
+        ]
+    elif result.verdict is ScreeningVerdict.INCOMPLETE:
+        deciding = [c for c in result.criteria if c.kind != "pathway" and c.verdict is Verdict.UNKNOWN]
+    else:
+        deciding = [c for c in result.criteria if c.kind == "pathway" and c.verdict is Verdict.MET]
+    lines = [f"{c.code}: {c.reason}" for c in deciding]
+    if result.missing_items:
+        lines.append("missing: " + ", ".join(result.missing_items))
+    return "\n".join(lines)
+
+
+def _report(console: Console, issues: list[InputIssue], counts: dict[str, int]) -> None:
+    for issue in issues[:MAX_ISSUES_SHOWN]:
+        console.print(f"[yellow]warning[/]: {issue}", highlight=False)
+    if len(issues) > MAX_ISSUES_SHOWN:
+        console.print(f"[yellow]warning[/]: ... and {len(issues) - MAX_ISSUES_SHOWN} more input problems", highlight=False)
+    total = sum(counts.values())
+    summary = ", ".join(f"{counts.get(v.value, 0)} {v.value}" for v in ScreeningVerdict)
+    console.print(f"screened {total} candidate(s): {summary}; {len(issues)} input problem(s)", highlight=False)

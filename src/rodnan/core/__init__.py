@@ -1,0 +1,1 @@
+"""The domain core: pure Python, never imports Django."""

@@ -1,0 +1,182 @@
+"""Load a protocol file (YAML) into a validated :class:`~rodnan.core.protocol.model.Study`.
+
+Problems are collected, not stopped at: one :class:`~rodnan.errors.ProtocolError` lists every
+problem with its YAML path, its line and the rule broken. Checks run in three passes: YAML syntax,
+the models' field rules (pydantic), then rules across the document (references between items,
+forms, visits and criteria; UCUM units; expressions).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from rodnan.core import units
+from rodnan.core.expr import CompiledExpression, compile_expression
+from rodnan.core.protocol.model import Study
+from rodnan.errors import ExpressionError, ProtocolError, ProtocolProblem, UnitError
+
+BUNDLED = "nct00962923.v1"
+"""The protocol rodnan ships: NCT00962923, version 1."""
+
+Loc = tuple[str | int, ...]
+
+
+def bundled_protocol_path(name: str = BUNDLED) -> Path:
+    """Path of a protocol file shipped in the ``rodnan.protocols`` package."""
+    return Path(str(resources.files("rodnan.protocols").joinpath(f"{name}.yaml")))
+
+
+def load_protocol(path: str | Path | None = None) -> Study:
+    """Load and validate a protocol file; with no path, the bundled NCT00962923 protocol.
+
+    Raises:
+        ProtocolError: listing every problem, each with YAML path, line and rule.
+    """
+    file = bundled_protocol_path() if path is None else Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProtocolError(str(file), [ProtocolProblem((), f"cannot read the file: {exc.strerror}")]) from None
+    return load_protocol_text(text, str(file))
+
+
+def load_protocol_text(text: str, source: str = "<string>") -> Study:
+    """Validate protocol YAML text (see :func:`load_protocol`)."""
+    try:
+        tree = YAML(typ="rt", pure=True).load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = None if mark is None else mark.line + 1
+        raise ProtocolError(source, [ProtocolProblem((), f"not valid YAML: {exc.problem}", line)]) from None
+    if not isinstance(tree, CommentedMap):
+        raise ProtocolError(source, [ProtocolProblem((), "the document must be a mapping of sections")])
+    try:
+        study = Study.model_validate(_plain(tree))
+    except ValidationError as exc:
+        problems = [
+            ProtocolProblem(tuple(err["loc"]), err["msg"], _line(tree, tuple(err["loc"]))) for err in exc.errors()
+        ]
+        raise ProtocolError(source, problems) from None
+    problems = [ProtocolProblem(loc, rule, _line(tree, loc)) for loc, rule in _check_references(study)]
+    if problems:
+        raise ProtocolError(source, problems)
+    return study
+
+
+def _plain(node: Any) -> Any:
+    """ruamel round-trip nodes to plain dicts, lists and scalars."""
+    if isinstance(node, CommentedMap):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, CommentedSeq):
+        return [_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    return node
+
+
+def _line(tree: Any, loc: Loc) -> int | None:
+    """1-based line of the deepest part of ``loc`` that exists in the YAML tree."""
+    line: int | None = None
+    node = tree
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def _duplicates(codes: list[str]) -> set[str]:
+    return {code for code, n in Counter(codes).items() if n > 1}
+
+
+def _check_references(study: Study) -> Iterator[tuple[Loc, str]]:
+    """Rules across the document, each yielded as (YAML path, rule broken)."""
+    items = study.item_by_code
+    for dup in _duplicates([item.code for item in study.items]):
+        yield ("items",), f"item code {dup!r} is defined more than once"
+    for i, item in enumerate(study.items):
+        yield from _check_units(("items", i), item.unit, item.accepted_units, item.molar_mass_g_per_mol)
+
+    for dup in _duplicates([form.code for form in study.forms]):
+        yield ("forms",), f"form code {dup!r} is defined more than once"
+    for i, form in enumerate(study.forms):
+        for j, code in enumerate(form.items):
+            if code not in items:
+                yield ("forms", i, "items", j), f"form {form.code!r} lists item {code!r}, which is not in items"
+
+    forms = study.form_by_code
+    for i, visit in enumerate(study.schedule.visits):
+        for j, code in enumerate(visit.forms):
+            if code not in forms:
+                yield ("schedule", "visits", i, "forms", j), f"visit {visit.code} collects form {code!r}, which is not in forms"
+    for i, series in enumerate(study.schedule.series):
+        for j, code in enumerate(series.forms):
+            if code not in forms:
+                yield ("schedule", "series", i, "forms", j), f"the series collects form {code!r}, which is not in forms"
+    for dup in _duplicates([visit.code for visit in study.schedule.all_visits]):
+        yield ("schedule",), f"visit code {dup!r} occurs more than once once the series are expanded"
+
+    dose = study.intervention.dose
+    try:
+        units.conversion_factor(dose.unit, "{cells}/kg")
+    except UnitError:
+        yield ("intervention", "dose", "unit"), f"the dose unit {dose.unit!r} must be a number of cells per kg body weight"
+
+    yield from _check_expressions(study)
+
+
+def _check_units(loc: Loc, unit: str | None, accepted: list[str], molar_mass: float | None) -> Iterator[tuple[Loc, str]]:
+    if unit is None:
+        return
+    try:
+        units.parse_unit(unit)
+    except UnitError:
+        yield (*loc, "unit"), f"{unit!r} is not a valid UCUM unit"
+        return
+    for k, other in enumerate(accepted):
+        try:
+            units.conversion_factor(other, unit, molar_mass)
+        except UnitError as exc:
+            yield (*loc, "accepted_units", k), exc.rule
+
+
+def _check_expressions(study: Study) -> Iterator[tuple[Loc, str]]:
+    eligibility = study.eligibility
+    sections = [("pathways", eligibility.pathways), ("inclusion", eligibility.inclusion), ("exclusion", eligibility.exclusion)]
+    codes = [c.code for _, section in sections for c in section]
+    for dup in _duplicates(codes):
+        yield ("eligibility",), f"criterion code {dup!r} is used more than once"
+    for code in sorted(set(codes) & set(study.item_by_code)):
+        yield ("eligibility",), f"criterion code {code!r} is also an item code; names in expressions must be unambiguous"
+    specs = study.item_specs
+    named: dict[str, CompiledExpression] = {}
+    for section, criteria in sections:
+        for i, criterion in enumerate(criteria):
+            try:
+                compiled = compile_expression(criterion.expression, specs, named)
+            except ExpressionError as exc:
+                where = f" at column {exc.column}" if exc.column else ""
+                yield ("eligibility", section, i, "expression"), f"criterion {criterion.code!r}: {exc.message}{where}"
+                compiled = compile_expression("false", {})  # stand-in, so references to it do not fail too
+            if section == "pathways":
+                named[criterion.code] = compiled

@@ -1,0 +1,402 @@
+"""The study definition: typed, frozen models of a protocol file.
+
+One :class:`Study` drives everything: the forms, the schedule, the eligibility criteria. Models
+ending in ``Def`` are definitions from the protocol, never captured data. Field-level rules are
+checked by pydantic; rules that look across the document (references between forms, items, visits
+and expressions) are checked in :mod:`rodnan.core.protocol.load`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from rodnan.core.expr import CompiledExpression, ItemSpec, compile_expression
+
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+"""An identifier usable in expressions: lower case letters, digits and underscores."""
+
+VisitCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=20)]
+
+
+class Frozen(BaseModel):
+    """Base of every protocol model: immutable, and unknown keys are an error (catches typos)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- identity -----------------------------------------------------------------------------------
+
+
+class SiteDef(Frozen):
+    """A study site."""
+
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9_-]+$")]
+    name: str
+    city: str
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(description="ISO 3166-1 alpha-2")
+
+
+class DesignDef(Frozen):
+    """Study design as registered."""
+
+    allocation: Literal["na", "randomized", "non_randomized"]
+    intervention_model: Literal["single_group", "parallel", "crossover", "factorial", "sequential"]
+    masking: Literal["none", "single", "double", "triple", "quadruple"]
+    arms: int = Field(ge=1)
+
+
+class OutcomeDef(Frozen):
+    """A registered outcome measure."""
+
+    kind: Literal["primary", "secondary"]
+    measures: list[str] = Field(min_length=1)
+    time_frame: str
+    record_text: str
+
+
+class IdentityDef(Frozen):
+    """Who and what the study is, as in the registry record."""
+
+    registry: str
+    registry_number: Annotated[str, StringConstraints(pattern=r"^NCT\d{8}$")]
+    title: str
+    sponsor: str
+    sites: list[SiteDef] = Field(min_length=1)
+    conditions: list[str] = Field(min_length=1)
+    study_type: Literal["interventional", "observational"]
+    design: DesignDef
+    sex: Literal["all", "female", "male"]
+    target_enrolment: int = Field(ge=1)
+    registry_status: Literal["not_yet_recruiting", "recruiting", "active", "completed", "terminated", "withdrawn", "unknown"]
+    registered_on: dt.date | None = None
+    objectives: list[str] = Field(min_length=1)
+    outcomes: list[OutcomeDef] = Field(min_length=1)
+
+
+# --- intervention -------------------------------------------------------------------------------
+
+
+class QuantityDef(Frozen):
+    """A number with a UCUM unit."""
+
+    value: float
+    unit: str
+
+    def __str__(self) -> str:
+        return f"{self.value:g} {self.unit}"
+
+
+class RegimenStepDef(Frozen):
+    """One step of the treatment regimen, on a day counted from the start of conditioning (day 1)."""
+
+    day: int = Field(ge=1)
+    procedure: Literal["plasmapheresis", "chemotherapy", "cell_infusion"]
+    agent: str | None = None
+    dose: QuantityDef | None = Field(default=None, description="null when the record does not state it")
+    source: str
+
+
+class InterventionDef(Frozen):
+    """The investigational product and the regimen around it."""
+
+    code: Code
+    name: str
+    kind: Literal["biological", "drug", "procedure"]
+    cell_type: str
+    donor: Literal["allogeneic", "autologous"]
+    route: Literal["intravenous"]
+    infusions: int = Field(ge=1)
+    dose: QuantityDef = Field(description="per kg body weight; the unit says so")
+    dose_basis: Literal["actual_body_weight"]
+    infusion_regimen_day: int = Field(ge=1, description="regimen day of the infusion; schedule day 0")
+    regimen: list[RegimenStepDef] = Field(min_length=1)
+    source: str
+
+    @model_validator(mode="after")
+    def _infusion_in_regimen(self) -> InterventionDef:
+        days = [s.day for s in self.regimen if s.procedure == "cell_infusion"]
+        if days != [self.infusion_regimen_day] * self.infusions:
+            raise ValueError(
+                f"the regimen must list the cell infusion on regimen day {self.infusion_regimen_day} "
+                f"({self.infusions} time(s)); it lists it on days {days}"
+            )
+        return self
+
+
+# --- items and forms ----------------------------------------------------------------------------
+
+
+class StandardCodeDef(Frozen):
+    """A code in a standard terminology (LOINC, SNOMED CT, CDISC)."""
+
+    system: Literal["LOINC", "SNOMED-CT", "CDISC", "MedDRA"]
+    code: str
+    display: str
+
+
+class ChoiceDef(Frozen):
+    """One allowed answer of a choice item."""
+
+    code: Code
+    label: str
+
+
+class RangeDef(Frozen):
+    """Plausible range in the item's unit: outside ``min``/``max`` is an error, outside ``soft_*`` a warning."""
+
+    min: float | None = None
+    max: float | None = None
+    soft_min: float | None = None
+    soft_max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeDef:
+        bounds = [b for b in (self.min, self.soft_min, self.soft_max, self.max) if b is not None]
+        if bounds != sorted(bounds):
+            raise ValueError("bounds must be ordered min <= soft_min <= soft_max <= max")
+        return self
+
+
+class ItemDef(Frozen):
+    """One data item: what is collected, in which unit, within which range."""
+
+    code: Code
+    label: str
+    type: Literal["number", "integer", "boolean", "choice", "text", "date"]
+    unit: str | None = Field(default=None, description="UCUM; required for number and integer items")
+    accepted_units: list[str] = Field(default_factory=list)
+    molar_mass: QuantityDef | None = Field(default=None, description="g/mol; lets mass and substance units convert")
+    range: RangeDef | None = None
+    required: bool = False
+    choices: list[ChoiceDef] = Field(default_factory=list)
+    codes: list[StandardCodeDef] = Field(default_factory=list)
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ItemDef:
+        numeric = self.type in ("number", "integer")
+        if numeric and self.unit is None:
+            raise ValueError(f"a {self.type} item needs a unit (UCUM; '1' or '{{score}}' for a pure number)")
+        if not numeric and (self.unit or self.accepted_units or self.range or self.molar_mass):
+            raise ValueError(f"a {self.type} item takes no unit, accepted_units, molar_mass or range")
+        if (self.type == "choice") != bool(self.choices):
+            raise ValueError("choices are required for a choice item and only allowed there")
+        if self.molar_mass is not None and self.molar_mass.unit != "g/mol":
+            raise ValueError("molar_mass must be given in g/mol")
+        return self
+
+    @property
+    def is_numeric(self) -> bool:
+        """True for number and integer items."""
+        return self.type in ("number", "integer")
+
+    @property
+    def molar_mass_g_per_mol(self) -> float | None:
+        """The molar mass in g/mol, if the protocol gives one."""
+        return None if self.molar_mass is None else self.molar_mass.value
+
+
+class FormDef(Frozen):
+    """A case report form: an ordered list of item codes from the study's item catalogue."""
+
+    code: Code
+    label: str
+    instrument: str | None = Field(default=None, description="published instrument the form implements")
+    items: list[Code] = Field(min_length=1)
+
+
+# --- schedule -----------------------------------------------------------------------------------
+
+
+class VisitDef(Frozen):
+    """A scheduled visit: target day relative to the anchor (the infusion is day 0) and its window."""
+
+    code: VisitCode
+    label: str
+    day: int
+    window_before: int = Field(ge=0)
+    window_after: int = Field(ge=0)
+    forms: list[Code] = Field(min_length=1)
+
+
+class VisitSeriesDef(Frozen):
+    """Repeating visits: every ``every_months`` months through the follow-up, collecting ``forms``.
+
+    Series that fall on the same month add their forms to one visit.
+    """
+
+    every_months: int = Field(ge=1)
+    forms: list[Code] = Field(min_length=1)
+
+
+class ScheduleDef(Frozen):
+    """Schedule of assessments."""
+
+    anchor: Literal["infusion"]
+    follow_up_months: int = Field(ge=1, le=120)
+    days_per_month: float = Field(gt=0, description="converts month n to a target day offset")
+    window_days: int = Field(ge=0, description="default window, each side, for follow-up visits")
+    window_source: str
+    visit_code_format: str = "M{month}"
+    visit_label_format: str = "Month {month}"
+    visits: list[VisitDef] = Field(min_length=1, description="fixed visits (screening, infusion)")
+    series: list[VisitSeriesDef] = Field(min_length=1)
+
+    @cached_property
+    def all_visits(self) -> tuple[VisitDef, ...]:
+        """The fixed visits and the follow-up visits the series generate, in day order."""
+        monthly: dict[int, list[str]] = {}
+        for series in self.series:
+            for month in range(series.every_months, self.follow_up_months + 1, series.every_months):
+                forms = monthly.setdefault(month, [])
+                forms += [f for f in series.forms if f not in forms]
+        generated = [
+            VisitDef(
+                code=self.visit_code_format.format(month=month),
+                label=self.visit_label_format.format(month=month),
+                day=round(month * self.days_per_month),
+                window_before=self.window_days,
+                window_after=self.window_days,
+                forms=forms,
+            )
+            for month, forms in sorted(monthly.items())
+        ]
+        return tuple(sorted([*self.visits, *generated], key=lambda v: v.day))
+
+
+# --- eligibility --------------------------------------------------------------------------------
+
+
+class ClarificationDef(Frozen):
+    """How we read a passage of the registry record that cannot be taken literally."""
+
+    record_text: str
+    read_as: str
+    reason: str
+
+
+class CriterionDef(Frozen):
+    """An eligibility criterion or qualifying pathway, as an expression over item codes."""
+
+    code: Code
+    label: str
+    expression: str
+    record_text: str
+    note: str | None = None
+
+
+class EligibilityDef(Frozen):
+    """Inclusion, exclusion and the qualifying pathways inclusion may refer to by code."""
+
+    interpretation: str
+    clarifications: list[ClarificationDef] = Field(default_factory=list)
+    pathways: list[CriterionDef] = Field(default_factory=list)
+    inclusion: list[CriterionDef] = Field(min_length=1)
+    exclusion: list[CriterionDef] = Field(default_factory=list)
+
+
+# --- the study ----------------------------------------------------------------------------------
+
+
+class ProtocolMeta(Frozen):
+    """Which protocol this is."""
+
+    code: Code
+    version: str
+    format_version: Literal[1]
+    effective_date: dt.date | None = None
+
+
+class Study(Frozen):
+    """A whole protocol file, validated."""
+
+    protocol: ProtocolMeta
+    identity: IdentityDef
+    intervention: InterventionDef
+    schedule: ScheduleDef
+    items: list[ItemDef] = Field(min_length=1)
+    forms: list[FormDef] = Field(min_length=1)
+    eligibility: EligibilityDef
+
+    @cached_property
+    def item_by_code(self) -> dict[str, ItemDef]:
+        """Items keyed by code."""
+        return {item.code: item for item in self.items}
+
+    def in_item_order(self, codes: Iterable[str]) -> tuple[str, ...]:
+        """The given item codes, sorted in the order the protocol lists its items."""
+        position = self._item_position
+        return tuple(sorted(codes, key=position.__getitem__))
+
+    @cached_property
+    def _item_position(self) -> dict[str, int]:
+        return {item.code: i for i, item in enumerate(self.items)}
+
+    @cached_property
+    def form_by_code(self) -> dict[str, FormDef]:
+        """Forms keyed by code."""
+        return {form.code: form for form in self.forms}
+
+    @cached_property
+    def item_specs(self) -> dict[str, ItemSpec]:
+        """What the expression language needs of each item."""
+        return {
+            item.code: ItemSpec(
+                code=item.code,
+                type=item.type,
+                unit=item.unit,
+                molar_mass_g_per_mol=item.molar_mass_g_per_mol,
+                choices=tuple(c.code for c in item.choices),
+            )
+            for item in self.items
+        }
+
+    @cached_property
+    def visit_by_code(self) -> dict[str, VisitDef]:
+        """Every visit (fixed and generated) keyed by code."""
+        return {visit.code: visit for visit in self.schedule.all_visits}
+
+    @cached_property
+    def criteria(self) -> tuple[CompiledCriterion, ...]:
+        """Pathways, inclusion and exclusion criteria, compiled, in file order.
+
+        The loader has already checked every expression, so compiling here cannot fail for a
+        study that came from :func:`~rodnan.core.protocol.load.load_protocol`.
+        """
+        compiled: list[CompiledCriterion] = []
+        named: dict[str, CompiledExpression] = {}
+        sections: list[tuple[CriterionKind, list[CriterionDef]]] = [
+            ("pathway", self.eligibility.pathways),
+            ("inclusion", self.eligibility.inclusion),
+            ("exclusion", self.eligibility.exclusion),
+        ]
+        for kind, definitions in sections:
+            for definition in definitions:
+                expression = compile_expression(definition.expression, self.item_specs, named)
+                if kind == "pathway":
+                    named[definition.code] = expression
+                compiled.append(CompiledCriterion(kind, definition, expression))
+        return tuple(compiled)
+
+
+CriterionKind = Literal["pathway", "inclusion", "exclusion"]
+
+
+@dataclass(frozen=True)
+class CompiledCriterion:
+    """A criterion with its expression compiled against the study's items."""
+
+    kind: CriterionKind
+    definition: CriterionDef
+    expression: CompiledExpression
+
+    @property
+    def code(self) -> str:
+        """The criterion's code."""
+        return self.definition.code

@@ -1,0 +1,460 @@
+"""Bulk eligibility screening: many candidates from a CSV file, whole columns at a time.
+
+The same criteria and rules as :mod:`rodnan.core.eligibility`, applied with numpy to whole columns
+(no Python loop per candidate): values are parsed, converted and range-checked per column, every
+criterion is evaluated as an int8 array of Kleene truth codes, and the verdict is their min/max.
+Files are read in chunks, so memory stays bounded however many candidates there are.
+
+Two layouts are accepted (see ``docs/screening.md``):
+
+* wide: one row per candidate, a ``subject_id`` column and one column per item, headed
+  ``item [unit]`` (``albumin [g/dL]``); a header without a bracket means the item's own unit;
+* long: columns ``subject_id,item,value,unit``, one row per value (read whole, not in chunks).
+
+Bad cells never stop the screening: each becomes an :class:`InputIssue` naming the line, the column
+and the rule, and the value is treated as missing. Only an unusable file raises.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from rodnan.core import units
+from rodnan.core.eligibility import ScreeningResult, ScreeningVerdict, build_screening_result
+from rodnan.core.protocol.model import ItemDef, Study
+from rodnan.core.values import BOOLEAN_WORDS, ItemValue, display_value, format_number, unit_factor
+from rodnan.core.verdict import VERDICT_BY_CODE, Truth
+from rodnan.errors import InputError
+
+FloatArray = npt.NDArray[np.float64]
+ID_COLUMN = "subject_id"
+LONG_COLUMNS = ("subject_id", "item", "value", "unit")
+CHUNK_ROWS = 100_000
+_HEADER = re.compile(r"^\s*([A-Za-z0-9_]+)\s*(?:\[(.*)\])?\s*$")
+VERDICT_NAMES = np.array([v.value for v in ScreeningVerdict], dtype=object)
+_ELIGIBLE, _INELIGIBLE, _INCOMPLETE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class InputIssue:
+    """A problem with one cell, row or column of the input; the rest is still screened."""
+
+    line: int | None
+    column: str | None
+    rule: str
+    subject_id: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.subject_id:
+            where.append(f"subject {self.subject_id}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        return f"{', '.join(where) or 'file'}: {self.rule}"
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How one wide column maps to an item."""
+
+    header: str
+    item: ItemDef
+    unit: str
+    factor: float
+
+
+@dataclass(frozen=True)
+class WidePlan:
+    """The columns of a wide file that will be read, and the header problems found."""
+
+    columns: tuple[ColumnPlan, ...]
+    issues: tuple[InputIssue, ...]
+
+
+@dataclass
+class CandidateBatch:
+    """Candidates' values as float columns in each item's unit (NaN = missing).
+
+    ``factors`` and ``units`` keep how each value was entered (a scalar for a wide column, an
+    array for long files), so reasons can show the entered value next to the converted one.
+    """
+
+    subject_ids: npt.NDArray[np.object_]
+    lines: npt.NDArray[np.int64]
+    values: dict[str, FloatArray]
+    factors: dict[str, float | FloatArray] = field(default_factory=dict)
+    units: dict[str, Any] = field(default_factory=dict)
+    issues: list[InputIssue] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.subject_ids)
+
+
+@dataclass
+class ScreenedBatch:
+    """Truth codes of every criterion, and the verdicts, for a batch of candidates."""
+
+    batch: CandidateBatch
+    truths: dict[str, npt.NDArray[np.int8]]
+    verdicts: npt.NDArray[np.int8]
+    pathways: npt.NDArray[np.object_]
+    missing: npt.NDArray[np.object_]
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def plan_wide_columns(study: Study, header: Sequence[str]) -> WidePlan:
+    """Map the header of a wide file to items and unit factors.
+
+    Raises:
+        InputError: there is no ``subject_id`` column.
+    """
+    if ID_COLUMN not in header:
+        raise InputError("header", f"must have a {ID_COLUMN!r} column (wide layout) or the columns {', '.join(LONG_COLUMNS)} (long layout)", ",".join(header))
+    columns: list[ColumnPlan] = []
+    issues: list[InputIssue] = []
+    seen: dict[str, str] = {}
+    for name in header:
+        if name == ID_COLUMN:
+            continue
+        match = _HEADER.match(name)
+        code = match.group(1) if match else name
+        item = study.item_by_code.get(code)
+        if match is None or item is None:
+            issues.append(InputIssue(1, name, f"{code!r} is not an item of the protocol; the column is ignored"))
+            continue
+        if code in seen:
+            issues.append(InputIssue(1, name, f"item {code!r} already comes from column {seen[code]!r}; this column is ignored"))
+            continue
+        unit = (match.group(2) or "").strip() or item.unit or ""
+        try:
+            factor = unit_factor(item, unit or None)
+        except InputError as exc:
+            issues.append(InputIssue(1, name, f"{exc.rule}; the column is ignored"))
+            continue
+        seen[code] = name
+        columns.append(ColumnPlan(name, item, unit, factor))
+    return WidePlan(tuple(columns), tuple(issues))
+
+
+def parse_column(item: ItemDef, raw: pd.Series, factor: float) -> tuple[FloatArray, npt.NDArray[np.bool_], str]:
+    """Parse one column of raw cells for ``item``: values in the item's unit, a mask of bad cells, the rule.
+
+    Empty cells are missing (NaN) and not bad. Bad cells become NaN too.
+    """
+    if item.type == "boolean":
+        if raw.dtype == bool:
+            return raw.to_numpy(dtype=np.float64), np.zeros(len(raw), bool), ""
+        text = raw.astype("string").str.strip().str.lower()
+        values = text.map(BOOLEAN_WORDS).to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = text.notna().to_numpy() & (text != "").to_numpy(dtype=bool, na_value=False) & np.isnan(values)
+        return values, bad, "must be yes/no (true/false, yes/no or 1/0)"
+    if item.type == "choice":
+        codes = [c.code for c in item.choices]
+        text = raw.astype("string").str.strip().str.lower()
+        values = text.map({c: float(i) for i, c in enumerate(codes)}).to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = text.notna().to_numpy() & (text != "").to_numpy(dtype=bool, na_value=False) & np.isnan(values)
+        return values, bad, f"must be one of {', '.join(codes)}"
+    if pd.api.types.is_numeric_dtype(raw.dtype) and raw.dtype != bool:
+        values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.zeros(len(raw), bool)
+    else:
+        text = raw.astype("string").str.strip()
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = text.notna().to_numpy() & (text != "").to_numpy(dtype=bool, na_value=False) & np.isnan(values)
+    if factor != 1.0:
+        values = values * factor
+    return values, bad, "must be a number"
+
+
+def check_column(item: ItemDef, values: FloatArray) -> list[tuple[npt.NDArray[np.bool_], str]]:
+    """Range and whole-number checks on converted values; returns (bad mask, rule) pairs."""
+    problems: list[tuple[npt.NDArray[np.bool_], str]] = []
+    if not item.is_numeric:
+        return problems
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(values)
+        infinite = ~finite & ~np.isnan(values)
+        if infinite.any():
+            problems.append((infinite, "must be a finite number"))
+        bounds = item.range
+        if bounds is not None and (bounds.min is not None or bounds.max is not None):
+            low = -np.inf if bounds.min is None else bounds.min
+            high = np.inf if bounds.max is None else bounds.max
+            outside = finite & ((values < low) | (values > high))
+            if outside.any():
+                shown_low = "-inf" if bounds.min is None else format_number(bounds.min)
+                shown_high = "inf" if bounds.max is None else format_number(bounds.max)
+                problems.append((outside, f"must be within the plausible range {shown_low} to {shown_high} {item.unit}"))
+        if item.type == "integer":
+            fractional = finite & (np.round(values) != values)
+            if fractional.any():
+                problems.append((fractional, "must be a whole number"))
+    return problems
+
+
+def _cell_issues(mask: npt.NDArray[np.bool_], lines: npt.NDArray[np.int64], ids: npt.NDArray[np.object_], column: str, rule: str, raw: pd.Series | None) -> list[InputIssue]:
+    issues = []
+    for i in np.flatnonzero(mask):
+        shown = "" if raw is None else f" (got {raw.iloc[i]!r})"
+        issues.append(InputIssue(int(lines[i]), column, f"{rule}{shown}; treated as missing", _id(ids[i])))
+    return issues
+
+
+def _id(value: object) -> str | None:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def _clean_ids(frame: pd.DataFrame, lines: npt.NDArray[np.int64], seen: set[str], issues: list[InputIssue]) -> npt.NDArray[np.bool_]:
+    """Mask of rows to keep: a subject id present and not seen before (in this file)."""
+    ids = frame[ID_COLUMN].astype("string").str.strip()
+    empty_row = frame.isna().all(axis=1).to_numpy()
+    no_id = ids.isna().to_numpy() | (ids == "").to_numpy(dtype=bool, na_value=False)
+    for i in np.flatnonzero(no_id & ~empty_row):
+        issues.append(InputIssue(int(lines[i]), ID_COLUMN, "the subject id is empty; the row is not screened"))
+    duplicated = ids.duplicated().to_numpy() | ids.isin(seen).to_numpy()
+    duplicated &= ~no_id
+    for i in np.flatnonzero(duplicated):
+        issues.append(InputIssue(int(lines[i]), ID_COLUMN, "duplicated candidate: this subject id came earlier in the file; the row is not screened", str(ids.iloc[i])))
+    keep = ~no_id & ~duplicated
+    seen.update(ids[keep].tolist())
+    return keep
+
+
+def read_wide_chunk(study: Study, plan: WidePlan, frame: pd.DataFrame, first_line: int, seen: set[str]) -> CandidateBatch:
+    """Turn one chunk of a wide file into a batch (``first_line`` is the file line of its first row)."""
+    lines = np.arange(first_line, first_line + len(frame), dtype=np.int64)
+    issues: list[InputIssue] = []
+    keep = _clean_ids(frame, lines, seen, issues)
+    if not keep.all():
+        frame = frame.loc[keep]
+        lines = lines[keep]
+    ids = frame[ID_COLUMN].astype(str).str.strip().to_numpy(dtype=object)
+    values: dict[str, FloatArray] = {}
+    for column in plan.columns:
+        raw = frame[column.header]
+        parsed, bad, rule = parse_column(column.item, raw, column.factor)
+        if bad.any():
+            issues += _cell_issues(bad, lines, ids, column.header, rule, raw)
+        for mask, rule in check_column(column.item, parsed):
+            issues += _cell_issues(mask, lines, ids, column.header, rule, raw)
+            parsed = np.where(mask, np.nan, parsed)
+        values[column.item.code] = parsed
+    factors: dict[str, float | FloatArray] = {c.item.code: c.factor for c in plan.columns}
+    units = {c.item.code: c.unit for c in plan.columns}
+    return CandidateBatch(ids, lines, values, factors, units, issues)
+
+
+def read_long(study: Study, frame: pd.DataFrame) -> CandidateBatch:
+    """Turn a whole long file (``subject_id,item,value,unit``) into one batch."""
+    frame = frame.reset_index(drop=True)
+    lines = np.arange(2, 2 + len(frame), dtype=np.int64)
+    issues: list[InputIssue] = []
+    ids = frame[ID_COLUMN].astype("string").str.strip()
+    codes = frame["item"].astype("string").str.strip()
+    unit_col = frame["unit"].astype("string").str.strip() if "unit" in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
+    usable = ids.notna().to_numpy() & (ids != "").to_numpy(dtype=bool, na_value=False)
+    for i in np.flatnonzero(~usable & ~frame.isna().all(axis=1).to_numpy()):
+        issues.append(InputIssue(int(lines[i]), ID_COLUMN, "the subject id is empty; the row is ignored"))
+    known = codes.isin(list(study.item_by_code)).to_numpy()
+    for i in np.flatnonzero(usable & ~known):
+        issues.append(InputIssue(int(lines[i]), "item", f"{codes.iloc[i]!r} is not an item of the protocol; the row is ignored", str(ids.iloc[i])))
+    usable &= known
+    duplicated = pd.DataFrame({"s": ids, "i": codes}).duplicated().to_numpy() & usable
+    for i in np.flatnonzero(duplicated):
+        issues.append(InputIssue(int(lines[i]), "item", f"item {codes.iloc[i]!r} is given twice for this candidate; the first value is used", str(ids.iloc[i])))
+    usable &= ~duplicated
+
+    subjects = pd.unique(ids[usable].to_numpy(dtype=object))
+    position = pd.Index(subjects)
+    index = position.get_indexer(ids.to_numpy(dtype=object))
+    subject_lines = np.zeros(len(subjects), dtype=np.int64)
+    first = ~pd.Series(ids).duplicated().to_numpy() & usable
+    subject_lines[index[first]] = lines[first]
+    values: dict[str, FloatArray] = {}
+    factors: dict[str, float | FloatArray] = {}
+    units: dict[str, Any] = {}
+    for code in study.in_item_order(set(codes[usable].tolist())):
+        item = study.item_by_code[code]
+        rows = np.flatnonzero(usable & (codes == code).to_numpy(dtype=bool, na_value=False))
+        row_units = unit_col.iloc[rows].fillna(item.unit or "").replace("", item.unit or "")
+        factor = np.full(len(rows), np.nan)
+        for unit in pd.unique(row_units):
+            selected = (row_units == unit).to_numpy()
+            try:
+                factor[selected] = unit_factor(item, unit or None)
+            except InputError as exc:
+                for i in rows[selected]:
+                    issues.append(InputIssue(int(lines[i]), "unit", f"{exc.rule}; the value is ignored", str(ids.iloc[i])))
+        raw = frame["value"].iloc[rows]
+        parsed, bad, rule = parse_column(item, raw, 1.0)
+        parsed = parsed * np.where(np.isnan(factor), np.nan, factor) if item.is_numeric else np.where(np.isnan(factor), np.nan, parsed)
+        row_ids = ids.iloc[rows].to_numpy(dtype=object)
+        issues += _cell_issues(bad, lines[rows], row_ids, "value", rule, raw)
+        for mask, rule in check_column(item, parsed):
+            issues += _cell_issues(mask, lines[rows], row_ids, "value", rule, raw)
+            parsed = np.where(mask, np.nan, parsed)
+        column = np.full(len(subjects), np.nan)
+        column[index[rows]] = parsed
+        values[code] = column
+        factor_column = np.ones(len(subjects))
+        factor_column[index[rows]] = np.where(np.isnan(factor), 1.0, factor)
+        factors[code] = factor_column
+        unit_column = np.full(len(subjects), item.unit or "", dtype=object)
+        unit_column[index[rows]] = row_units.to_numpy(dtype=object)
+        units[code] = unit_column
+    return CandidateBatch(np.asarray(subjects, dtype=object), subject_lines, values, factors, units, issues)
+
+
+# --- screening ------------------------------------------------------------------------------------
+
+
+def screen_batch(study: Study, batch: CandidateBatch) -> ScreenedBatch:
+    """Evaluate every criterion over the whole batch at once and combine the verdicts."""
+    n = len(batch)
+    truths = {c.code: c.expression.truth_array(batch.values, n) for c in study.criteria}
+    inclusion = [truths[c.code] for c in study.criteria if c.kind == "inclusion"]
+    exclusion = [truths[c.code] for c in study.criteria if c.kind == "exclusion"]
+    included = np.minimum.reduce(inclusion) if inclusion else np.full(n, Truth.TRUE, np.int8)
+    excluded = np.maximum.reduce(exclusion) if exclusion else np.full(n, Truth.FALSE, np.int8)
+    verdicts = np.full(n, _INCOMPLETE, dtype=np.int8)
+    verdicts[(included == Truth.TRUE) & (excluded == Truth.FALSE)] = _ELIGIBLE
+    verdicts[(included == Truth.FALSE) | (excluded == Truth.TRUE)] = _INELIGIBLE
+
+    pathways = [c for c in study.criteria if c.kind == "pathway"]
+    pathway_bits = np.zeros(n, dtype=np.int64)
+    for bit, criterion in enumerate(pathways):
+        pathway_bits |= (truths[criterion.code] == Truth.TRUE).astype(np.int64) << bit
+    pathway_text = _label_bits(pathway_bits, [c.code for c in pathways])
+
+    # Missing items that could change an incomplete verdict: missing, and read by an unknown criterion.
+    item_codes = list(study.in_item_order({code for c in study.criteria if c.kind != "pathway" for code in c.expression.item_codes}))
+    missing_bits = np.zeros(n, dtype=np.int64)
+    incomplete = verdicts == _INCOMPLETE
+    for bit, code in enumerate(item_codes):
+        column = batch.values.get(code)
+        absent = np.ones(n, bool) if column is None else np.isnan(column)
+        relevant = np.zeros(n, bool)
+        for criterion in study.criteria:
+            if criterion.kind != "pathway" and code in criterion.expression.item_codes:
+                relevant |= truths[criterion.code] == Truth.UNKNOWN
+        missing_bits |= (absent & relevant & incomplete).astype(np.int64) << bit
+    return ScreenedBatch(batch, truths, verdicts, pathway_text, _label_bits(missing_bits, item_codes))
+
+
+def _label_bits(bits: npt.NDArray[np.int64], names: list[str]) -> npt.NDArray[np.object_]:
+    """Turn bit sets into ';'-joined names, building each distinct string once."""
+    unique, inverse = np.unique(bits, return_inverse=True)
+    labels = np.array([";".join(name for b, name in enumerate(names) if int(u) >> b & 1) for u in unique], dtype=object)
+    return labels[inverse.reshape(-1)]
+
+
+def frame_of(study: Study, screened: ScreenedBatch) -> pd.DataFrame:
+    """The screened batch as a table: subject, verdict, pathways, missing items, each criterion."""
+    columns: dict[str, Any] = {
+        "subject_id": screened.batch.subject_ids,
+        "verdict": VERDICT_NAMES[screened.verdicts],
+        "qualifying_pathways": screened.pathways,
+        "missing_items": screened.missing,
+    }
+    names = np.array([v.value for v in VERDICT_BY_CODE], dtype=object)
+    for criterion in study.criteria:
+        columns[criterion.code] = names[screened.truths[criterion.code]]
+    return pd.DataFrame(columns)
+
+
+def results_of(study: Study, screened: ScreenedBatch) -> Iterator[tuple[str, ScreeningResult]]:
+    """Full per-candidate results with reasons (for JSON and table output; one row at a time).
+
+    The truths come from the vectorised evaluation; only the wording is built per row.
+    """
+    batch = screened.batch
+    for i, subject in enumerate(batch.subject_ids):
+        values: dict[str, ItemValue] = {}
+        for code, column in batch.values.items():
+            value = float(column[i])
+            item = study.item_by_code[code]
+            if np.isnan(value):
+                continue
+            factor = batch.factors.get(code, 1.0)
+            factor_i = float(factor if isinstance(factor, float) else factor[i])
+            unit = batch.units.get(code, item.unit)
+            unit_i = str(unit if isinstance(unit, str) else unit[i])
+            entered = units.format_quantity(value / factor_i, unit_i) if item.is_numeric else display_value(item, value)
+            values[code] = ItemValue(code, value, entered, display_value(item, value), item.is_numeric and unit_i != item.unit)
+        truths = {code: Truth(int(array[i])) for code, array in screened.truths.items()}
+        yield str(subject), build_screening_result(study, values, truths)
+
+
+def detect_layout(header: Sequence[str]) -> str:
+    """``long`` when the header is subject_id,item,value[,unit]; ``wide`` otherwise."""
+    names = [h.strip() for h in header]
+    if set(names) in ({"subject_id", "item", "value"}, set(LONG_COLUMNS)):
+        return "long"
+    return "wide"
+
+
+def screen_csv(
+    study: Study,
+    source: str | Path | IO[str],
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[ScreenedBatch, list[InputIssue]]]:
+    """Screen a candidates CSV in chunks; yields each screened batch with its input issues.
+
+    Args:
+        study: the protocol.
+        source: a path or an open text file.
+        chunk_rows: rows per chunk (bounds memory for wide files).
+        progress: called with the number of rows just processed.
+
+    Raises:
+        InputError: the file is unusable (unreadable, empty, no subject_id column, broken CSV).
+    """
+    read_options: dict[str, Any] = {"keep_default_na": False, "na_values": [""], "skip_blank_lines": False, "dtype": {ID_COLUMN: str}}
+    name = str(source) if isinstance(source, str | Path) else getattr(source, "name", "<input>")
+    try:
+        header = pd.read_csv(source, nrows=0).columns.tolist()
+        if not isinstance(source, str | Path):
+            source.seek(0)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(name, f"cannot be read: {exc}") from None
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise InputError(name, f"is not a usable CSV file: {exc}") from None
+    header = [h.strip() for h in header]
+    try:
+        if detect_layout(header) == "long":
+            frame = pd.read_csv(source, **{**read_options, "dtype": str})
+            frame.columns = header
+            batch = read_long(study, frame)
+            if progress:
+                progress(len(frame))
+            yield screen_batch(study, batch), batch.issues
+            return
+        plan = plan_wide_columns(study, header)
+        issues: list[InputIssue] = list(plan.issues)
+        seen: set[str] = set()
+        line = 2
+        for chunk in pd.read_csv(source, chunksize=chunk_rows, **read_options):
+            chunk.columns = header
+            batch = read_wide_chunk(study, plan, chunk, line, seen)
+            line += len(chunk)
+            if progress:
+                progress(len(chunk))
+            yield screen_batch(study, batch), issues + batch.issues
+            issues = []
+        if issues:
+            yield screen_batch(study, CandidateBatch(np.array([], dtype=object), np.array([], dtype=np.int64), {})), issues
+    except pd.errors.ParserError as exc:
+        raise InputError(name, f"is not a usable CSV file: {exc}") from None

@@ -1,0 +1,1 @@
+"""Example input files shipped with rodnan (synthetic; no real patient data)."""

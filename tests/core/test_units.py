@@ -1,0 +1,78 @@
+"""UCUM unit parsing and conversion, against published conversion factors (shared/domain.md §8.3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rodnan.core import units
+from rodnan.errors import UnitError
+
+CREATININE_G_PER_MOL = 113.12  # creatinine C4H7N3O, molar mass 113.12 g/mol
+HEMOGLOBIN_G_PER_MOL = 16114.5  # haemoglobin monomer
+
+
+@pytest.mark.parametrize(
+    ("value", "source", "target", "molar_mass", "expected", "tol"),
+    [
+        # creatinine: mg/dL x 88.4 = umol/L (domain.md §8.3; 10 x 1000 / 113.12 = 88.40)
+        (1.0, "mg/dL", "umol/L", CREATININE_G_PER_MOL, 88.40, 0.01),
+        (120.0, "umol/L", "mg/dL", CREATININE_G_PER_MOL, 1.3575, 0.0005),
+        (0.12, "mmol/L", "umol/L", None, 120.0, 1e-9),
+        # haemoglobin: 11 g/dL = 110 g/L = 6.83 mmol/L (g/dL x 0.6206); CTCAE 10.0 g/dL = 6.2 mmol/L
+        (11.0, "g/dL", "g/L", None, 110.0, 1e-9),
+        (11.0, "g/dL", "mmol/L", HEMOGLOBIN_G_PER_MOL, 6.83, 0.005),
+        (10.0, "g/dL", "mmol/L", HEMOGLOBIN_G_PER_MOL, 6.2, 0.01),
+        # platelets: 80,000 /mm3 = 80 x 10^9/L (CTCAE v5.0 "75,000/mm3; 75.0 x 10e9 /L")
+        (80000.0, "/mm3", "10*9/L", None, 80.0, 1e-9),
+        (75.0, "10*3/uL", "10*9/L", None, 75.0, 1e-9),
+        (80000.0, "/uL", "10*9/L", None, 80.0, 1e-9),
+        # albumin: 2.5 g/dL = 25 g/L; CRP 1 mg/dL = 10 mg/L
+        (2.5, "g/dL", "g/L", None, 25.0, 1e-9),
+        (1.0, "mg/dL", "mg/L", None, 10.0, 1e-9),
+        # proteinuria: 0.5 g/24 h = 500 mg/24 h
+        (0.5, "g/(24.h)", "mg/(24.h)", None, 500.0, 1e-9),
+        (0.5, "g/d", "g/(24.h)", None, 0.5, 1e-9),
+        # pressure: 40 mmHg = 5.33 kPa (1 mmHg = 133.322 Pa)
+        (40.0, "mm[Hg]", "kPa", None, 5.3329, 0.0001),
+        # time: 2 years = 24 months (UCUM a = 12 mo)
+        (2.0, "a", "mo", None, 24.0, 1e-9),
+    ],
+)
+def test_convert_matches_published_factor(value: float, source: str, target: str, molar_mass: float | None, expected: float, tol: float) -> None:
+    """Each conversion reproduces the factor printed in domain.md §8.3 or CTCAE v5.0."""
+    assert units.convert(value, source, target, molar_mass) == pytest.approx(expected, abs=tol)
+
+
+def test_parse_unit_reads_ucum_powers_of_ten_correctly() -> None:
+    """10*9/L is a count per litre times 10^9, not 90 per litre (plain pint's misreading)."""
+    assert units.convert(1.0, "10*9/L", "/L") == pytest.approx(1e9)
+
+
+def test_parse_unit_accepts_annotations_as_dimensionless() -> None:
+    """{score} and 1 are pure numbers."""
+    assert units.conversion_factor("{score}", "1") == 1.0
+
+
+@pytest.mark.parametrize("bad", ["", "foo/bar", "g//L"])
+def test_parse_unit_rejects_text_that_is_not_ucum(bad: str) -> None:
+    """A malformed unit raises UnitError naming the unit."""
+    with pytest.raises(UnitError):
+        units.parse_unit(bad)
+
+
+def test_conversion_factor_rejects_incompatible_dimensions() -> None:
+    """g/L cannot become mm[Hg]; the error says which units."""
+    with pytest.raises(UnitError, match=r"'g/L' cannot be converted to 'mm\[Hg\]'"):
+        units.conversion_factor("g/L", "mm[Hg]")
+
+
+def test_mass_to_substance_needs_a_molar_mass() -> None:
+    """mg/dL to umol/L without the analyte's molar mass is refused, saying why."""
+    with pytest.raises(UnitError, match="without a molar mass"):
+        units.conversion_factor("mg/dL", "umol/L")
+
+
+def test_format_quantity_hides_pure_number_units() -> None:
+    """Scores show no unit; rounding noise from conversions is not shown."""
+    assert units.format_quantity(28.0, "{score}") == "28"
+    assert units.format_quantity(23.000000000000004, "g/L") == "23 g/L"
