@@ -6,12 +6,20 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from rodnan.core import units
 from rodnan.core.protocol import Study, load_protocol
 from rodnan.errors import ProtocolError
 
 app = typer.Typer(help="Check and inspect protocol files.", no_args_is_help=True)
+
+def wide_console() -> Console:
+    """Standard output; 200 columns wide when it is not a terminal (files, pipes, tests)."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
 
 PROTOCOL_OPTION = typer.Option(None, "--protocol", "-p", help="Protocol file (default: the bundled NCT00962923 protocol).")
 
@@ -19,15 +27,15 @@ PROTOCOL_OPTION = typer.Option(None, "--protocol", "-p", help="Protocol file (de
 @app.command("check")
 def check(file: Path = typer.Argument(..., help="Protocol YAML file to validate.")) -> None:
     """Validate a protocol file; exit 0 when valid, else list every problem with its line."""
-    console = Console()
+    console = wide_console()
     try:
         study = load_protocol(file)
     except ProtocolError as exc:
-        err = Console(stderr=True)
+        err = Console(stderr=True, soft_wrap=True)
         err.print(f"[bold red]{exc.source}[/]: {len(exc.problems)} problem(s)", highlight=False)
         for problem in exc.problems:
             line = f"line {problem.line}" if problem.line is not None else "line ?"
-            err.print(f"  {line}: [bold]{problem.dotted_path}[/]: {problem.rule}", highlight=False, markup=True)
+            err.print(f"  {line}: [bold]{escape(problem.dotted_path)}[/]: {escape(problem.rule)}", highlight=False)
         raise typer.Exit(1) from None
     criteria = len(study.criteria)
     console.print(
@@ -41,12 +49,15 @@ def check(file: Path = typer.Argument(..., help="Protocol YAML file to validate.
 def show(protocol: Path | None = PROTOCOL_OPTION) -> None:
     """Print the schedule of assessments (visits x forms) and the eligibility criteria."""
     study = load_protocol(protocol)
-    console = Console()
+    console = wide_console()
     identity = study.identity
     console.print(f"[bold]{identity.registry_number}[/] {identity.title}")
     console.print(f"{identity.sponsor}; target enrolment {identity.target_enrolment}; status {identity.registry_status}")
-    dose = study.intervention.dose
-    console.print(f"Intervention: {study.intervention.name}, {dose.value:.0e} {dose.unit}, {study.intervention.route}, day 0 = regimen day {study.intervention.infusion_regimen_day}")
+    intervention = study.intervention
+    per_kg = units.convert(intervention.dose.value, intervention.dose.unit, "{cells}/kg")
+    regimen = "; ".join(f"day {s.day} {s.procedure}" + (f" ({s.agent})" if s.agent else "") for s in intervention.regimen)
+    console.print(f"Intervention: {intervention.name}, {per_kg:,.0f} cells/kg, {intervention.route}, x{intervention.infusions}")
+    console.print(f"Regimen: {regimen}; schedule day 0 = regimen day {intervention.infusion_regimen_day}")
     console.print(schedule_table(study))
     console.print(criteria_table(study))
 
@@ -58,11 +69,12 @@ def schedule_table(study: Study) -> Table:
     table.add_column("Form")
     for visit in visits:
         window = f"±{visit.window_before}" if visit.window_before == visit.window_after else f"-{visit.window_before}/+{visit.window_after}"
-        table.add_column(f"{visit.code}\nday {visit.day}\n{window}", justify="center")
+        table.add_column(f"{visit.code}\n{visit.day}\n{window}", justify="center")
     for form in study.forms:
         marks = ["X" if form.code in visit.forms else "" for visit in visits]
         if any(marks):
-            table.add_row(f"{form.label} ({form.code})", *marks)
+            table.add_row(form.code, *marks)
+    table.caption = "columns: visit code, target day, window in days; " + "; ".join(f"{f.code} = {f.label}" for f in study.forms)
     return table
 
 
@@ -72,7 +84,8 @@ def criteria_table(study: Study) -> Table:
     for column in ("Kind", "Code", "Label", "Expression"):
         table.add_column(column, overflow="fold")
     for criterion in study.criteria:
-        table.add_row(criterion.kind, criterion.code, criterion.definition.label, criterion.definition.expression)
+        cells = (criterion.kind, criterion.code, criterion.definition.label, criterion.definition.expression)
+        table.add_row(*(escape(cell) for cell in cells))
     return table
 
 
@@ -89,5 +102,6 @@ def items(protocol: Path | None = PROTOCOL_OPTION) -> None:
             bounds = f"{'' if item.range.min is None else f'{item.range.min:g}'}–{'' if item.range.max is None else f'{item.range.max:g}'}"
         codes = ", ".join(f"{c.system} {c.code}" for c in item.codes)
         choices = "/".join(c.code for c in item.choices)
-        table.add_row(item.code, item.type, item.unit or choices, ", ".join(item.accepted_units), bounds, codes, item.label)
-    Console().print(table)
+        cells = (item.code, item.type, item.unit or choices, ", ".join(item.accepted_units), bounds, codes, item.label)
+        table.add_row(*(escape(cell) for cell in cells))
+    wide_console().print(table)

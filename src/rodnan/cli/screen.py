@@ -13,6 +13,7 @@ from typing import IO
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -56,7 +57,7 @@ def screen(
     source = example_candidates_path() if example else file
     assert source is not None
     study = load_protocol(protocol)
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     issues: list[InputIssue] = []
     with _output(out) as stream, _progress(err, source) as advance:
         batches = screen_csv(study, source, progress=advance)
@@ -165,8 +166,9 @@ def _write_table(study: Study, batches: Iterator[tuple], stream: IO[str], issues
         for subject_id, result in results_of(study, screened):
             _count(counts, [result.verdict.value])
             style = _STYLE[result.verdict.value]
-            table.add_row(subject_id, f"[{style}]{result.verdict.value}[/]", ", ".join(result.qualifying_pathways) or "none", _why(result))
-    Console(file=stream, width=160 if not stream.isatty() else None).print(table)
+            pathways = ", ".join(result.qualifying_pathways) or "none"
+            table.add_row(escape(subject_id), f"[{style}]{result.verdict.value}[/]", pathways, escape(_why(result)))
+    Console(file=stream, width=None if stream.isatty() else 160).print(table)
     return counts
 
 
@@ -189,7 +191,7 @@ def _why(result: ScreeningResult) -> str:
 
 def _report(console: Console, issues: list[InputIssue], counts: dict[str, int]) -> None:
     for issue in issues[:MAX_ISSUES_SHOWN]:
-        console.print(f"[yellow]warning[/]: {issue}", highlight=False)
+        console.print(f"[yellow]warning[/]: {escape(str(issue))}", highlight=False)
     if len(issues) > MAX_ISSUES_SHOWN:
         console.print(f"[yellow]warning[/]: ... and {len(issues) - MAX_ISSUES_SHOWN} more input problems", highlight=False)
     total = sum(counts.values())

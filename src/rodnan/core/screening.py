@@ -253,6 +253,7 @@ def read_wide_chunk(study: Study, plan: WidePlan, frame: pd.DataFrame, first_lin
         values[column.item.code] = parsed
     factors: dict[str, float | FloatArray] = {c.item.code: c.factor for c in plan.columns}
     units = {c.item.code: c.unit for c in plan.columns}
+    issues.sort(key=lambda issue: issue.line or 0)  # by line; within a line, in column order
     return CandidateBatch(ids, lines, values, factors, units, issues)
 
 

@@ -248,7 +248,7 @@ class ScheduleDef(Frozen):
     visits: list[VisitDef] = Field(min_length=1, description="fixed visits (screening, infusion)")
     series: list[VisitSeriesDef] = Field(min_length=1)
 
-    @cached_property
+    @property
     def all_visits(self) -> tuple[VisitDef, ...]:
         """The fixed visits and the follow-up visits the series generate, in day order."""
         monthly: dict[int, list[str]] = {}
@@ -314,7 +314,11 @@ class ProtocolMeta(Frozen):
 
 
 class Study(Frozen):
-    """A whole protocol file, validated."""
+    """A whole protocol file, validated.
+
+    Lookups (items by code, compiled criteria) are cached on first use; build a changed study with
+    the loader, not with ``model_copy(update=...)``, which would carry stale caches over.
+    """
 
     protocol: ProtocolMeta
     identity: IdentityDef

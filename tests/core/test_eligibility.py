@@ -1,0 +1,260 @@
+"""Screening one candidate: every criterion of the registry record at its boundaries, in every unit.
+
+Expected verdicts come from the registry record's thresholds (tests/data/NCT00962923.txt) and the
+reading issue #2 fixes: "above"/">" and "below"/"<" are strict.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rodnan.core.eligibility import ScreeningVerdict, evaluate_criteria
+from rodnan.core.protocol import Study
+from rodnan.core.values import Measurement
+from rodnan.core.verdict import Verdict
+from rodnan.errors import InputError
+
+M = Measurement
+
+
+def verdict_of(study: Study, facts: dict[str, object], criterion: str) -> Verdict:
+    return evaluate_criteria(study, facts).criterion(criterion).verdict
+
+
+def test_neutral_candidate_is_ineligible_for_want_of_a_pathway(study: Study, neutral: dict[str, object]) -> None:
+    """No pathway holds: the qualifying-pathway inclusion is not met; no exclusion holds."""
+    result = evaluate_criteria(study, neutral)
+    assert result.verdict is ScreeningVerdict.INELIGIBLE
+    assert result.qualifying_pathways == ()
+    assert result.criterion("qualifying_pathway").verdict is Verdict.NOT_MET
+    assert all(c.verdict is Verdict.NOT_MET for c in result.criteria if c.kind == "exclusion")
+
+
+@pytest.mark.parametrize(
+    ("pathway", "changes"),
+    [
+        ("rapidly_progressive", {"disease_duration_months": 12, "mrss": 28, "esr": 40}),
+        ("rapidly_progressive", {"disease_duration_months": 12, "mrss": 28, "hemoglobin": M(10.5, "g/dL")}),
+        ("lung", {"vc_pct_pred": 65}),
+        ("lung", {"fvc_pct_pred": 65}),
+        ("lung", {"dlco_pct_pred": 65}),
+        ("lung", {"mpap_echo": 45}),
+        ("digestive", {"albumin": 22}),
+        ("digestive", {"weight_loss_12m_pct": 12}),
+        ("kidney", {"urine_protein_24h": 0.8}),
+        ("kidney", {"creatinine": 150}),
+    ],
+)
+def test_each_pathway_alone_makes_the_candidate_eligible(study: Study, neutral: dict[str, object], pathway: str, changes: dict[str, object]) -> None:
+    """One qualifying pathway suffices, and it is the only one reported."""
+    result = evaluate_criteria(study, {**neutral, **changes})
+    assert result.verdict is ScreeningVerdict.ELIGIBLE
+    assert result.qualifying_pathways == (pathway,)
+    assert "met: " + pathway in result.criterion("qualifying_pathway").reason
+
+
+@pytest.mark.parametrize(
+    ("item", "below", "at", "above", "criterion", "holds_above"),
+    [
+        # inclusion pathways: strict ">" thresholds
+        ("mpap_echo", 39, 40, 41, "lung", True),
+        ("weight_loss_12m_pct", 9.9, 10, 10.1, "digestive", True),
+        ("urine_protein_24h", 0.49, 0.5, 0.51, "kidney", True),
+        ("creatinine", 119, 120, 121, "kidney", True),
+        # strict "<" thresholds
+        ("vc_pct_pred", 69.9, 70, 70.1, "lung", False),
+        ("fvc_pct_pred", 69.9, 70, 70.1, "lung", False),
+        ("dlco_pct_pred", 69.9, 70, 70.1, "lung", False),
+        ("albumin", 24.9, 25, 25.1, "digestive", False),
+        # exclusions
+        ("lvef", 49, 50, 51, "lvef_low", False),
+        ("mpap_echo", 49, 50, 51, "mpap_high", True),
+        ("dlco_pct_pred", 44, 45, 46, "dlco_very_low", False),
+        ("creatinine_clearance", 19.9, 20, 20.1, "crcl_low", False),
+        ("platelets", 79, 80, 81, "platelets_low", False),
+    ],
+)
+def test_threshold_is_strict(study: Study, neutral: dict[str, object], item: str, below: float, at: float, above: float, criterion: str, holds_above: bool) -> None:
+    """A value equal to the threshold does not meet a strict criterion; one step past it does."""
+    met_side, unmet_side = (above, below) if holds_above else (below, above)
+    assert verdict_of(study, {**neutral, item: met_side}, criterion) is Verdict.MET
+    assert verdict_of(study, {**neutral, item: at}, criterion) is Verdict.NOT_MET
+    assert verdict_of(study, {**neutral, item: unmet_side}, criterion) is Verdict.NOT_MET
+
+
+def test_mrss_20_is_not_above_20_and_21_is(study: Study, neutral: dict[str, object]) -> None:
+    """'mRSS above 20': 20 does not qualify, 21 does (with duration < 24 months and ESR > 25)."""
+    base = {**neutral, "disease_duration_months": 12, "esr": 40}
+    assert verdict_of(study, {**base, "mrss": 20}, "rapidly_progressive") is Verdict.NOT_MET
+    assert verdict_of(study, {**base, "mrss": 21}, "rapidly_progressive") is Verdict.MET
+
+
+def test_rapid_progression_needs_every_part(study: Study, neutral: dict[str, object]) -> None:
+    """Duration < 24 months AND mRSS > 20 AND (ESR > 25 mm/h OR Hb < 11 g/dL)."""
+    base = {**neutral, "disease_duration_months": 12, "mrss": 28, "esr": 40}
+    assert verdict_of(study, base, "rapidly_progressive") is Verdict.MET
+    assert verdict_of(study, {**base, "disease_duration_months": 24}, "rapidly_progressive") is Verdict.NOT_MET
+    assert verdict_of(study, {**base, "disease_duration_months": M(2, "a")}, "rapidly_progressive") is Verdict.NOT_MET
+    assert verdict_of(study, {**base, "disease_duration_months": M(1.9, "a")}, "rapidly_progressive") is Verdict.MET
+    assert verdict_of(study, {**base, "esr": 25}, "rapidly_progressive") is Verdict.NOT_MET
+    assert verdict_of(study, {**base, "esr": 25, "hemoglobin": M(10.9, "g/dL")}, "rapidly_progressive") is Verdict.MET
+    assert verdict_of(study, {**base, "esr": 25, "hemoglobin": M(11, "g/dL")}, "rapidly_progressive") is Verdict.NOT_MET
+
+
+@pytest.mark.parametrize(
+    ("item", "value", "criterion", "expected"),
+    [
+        # haemoglobin < 11 g/dL = 110 g/L = 6.83 mmol/L
+        ("hemoglobin", M(110, "g/L"), "rapidly_progressive", Verdict.NOT_MET),
+        ("hemoglobin", M(109, "g/L"), "rapidly_progressive", Verdict.MET),
+        ("hemoglobin", M(10.99, "g/dL"), "rapidly_progressive", Verdict.MET),
+        ("hemoglobin", M(6.9, "mmol/L"), "rapidly_progressive", Verdict.NOT_MET),  # 11.12 g/dL
+        ("hemoglobin", M(6.7, "mmol/L"), "rapidly_progressive", Verdict.MET),  # 10.80 g/dL
+        # albumin < 25 g/L: the record's ',25 g/L' typo read as '<'
+        ("albumin", M(2.5, "g/dL"), "digestive", Verdict.NOT_MET),
+        ("albumin", M(2.3, "g/dL"), "digestive", Verdict.MET),
+        # creatinine > 120 umol/L (= 1.3575 mg/dL): the record's '120 mmol/L' read as umol/L
+        ("creatinine", M(1.36, "mg/dL"), "kidney", Verdict.MET),  # 120.2 umol/L
+        ("creatinine", M(1.35, "mg/dL"), "kidney", Verdict.NOT_MET),  # 119.3 umol/L
+        ("creatinine", M(0.121, "mmol/L"), "kidney", Verdict.MET),
+        ("creatinine", M(0.12, "mmol/L"), "kidney", Verdict.NOT_MET),
+        # proteinuria > 0.5 g/24 h
+        ("urine_protein_24h", M(500, "mg/(24.h)"), "kidney", Verdict.NOT_MET),
+        ("urine_protein_24h", M(510, "mg/d"), "kidney", Verdict.MET),
+        # mean PAP > 40 mmHg; 40 mmHg = 5.333 kPa
+        ("mpap_echo", M(5.3, "kPa"), "lung", Verdict.NOT_MET),
+        ("mpap_echo", M(5.4, "kPa"), "lung", Verdict.MET),
+        # platelets < 80 000 /mm3 = 80 x 10^9/L: 80 x 10^9/L is not below
+        ("platelets", M(80000, "/mm3"), "platelets_low", Verdict.NOT_MET),
+        ("platelets", M(79999, "/mm3"), "platelets_low", Verdict.MET),
+        ("platelets", M(80, "10*3/uL"), "platelets_low", Verdict.NOT_MET),
+        ("platelets", M(79, "10*9/L"), "platelets_low", Verdict.MET),
+        ("platelets", M(80000, "/uL"), "platelets_low", Verdict.NOT_MET),
+        # creatinine clearance < 20 mL/min; 20 mL/min = 0.3333 mL/s = 1.2 L/h
+        ("creatinine_clearance", M(1.2, "L/h"), "crcl_low", Verdict.NOT_MET),
+        ("creatinine_clearance", M(0.3, "mL/s"), "crcl_low", Verdict.MET),
+    ],
+)
+def test_thresholds_hold_in_every_accepted_unit(study: Study, neutral: dict[str, object], item: str, value: Measurement, criterion: str, expected: Verdict) -> None:
+    """Entered in another unit, a value is converted before the comparison."""
+    facts = {**neutral, "disease_duration_months": 12, "mrss": 28, "esr": 20} if criterion == "rapidly_progressive" else neutral
+    assert verdict_of(study, {**facts, item: value}, criterion) is expected
+
+
+@pytest.mark.parametrize(
+    ("item", "value", "criterion"),
+    [
+        ("uncontrolled_arrhythmia", True, "arrhythmia"),
+        ("hemorrhagic_cystitis", True, "cystitis"),
+        ("hiv_positive", True, "hiv"),
+        ("htlv1_positive", True, "htlv1"),
+        ("malignancy", True, "cancer"),
+        ("pregnant", True, "pregnancy"),
+        ("prosthesis", True, "prosthesis_present"),
+        ("vascular_access", False, "no_vascular_access"),
+        ("lvef", 45, "lvef_low"),
+        ("mpap_echo", 55, "mpap_high"),
+        ("dlco_pct_pred", 40, "dlco_very_low"),
+        ("creatinine_clearance", 15, "crcl_low"),
+        ("platelets", 60, "platelets_low"),
+    ],
+)
+def test_each_exclusion_alone_makes_an_eligible_candidate_ineligible(study: Study, lung_eligible: dict[str, object], item: str, value: object, criterion: str) -> None:
+    """Every exclusion line of the record is its own criterion and excludes on its own."""
+    assert evaluate_criteria(study, lung_eligible).verdict is ScreeningVerdict.ELIGIBLE
+    result = evaluate_criteria(study, {**lung_eligible, item: value})
+    assert result.verdict is ScreeningVerdict.INELIGIBLE
+    assert [c.code for c in result.criteria if c.kind == "exclusion" and c.verdict is Verdict.MET] == [criterion]
+
+
+def test_acr_criteria_not_met_is_ineligible(study: Study, lung_eligible: dict[str, object]) -> None:
+    """Without the 1980 ARA classification a qualifying pathway is not enough."""
+    result = evaluate_criteria(study, {**lung_eligible, "acr_1980_met": False})
+    assert result.verdict is ScreeningVerdict.INELIGIBLE
+    assert result.criterion("acr_1980").verdict is Verdict.NOT_MET
+
+
+def test_missing_exclusion_item_leaves_the_verdict_incomplete_and_names_it(study: Study, lung_eligible: dict[str, object]) -> None:
+    """An unknown exclusion could still exclude: incomplete, and the item is listed."""
+    facts = {k: v for k, v in lung_eligible.items() if k != "hiv_positive"}
+    result = evaluate_criteria(study, facts)
+    assert result.verdict is ScreeningVerdict.INCOMPLETE
+    assert result.missing_items == ("hiv_positive",)
+    assert result.criterion("hiv").verdict is Verdict.UNKNOWN
+    assert result.criterion("hiv").reason == "unknown: hiv_positive missing"
+
+
+def test_missing_values_of_other_pathways_do_not_matter_once_one_qualifies(study: Study, lung_eligible: dict[str, object]) -> None:
+    """unknown or true is true: the lung pathway decides although the kidney values are missing."""
+    facts = {k: v for k, v in lung_eligible.items() if k not in ("urine_protein_24h", "creatinine", "esr")}
+    result = evaluate_criteria(study, facts)
+    assert result.verdict is ScreeningVerdict.ELIGIBLE
+    assert result.criterion("kidney").verdict is Verdict.UNKNOWN
+    assert result.missing_items == ()
+
+
+def test_missing_value_cannot_rescue_an_excluded_candidate(study: Study, lung_eligible: dict[str, object]) -> None:
+    """unknown and false is false: a met exclusion decides whatever else is missing."""
+    facts = {"acr_1980_met": True, "hiv_positive": True}
+    result = evaluate_criteria(study, facts)
+    assert result.verdict is ScreeningVerdict.INELIGIBLE
+    assert result.missing_items == ()
+
+
+def test_incomplete_lists_only_items_that_could_change_the_verdict(study: Study, neutral: dict[str, object]) -> None:
+    """With every lung value missing and no other pathway, the lung items are what is missing."""
+    facts = {k: v for k, v in neutral.items() if k not in ("vc_pct_pred", "fvc_pct_pred", "dlco_pct_pred", "mpap_echo")}
+    result = evaluate_criteria(study, facts)
+    assert result.verdict is ScreeningVerdict.INCOMPLETE
+    assert result.missing_items == ("vc_pct_pred", "fvc_pct_pred", "dlco_pct_pred", "mpap_echo")
+
+
+def test_empty_candidate_is_incomplete(study: Study) -> None:
+    """Nothing known: every criterion unknown."""
+    result = evaluate_criteria(study, {})
+    assert result.verdict is ScreeningVerdict.INCOMPLETE
+    assert all(c.verdict is Verdict.UNKNOWN for c in result.criteria)
+
+
+def test_result_keeps_values_as_entered_and_converted(study: Study, neutral: dict[str, object]) -> None:
+    """The values used are shown as entered (2.3 g/dL) and in the item's unit (23 g/L)."""
+    result = evaluate_criteria(study, {**neutral, "albumin": M(2.3, "g/dL")})
+    digestive = result.criterion("digestive")
+    albumin = next(v for v in digestive.values if v.item == "albumin")
+    assert albumin.entered == "2.3 g/dL"
+    assert albumin.value == pytest.approx(23.0)
+    assert albumin.display == "23 g/L"
+    assert digestive.reason == "met: albumin 23 g/L (entered 2.3 g/dL) < 25 g/L"
+
+
+def test_reason_of_a_not_met_exclusion_names_the_value(study: Study, neutral: dict[str, object]) -> None:
+    """The reason says what was measured and the threshold."""
+    result = evaluate_criteria(study, {**neutral, "platelets": M(80000, "/mm3")})
+    assert result.criterion("platelets_low").reason == "not met: platelets 80 10*9/L (entered 80000 /mm3), not < 80000 /mm3"
+
+
+@pytest.mark.parametrize(
+    ("facts", "field", "rule"),
+    [
+        ({"albumn": 20}, "albumn", "is not an item of the protocol"),
+        ({"albumin": "low"}, "albumin", "must be a number"),
+        ({"albumin": M(2.3, "mm[Hg]")}, "albumin", "unit must convert to g/L"),
+        ({"hiv_positive": "maybe"}, "hiv_positive", "must be yes/no"),
+        ({"mrss": 20.5}, "mrss", "must be a whole number"),
+        ({"mrss": 60}, "mrss", "plausible range 0 to 51"),
+        ({"platelets": 80000}, "platelets", r"plausible range 0 to 2000 10\*9/L"),
+    ],
+)
+def test_bad_input_names_the_item_and_rule(study: Study, facts: dict[str, object], field: str, rule: str) -> None:
+    """Bad values raise InputError naming the field and the rule, never a traceback from deep inside."""
+    with pytest.raises(InputError, match=rule) as caught:
+        evaluate_criteria(study, facts)
+    assert caught.value.field == field
+
+
+def test_boolean_spellings_are_accepted(study: Study, lung_eligible: dict[str, object]) -> None:
+    """true/false, yes/no and 1/0 all work, in any case."""
+    for no in (False, "no", "NO", "false", "0", 0):
+        assert evaluate_criteria(study, {**lung_eligible, "hiv_positive": no}).verdict is ScreeningVerdict.ELIGIBLE
+    for yes in (True, "Yes", "true", "1", 1):
+        assert evaluate_criteria(study, {**lung_eligible, "hiv_positive": yes}).verdict is ScreeningVerdict.INELIGIBLE
