@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -19,7 +20,7 @@ from rich.table import Table
 
 from rodnan.core.eligibility import ScreeningResult, ScreeningVerdict
 from rodnan.core.protocol import Study, load_protocol
-from rodnan.core.screening import InputIssue, frame_of, results_of, screen_csv
+from rodnan.core.screening import VERDICT_NAMES, InputIssue, csv_text, results_of, screen_csv
 from rodnan.core.verdict import Verdict
 
 MAX_ISSUES_SHOWN = 50
@@ -102,11 +103,11 @@ def _write_csv(study: Study, batches: Iterator[tuple], stream: IO[str], issues: 
     header = True
     for screened, batch_issues in batches:
         issues += batch_issues
-        frame = frame_of(study, screened)
-        frame.to_csv(stream, index=False, header=header, lineterminator="\n")
+        stream.write(csv_text(study, screened, header))
         header = False
-        for verdict, n in frame["verdict"].value_counts().items():
-            counts[str(verdict)] = counts.get(str(verdict), 0) + int(n)
+        for code, n in zip(*np.unique(screened.verdicts, return_counts=True), strict=True):
+            verdict = str(VERDICT_NAMES[code])
+            counts[verdict] = counts.get(verdict, 0) + int(n)
     return counts
 
 

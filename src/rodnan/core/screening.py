@@ -17,7 +17,9 @@ and the rule, and the value is treated as missing. Only an unusable file raises.
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +150,22 @@ def plan_wide_columns(study: Study, header: Sequence[str]) -> WidePlan:
     return WidePlan(tuple(columns), tuple(issues))
 
 
+def _map_words(raw: pd.Series, words: dict[str, float]) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Map text cells to floats through ``words`` (case and surrounding spaces ignored).
+
+    The column is factorised first, so each distinct spelling is looked at once, not each cell.
+    Returns the values (NaN for empty or unknown cells) and the mask of non-empty unknown cells.
+    """
+    if isinstance(raw.dtype, pd.CategoricalDtype):  # parsed as categories: already factorised
+        codes, uniques = raw.cat.codes.to_numpy(), raw.cat.categories
+    else:
+        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    mapped = np.array([words.get(str(u).strip().lower(), np.nan) for u in uniques] + [np.nan], dtype=np.float64)
+    values = mapped[codes]  # code -1 (empty cell) picks the trailing NaN
+    unknown = np.array([str(u).strip().lower() not in words for u in uniques] + [False], dtype=bool)
+    return values, unknown[codes]
+
+
 def parse_column(item: ItemDef, raw: pd.Series, factor: float) -> tuple[FloatArray, npt.NDArray[np.bool_], str]:
     """Parse one column of raw cells for ``item``: values in the item's unit, a mask of bad cells, the rule.
 
@@ -156,23 +174,18 @@ def parse_column(item: ItemDef, raw: pd.Series, factor: float) -> tuple[FloatArr
     if item.type == "boolean":
         if raw.dtype == bool:
             return raw.to_numpy(dtype=np.float64), np.zeros(len(raw), bool), ""
-        text = raw.astype("string").str.strip().str.lower()
-        values = text.map(BOOLEAN_WORDS).to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = text.notna().to_numpy() & (text != "").to_numpy(dtype=bool, na_value=False) & np.isnan(values)
+        values, bad = _map_words(raw, BOOLEAN_WORDS)
         return values, bad, "must be yes/no (true/false, yes/no or 1/0)"
     if item.type == "choice":
         codes = [c.code for c in item.choices]
-        text = raw.astype("string").str.strip().str.lower()
-        values = text.map({c: float(i) for i, c in enumerate(codes)}).to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = text.notna().to_numpy() & (text != "").to_numpy(dtype=bool, na_value=False) & np.isnan(values)
+        values, bad = _map_words(raw, {c: float(i) for i, c in enumerate(codes)})
         return values, bad, f"must be one of {', '.join(codes)}"
     if pd.api.types.is_numeric_dtype(raw.dtype) and raw.dtype != bool:
         values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
         bad = np.zeros(len(raw), bool)
     else:
-        text = raw.astype("string").str.strip()
-        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = text.notna().to_numpy() & (text != "").to_numpy(dtype=bool, na_value=False) & np.isnan(values)
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = raw.notna().to_numpy() & np.isnan(values)
     if factor != 1.0:
         values = values * factor
     return values, bad, "must be a number"
@@ -216,23 +229,49 @@ def _id(value: object) -> str | None:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
-def _clean_ids(frame: pd.DataFrame, lines: npt.NDArray[np.int64], seen: set[str], issues: list[InputIssue]) -> npt.NDArray[np.bool_]:
+class SeenIds:
+    """Subject ids met so far in a file, to find duplicates across chunks without a loop per row.
+
+    Ids are hashed to 64 bits (vectorised); a hash already seen is confirmed against the exact ids,
+    so a hash collision can never drop a candidate.
+    """
+
+    def __init__(self) -> None:
+        self._hashes = np.array([], dtype=np.uint64)
+        self._ids: set[str] = set()
+
+    def duplicated(self, ids: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
+        """Mask of ids seen earlier in this array or in earlier calls; records the new ones."""
+        hashes = pd.util.hash_array(ids)
+        duplicated = pd.Series(ids).duplicated().to_numpy()  # exact, within this array
+        if len(self._hashes):
+            position = np.minimum(np.searchsorted(self._hashes, hashes), len(self._hashes) - 1)
+            for i in np.flatnonzero((self._hashes[position] == hashes) & ~duplicated):
+                duplicated[i] = str(ids[i]) in self._ids  # confirm: a hash match may be a collision
+        fresh = ~duplicated
+        self._hashes = np.sort(np.concatenate([self._hashes, hashes[fresh]]))  # kept sorted for searchsorted
+        self._ids.update(ids[fresh].tolist())
+        return duplicated
+
+
+def _clean_ids(frame: pd.DataFrame, lines: npt.NDArray[np.int64], seen: SeenIds, issues: list[InputIssue]) -> npt.NDArray[np.bool_]:
     """Mask of rows to keep: a subject id present and not seen before (in this file)."""
-    ids = frame[ID_COLUMN].astype("string").str.strip()
-    empty_row = frame.isna().all(axis=1).to_numpy()
-    no_id = ids.isna().to_numpy() | (ids == "").to_numpy(dtype=bool, na_value=False)
-    for i in np.flatnonzero(no_id & ~empty_row):
-        issues.append(InputIssue(int(lines[i]), ID_COLUMN, "the subject id is empty; the row is not screened"))
-    duplicated = ids.duplicated().to_numpy() | ids.isin(seen).to_numpy()
-    duplicated &= ~no_id
+    raw = frame[ID_COLUMN]
+    no_id = raw.isna().to_numpy()
+    if no_id.any():
+        empty_row = np.zeros(len(frame), bool)
+        empty_row[no_id] = frame.loc[no_id].isna().all(axis=1).to_numpy()
+        for i in np.flatnonzero(no_id & ~empty_row):
+            issues.append(InputIssue(int(lines[i]), ID_COLUMN, "the subject id is empty; the row is not screened"))
+    ids = raw.to_numpy(dtype=object)
+    duplicated = np.zeros(len(frame), bool)
+    duplicated[~no_id] = seen.duplicated(ids[~no_id])
     for i in np.flatnonzero(duplicated):
-        issues.append(InputIssue(int(lines[i]), ID_COLUMN, "duplicated candidate: this subject id came earlier in the file; the row is not screened", str(ids.iloc[i])))
-    keep = ~no_id & ~duplicated
-    seen.update(ids[keep].tolist())
-    return keep
+        issues.append(InputIssue(int(lines[i]), ID_COLUMN, "duplicated candidate: this subject id came earlier in the file; the row is not screened", str(ids[i])))
+    return ~no_id & ~duplicated
 
 
-def read_wide_chunk(study: Study, plan: WidePlan, frame: pd.DataFrame, first_line: int, seen: set[str]) -> CandidateBatch:
+def read_wide_chunk(study: Study, plan: WidePlan, frame: pd.DataFrame, first_line: int, seen: SeenIds) -> CandidateBatch:
     """Turn one chunk of a wide file into a batch (``first_line`` is the file line of its first row)."""
     lines = np.arange(first_line, first_line + len(frame), dtype=np.int64)
     issues: list[InputIssue] = []
@@ -240,7 +279,7 @@ def read_wide_chunk(study: Study, plan: WidePlan, frame: pd.DataFrame, first_lin
     if not keep.all():
         frame = frame.loc[keep]
         lines = lines[keep]
-    ids = frame[ID_COLUMN].astype(str).str.strip().to_numpy(dtype=object)
+    ids = frame[ID_COLUMN].to_numpy(dtype=object)
     values: dict[str, FloatArray] = {}
     for column in plan.columns:
         raw = frame[column.header]
@@ -340,39 +379,82 @@ def screen_batch(study: Study, batch: CandidateBatch) -> ScreenedBatch:
     pathway_text = _label_bits(pathway_bits, [c.code for c in pathways])
 
     # Missing items that could change an incomplete verdict: missing, and read by an unknown criterion.
-    item_codes = list(study.in_item_order({code for c in study.criteria if c.kind != "pathway" for code in c.expression.item_codes}))
+    deciding = [c for c in study.criteria if c.kind != "pathway"]
+    item_codes = list(study.in_item_order({code for c in deciding for code in c.expression.item_codes}))
     missing_bits = np.zeros(n, dtype=np.int64)
     incomplete = verdicts == _INCOMPLETE
-    for bit, code in enumerate(item_codes):
-        column = batch.values.get(code)
-        absent = np.ones(n, bool) if column is None else np.isnan(column)
-        relevant = np.zeros(n, bool)
-        for criterion in study.criteria:
-            if criterion.kind != "pathway" and code in criterion.expression.item_codes:
-                relevant |= truths[criterion.code] == Truth.UNKNOWN
-        missing_bits |= (absent & relevant & incomplete).astype(np.int64) << bit
+    if incomplete.any():
+        unknown = {c.code: (truths[c.code] == Truth.UNKNOWN) & incomplete for c in deciding}
+        for bit, code in enumerate(item_codes):
+            column = batch.values.get(code)
+            relevant = np.logical_or.reduce([unknown[c.code] for c in deciding if code in c.expression.item_codes])
+            if column is not None:
+                relevant &= np.isnan(column)
+            missing_bits |= relevant.astype(np.int64) << bit
     return ScreenedBatch(batch, truths, verdicts, pathway_text, _label_bits(missing_bits, item_codes))
 
 
 def _label_bits(bits: npt.NDArray[np.int64], names: list[str]) -> npt.NDArray[np.object_]:
     """Turn bit sets into ';'-joined names, building each distinct string once."""
-    unique, inverse = np.unique(bits, return_inverse=True)
+    codes, unique = pd.factorize(bits)
     labels = np.array([";".join(name for b, name in enumerate(names) if int(u) >> b & 1) for u in unique], dtype=object)
-    return labels[inverse.reshape(-1)]
+    return labels[codes]
+
+
+def output_columns(study: Study) -> list[str]:
+    """Columns of the tabular output: subject, verdict, pathways, one per criterion, missing items."""
+    return ["subject_id", "verdict", "qualifying_pathways", *[c.code for c in study.criteria], "missing_items"]
 
 
 def frame_of(study: Study, screened: ScreenedBatch) -> pd.DataFrame:
-    """The screened batch as a table: subject, verdict, pathways, missing items, each criterion."""
+    """The screened batch as a table with :func:`output_columns`."""
+    names = np.array([v.value for v in VERDICT_BY_CODE], dtype=object)
     columns: dict[str, Any] = {
         "subject_id": screened.batch.subject_ids,
         "verdict": VERDICT_NAMES[screened.verdicts],
         "qualifying_pathways": screened.pathways,
-        "missing_items": screened.missing,
     }
-    names = np.array([v.value for v in VERDICT_BY_CODE], dtype=object)
     for criterion in study.criteria:
         columns[criterion.code] = names[screened.truths[criterion.code]]
+    columns["missing_items"] = screened.missing
     return pd.DataFrame(columns)
+
+
+def csv_text(study: Study, screened: ScreenedBatch, header: bool) -> str:
+    """The screened batch as CSV text (same content as ``frame_of(...).to_csv(index=False)``).
+
+    Fast without a loop per candidate: everything after the subject id depends only on the
+    criterion truths and the missing items, which take few distinct values; each distinct line
+    tail is formatted once and joined to the ids with one vectorised concatenation.
+    """
+    criteria = study.criteria
+    key = np.zeros(len(screened.batch), dtype=np.int64)
+    for j, criterion in enumerate(criteria):
+        key |= screened.truths[criterion.code].astype(np.int64) << (2 * j)
+    missing_codes, missing_labels = pd.factorize(screened.missing)
+    base = len(missing_labels) + 1
+    tails, first, inverse = np.unique(key * base + missing_codes, return_index=True, return_inverse=True)
+    # Format each distinct tail once, column by column (vectorised over the distinct tails).
+    names = np.array([v.value for v in VERDICT_BY_CODE], dtype=object)
+    keys = tails // base
+    columns = [
+        VERDICT_NAMES[screened.verdicts[first]].tolist(),
+        screened.pathways[first].tolist(),
+        *(names[(keys >> (2 * j)) & 3].tolist() for j in range(len(criteria))),
+        screened.missing[first].tolist(),
+    ]
+    labels = np.array(["," + ",".join(cells) for cells in zip(*columns, strict=True)], dtype=object)
+    ids = screened.batch.subject_ids
+    if any(ch in "".join(ids.tolist()) for ch in ',"\r\n'):  # rare: quote the ids that need it
+        ids = np.array([_csv_quote(i) for i in ids.tolist()], dtype=object)
+    lines = ids + labels[inverse.reshape(-1)]
+    text = "\n".join(lines.tolist())
+    head = ",".join(output_columns(study)) + "\n" if header else ""
+    return head + text + ("\n" if len(lines) else "")
+
+
+def _csv_quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\r\n') else text
 
 
 def results_of(study: Study, screened: ScreenedBatch) -> Iterator[tuple[str, ScreeningResult]]:
@@ -406,6 +488,46 @@ def detect_layout(header: Sequence[str]) -> str:
     return "wide"
 
 
+def _prefetch(chunks: Iterator[pd.DataFrame], depth: int = 2) -> Iterator[pd.DataFrame]:
+    """Parse the next chunks in a background thread while the current one is screened.
+
+    pandas' C parser releases the GIL while it tokenises, so on two cores parsing overlaps the
+    screening. Exceptions raised while parsing are re-raised here, in order.
+    """
+    pending: queue.Queue[pd.DataFrame | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    return
+            put(None)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(exc)
+
+    def put(item: pd.DataFrame | BaseException | None) -> bool:
+        """Queue an item unless the consumer has gone; tell whether it was queued."""
+        while not stop.is_set():
+            try:
+                pending.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    worker = threading.Thread(target=produce, name="rodnan-csv-reader", daemon=True)
+    worker.start()
+    try:
+        while (item := pending.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def screen_csv(
     study: Study,
     source: str | Path | IO[str],
@@ -433,7 +555,7 @@ def screen_csv(
         raise InputError(name, f"cannot be read: {exc}") from None
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise InputError(name, f"is not a usable CSV file: {exc}") from None
-    header = [h.strip() for h in header]
+    raw_header, header = header, [h.strip() for h in header]
     try:
         if detect_layout(header) == "long":
             frame = pd.read_csv(source, **{**read_options, "dtype": str})
@@ -444,10 +566,14 @@ def screen_csv(
             yield screen_batch(study, batch), batch.issues
             return
         plan = plan_wide_columns(study, header)
+        # yes/no and choice columns are parsed straight into categories (few distinct spellings)
+        categorical = {c.header for c in plan.columns if c.item.type in ("boolean", "choice")}
+        dtypes = {raw: ("category" if clean in categorical else str) for raw, clean in zip(raw_header, header, strict=True) if clean in categorical or clean == ID_COLUMN}
         issues: list[InputIssue] = list(plan.issues)
-        seen: set[str] = set()
+        seen = SeenIds()
         line = 2
-        for chunk in pd.read_csv(source, chunksize=chunk_rows, **read_options):
+        chunks = pd.read_csv(source, chunksize=chunk_rows, **{**read_options, "dtype": dtypes})
+        for chunk in _prefetch(chunks):
             chunk.columns = header
             batch = read_wide_chunk(study, plan, chunk, line, seen)
             line += len(chunk)

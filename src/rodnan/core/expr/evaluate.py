@@ -21,6 +21,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -297,7 +298,7 @@ class CompiledExpression:
         """Evaluate for ``n`` cases at once (float columns in the items' units; missing is NaN)."""
         return self.root.truth_array(columns, n)
 
-    @property
+    @cached_property
     def item_codes(self) -> frozenset[str]:
         """Every item the expression reads."""
         return self.root.item_codes()
