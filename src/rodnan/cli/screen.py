@@ -20,7 +20,7 @@ from rich.table import Table
 
 from rodnan.core.eligibility import ScreeningResult, ScreeningVerdict
 from rodnan.core.protocol import Study, load_protocol
-from rodnan.core.screening import VERDICT_NAMES, InputIssue, csv_text, results_of, screen_csv
+from rodnan.core.screening import VERDICT_NAMES, InputIssue, ScreenedBatch, csv_header, csv_rows, results_of, screen_csv, screen_csv_rendered
 from rodnan.core.verdict import Verdict
 
 MAX_ISSUES_SHOWN = 50
@@ -61,13 +61,12 @@ def screen(
     err = Console(stderr=True, soft_wrap=True)
     issues: list[InputIssue] = []
     with _output(out) as stream, _progress(err, source) as advance:
-        batches = screen_csv(study, source, progress=advance)
         if output_format is OutputFormat.csv:
-            counts = _write_csv(study, batches, stream, issues)
+            counts = _write_csv(study, source, stream, issues, advance)
         elif output_format is OutputFormat.json:
-            counts = _write_json(study, batches, stream, issues)
+            counts = _write_json(study, source, stream, issues, advance)
         else:
-            counts = _write_table(study, batches, stream, issues)
+            counts = _write_table(study, screen_csv(study, source, progress=advance), stream, issues)  # type: ignore[arg-type]
     _report(err, issues, counts)
 
 
@@ -93,21 +92,31 @@ def _progress(console: Console, source: Path) -> Iterator[object]:
         yield lambda rows: progress.advance(task, rows)
 
 
-def _count(counts: dict[str, int], verdicts: Iterator[str] | list[str]) -> None:
-    for verdict in verdicts:
-        counts[verdict] = counts.get(verdict, 0) + 1
+def _write_bytes(stream: IO[str], data: bytes) -> None:
+    """Write UTF-8 bytes to a text stream, straight to its buffer when it has one."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        stream.write(data.decode())
+        return
+    stream.flush()
+    buffer.write(data)
 
 
-def _write_csv(study: Study, batches: Iterator[tuple], stream: IO[str], issues: list[InputIssue]) -> dict[str, int]:  # type: ignore[type-arg]
+def _count_verdicts(counts: dict[str, int], verdicts: np.ndarray) -> None:  # type: ignore[type-arg]
+    for code, n in zip(*np.unique(verdicts, return_counts=True), strict=True):
+        verdict = str(VERDICT_NAMES[code])
+        counts[verdict] = counts.get(verdict, 0) + int(n)
+
+
+def _write_csv(study: Study, source: Path, stream: IO[str], issues: list[InputIssue], progress: object) -> dict[str, int]:
     counts: dict[str, int] = {}
-    header = True
-    for screened, batch_issues in batches:
-        issues += batch_issues
-        stream.write(csv_text(study, screened, header))
-        header = False
-        for code, n in zip(*np.unique(screened.verdicts, return_counts=True), strict=True):
-            verdict = str(VERDICT_NAMES[code])
-            counts[verdict] = counts.get(verdict, 0) + int(n)
+    stream.write(csv_header(study))
+    for chunk in screen_csv_rendered(study, source, csv_rows, progress=progress):  # type: ignore[arg-type]
+        issues += chunk.issues
+        if chunk.text:
+            _write_bytes(stream, chunk.text)
+            _write_bytes(stream, b"\n")
+        _count_verdicts(counts, chunk.verdicts)
     return counts
 
 
@@ -133,27 +142,28 @@ def result_json(subject_id: str, result: ScreeningResult, issues: list[InputIssu
     }
 
 
-def _issues_by_subject(issues: list[InputIssue]) -> dict[str, list[InputIssue]]:
-    grouped: dict[str, list[InputIssue]] = {}
-    for issue in issues:
+def render_json(study: Study, screened: ScreenedBatch) -> list[str]:
+    """One JSON object per candidate (runs in the worker processes)."""
+    by_subject: dict[str, list[InputIssue]] = {}
+    for issue in screened.batch.issues:
         if issue.subject_id is not None:
-            grouped.setdefault(issue.subject_id, []).append(issue)
-    return grouped
+            by_subject.setdefault(issue.subject_id, []).append(issue)
+    return [
+        json.dumps(result_json(subject_id, result, by_subject.get(subject_id, [])), ensure_ascii=False)
+        for subject_id, result in results_of(study, screened)
+    ]
 
 
-def _write_json(study: Study, batches: Iterator[tuple], stream: IO[str], issues: list[InputIssue]) -> dict[str, int]:  # type: ignore[type-arg]
+def _write_json(study: Study, source: Path, stream: IO[str], issues: list[InputIssue], progress: object) -> dict[str, int]:
     counts: dict[str, int] = {}
-    stream.write("[")
-    first = True
-    for screened, batch_issues in batches:
-        issues += batch_issues
-        by_subject = _issues_by_subject(batch_issues)
-        for subject_id, result in results_of(study, screened):
-            stream.write("\n" if first else ",\n")
-            first = False
-            json.dump(result_json(subject_id, result, by_subject.get(subject_id, [])), stream, ensure_ascii=False)
-            _count(counts, [result.verdict.value])
-    stream.write("\n]\n")
+    separator = "[\n"
+    for chunk in screen_csv_rendered(study, source, render_json, separator=",\n", progress=progress):  # type: ignore[arg-type]
+        issues += chunk.issues
+        if chunk.text:
+            _write_bytes(stream, separator.encode() + chunk.text)
+            separator = ",\n"
+        _count_verdicts(counts, chunk.verdicts)
+    stream.write("[\n]\n" if separator == "[\n" else "\n]\n")
     return counts
 
 
@@ -165,7 +175,7 @@ def _write_table(study: Study, batches: Iterator[tuple], stream: IO[str], issues
     for screened, batch_issues in batches:
         issues += batch_issues
         for subject_id, result in results_of(study, screened):
-            _count(counts, [result.verdict.value])
+            counts[result.verdict.value] = counts.get(result.verdict.value, 0) + 1
             style = _STYLE[result.verdict.value]
             pathways = ", ".join(result.qualifying_pathways) or "none"
             table.add_row(escape(subject_id), f"[{style}]{result.verdict.value}[/]", pathways, escape(_why(result)))

@@ -17,9 +17,14 @@ and the rule, and the value is treated as missing. Only an unusable file raises.
 
 from __future__ import annotations
 
+import io
+import multiprocessing as mp
+import os
 import queue
 import re
 import threading
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +45,8 @@ FloatArray = npt.NDArray[np.float64]
 ID_COLUMN = "subject_id"
 LONG_COLUMNS = ("subject_id", "item", "value", "unit")
 CHUNK_ROWS = 100_000
+_READ_OPTIONS: dict[str, Any] = {"keep_default_na": False, "na_values": [""], "skip_blank_lines": False}
+DUPLICATE_RULE = "duplicated candidate: this subject id came earlier in the file; the row is not screened"
 _HEADER = re.compile(r"^\s*([A-Za-z0-9_]+)\s*(?:\[(.*)\])?\s*$")
 VERDICT_NAMES = np.array([v.value for v in ScreeningVerdict], dtype=object)
 _ELIGIBLE, _INELIGIBLE, _INCOMPLETE = 0, 1, 2
@@ -230,27 +237,23 @@ def _id(value: object) -> str | None:
 
 
 class SeenIds:
-    """Subject ids met so far in a file, to find duplicates across chunks without a loop per row.
+    """Subject ids met so far in a file, to find duplicates across chunks.
 
-    Ids are hashed to 64 bits (vectorised); a hash already seen is confirmed against the exact ids,
-    so a hash collision can never drop a candidate.
+    Membership is tested with ``map`` over a set's C method, so no Python code runs per candidate.
     """
 
     def __init__(self) -> None:
-        self._hashes = np.array([], dtype=np.uint64)
-        self._ids: set[str] = set()
+        self._ids: set[object] = set()
 
-    def duplicated(self, ids: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
-        """Mask of ids seen earlier in this array or in earlier calls; records the new ones."""
-        hashes = pd.util.hash_array(ids)
-        duplicated = pd.Series(ids).duplicated().to_numpy()  # exact, within this array
-        if len(self._hashes):
-            position = np.minimum(np.searchsorted(self._hashes, hashes), len(self._hashes) - 1)
-            for i in np.flatnonzero((self._hashes[position] == hashes) & ~duplicated):
-                duplicated[i] = str(ids[i]) in self._ids  # confirm: a hash match may be a collision
-        fresh = ~duplicated
-        self._hashes = np.sort(np.concatenate([self._hashes, hashes[fresh]]))  # kept sorted for searchsorted
-        self._ids.update(ids[fresh].tolist())
+    def duplicated(self, ids: npt.NDArray[np.object_], unique_within: bool = False) -> npt.NDArray[np.bool_]:
+        """Mask of ids seen earlier in this array or in earlier calls; records the new ones.
+
+        ``unique_within`` skips the check among ``ids`` themselves when it was already made.
+        """
+        duplicated = np.fromiter(map(self._ids.__contains__, ids), dtype=bool, count=len(ids))
+        if not unique_within:
+            duplicated |= pd.Series(ids, dtype=object).duplicated().to_numpy()
+        self._ids.update(ids)
         return duplicated
 
 
@@ -267,7 +270,7 @@ def _clean_ids(frame: pd.DataFrame, lines: npt.NDArray[np.int64], seen: SeenIds,
     duplicated = np.zeros(len(frame), bool)
     duplicated[~no_id] = seen.duplicated(ids[~no_id])
     for i in np.flatnonzero(duplicated):
-        issues.append(InputIssue(int(lines[i]), ID_COLUMN, "duplicated candidate: this subject id came earlier in the file; the row is not screened", str(ids[i])))
+        issues.append(InputIssue(int(lines[i]), ID_COLUMN, DUPLICATE_RULE, str(ids[i])))
     return ~no_id & ~duplicated
 
 
@@ -420,8 +423,13 @@ def frame_of(study: Study, screened: ScreenedBatch) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def csv_text(study: Study, screened: ScreenedBatch, header: bool) -> str:
-    """The screened batch as CSV text (same content as ``frame_of(...).to_csv(index=False)``).
+def csv_header(study: Study) -> str:
+    """The header line of the CSV output (with its newline)."""
+    return ",".join(output_columns(study)) + "\n"
+
+
+def csv_rows(study: Study, screened: ScreenedBatch) -> list[str]:
+    """The screened batch as CSV lines without newlines (as ``frame_of(...).to_csv`` writes them).
 
     Fast without a loop per candidate: everything after the subject id depends only on the
     criterion truths and the missing items, which take few distinct values; each distinct line
@@ -447,10 +455,8 @@ def csv_text(study: Study, screened: ScreenedBatch, header: bool) -> str:
     ids = screened.batch.subject_ids
     if any(ch in "".join(ids.tolist()) for ch in ',"\r\n'):  # rare: quote the ids that need it
         ids = np.array([_csv_quote(i) for i in ids.tolist()], dtype=object)
-    lines = ids + labels[inverse.reshape(-1)]
-    text = "\n".join(lines.tolist())
-    head = ",".join(output_columns(study)) + "\n" if header else ""
-    return head + text + ("\n" if len(lines) else "")
+    lines: list[str] = (ids + labels[inverse.reshape(-1)]).tolist()
+    return lines
 
 
 def _csv_quote(text: str) -> str:
@@ -486,6 +492,169 @@ def detect_layout(header: Sequence[str]) -> str:
     if set(names) in ({"subject_id", "item", "value"}, set(LONG_COLUMNS)):
         return "long"
     return "wide"
+
+
+Render = Callable[[Study, ScreenedBatch], list[str]]
+"""Turns a screened batch into one output string per candidate (CSV line, JSON object)."""
+
+BLOCK_BYTES = 8 << 20
+"""Bytes of CSV text per block handed to a worker process (about 75,000 candidates)."""
+
+
+@dataclass
+class RenderedChunk:
+    """A chunk of candidates screened and rendered, with what the caller needs to account for it.
+
+    ``text`` is the candidates' renderings, UTF-8 encoded and joined by the separator, so that
+    the parent process only writes bytes (no per-candidate objects cross the process boundary).
+    """
+
+    text: bytes
+    subject_ids: npt.NDArray[np.object_]
+    lines: npt.NDArray[np.int64]
+    verdicts: npt.NDArray[np.int8]
+    issues: list[InputIssue]
+    rows_read: int
+
+
+_WORKER_STATE: dict[str, Any] = {}
+"""What a forked worker process needs; set in the parent just before the workers are forked."""
+
+
+def _screen_block(block: bytes, first_line: int) -> RenderedChunk:
+    """Worker: parse one block of a wide file, screen it and render each candidate."""
+    state = _WORKER_STATE
+    study: Study = state["study"]
+    try:
+        frame = pd.read_csv(io.BytesIO(block), header=None, names=state["raw_header"], **state["options"])
+    except pd.errors.ParserError as exc:
+        raise InputError(state["name"], f"is not a usable CSV file: {exc} (counting from line {first_line})") from None
+    frame.columns = state["header"]
+    batch = read_wide_chunk(study, state["plan"], frame, first_line, SeenIds())
+    screened = screen_batch(study, batch)
+    text = state["separator"].join(state["render"](study, screened)).encode()
+    return RenderedChunk(text, batch.subject_ids, batch.lines, screened.verdicts, batch.issues, len(frame))
+
+
+def _blocks(handle: IO[bytes], block_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """Cut a file (after its header line) into blocks of whole lines; yields (block, its first line).
+
+    A cut never falls inside a quoted field: the number of quote characters before it is even.
+    """
+    line = 2
+    carry = b""
+    while True:
+        data = handle.read(block_bytes)
+        buffer = carry + data
+        if not data:
+            if buffer:
+                yield buffer, line
+            return
+        cut = buffer.rfind(b"\n") + 1
+        while cut > 0 and b'"' in buffer and buffer.count(b'"', 0, cut) % 2:
+            cut = buffer.rfind(b"\n", 0, cut - 1) + 1
+        if cut == 0:
+            carry = buffer
+            continue
+        block, carry = buffer[:cut], buffer[cut:]
+        yield block, line
+        line += block.count(b"\n")
+
+
+def screen_csv_rendered(
+    study: Study,
+    source: str | Path | IO[str],
+    render: Render,
+    separator: str = "\n",
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[RenderedChunk]:
+    """Screen a candidates CSV and render every candidate, in parallel worker processes.
+
+    A wide file on disk larger than one block is cut into blocks of whole lines that forked worker
+    processes parse, screen and render; the results come back in file order, and duplicated
+    subject ids across blocks are removed here. Anything else (long layout, an open stream, a
+    small file, one CPU) is screened in this process by :func:`screen_csv`, with the same output.
+
+    Args:
+        study: the protocol.
+        source: path or open text file.
+        render: function turning a screened batch into one string per candidate; must be a
+            module-level function (workers receive it by fork).
+        separator: what goes between two candidates' strings; must not occur inside one.
+        workers: worker processes (default: the number of CPUs).
+        progress: called with the number of rows processed.
+
+    Raises:
+        InputError: the file is unusable.
+    """
+    workers = workers or os.cpu_count() or 1
+    path = Path(source) if isinstance(source, str | Path) else None
+    parallel = (
+        path is not None and workers > 1 and "fork" in mp.get_all_start_methods() and path.is_file() and path.stat().st_size > BLOCK_BYTES
+    )
+    header = _read_header(study, source) if parallel else None
+    if not parallel or header is None or detect_layout(header[1]) == "long":
+        for screened, issues in screen_csv(study, source, progress=progress):
+            batch = screened.batch
+            text = separator.join(render(study, screened)).encode()
+            yield RenderedChunk(text, batch.subject_ids, batch.lines, screened.verdicts, issues, len(batch))
+        return
+    assert path is not None
+    raw_header, clean_header = header
+    plan = plan_wide_columns(study, clean_header)
+    _WORKER_STATE.update(
+        study=study, plan=plan, raw_header=raw_header, header=clean_header, render=render, separator=separator, name=str(path),
+        options={**_READ_OPTIONS, "dtype": _dtypes(plan, raw_header, clean_header)},
+    )  # fmt: skip
+    seen = SeenIds()
+    first_issues = list(plan.issues)
+    with path.open("rb") as handle, ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+        handle.readline()  # the header
+        pending: deque[Future[RenderedChunk]] = deque()
+        blocks = _blocks(handle, BLOCK_BYTES)
+        for block, line in blocks:
+            pending.append(pool.submit(_screen_block, block, line))
+            if len(pending) >= 2 * workers:
+                yield _accept(pending.popleft().result(), seen, first_issues, separator, progress)
+                first_issues = []
+        while pending:
+            yield _accept(pending.popleft().result(), seen, first_issues, separator, progress)
+            first_issues = []
+    if first_issues:
+        empty = np.array([], dtype=object)
+        yield RenderedChunk(b"", empty, np.array([], np.int64), np.array([], np.int8), first_issues, 0)
+
+
+def _accept(chunk: RenderedChunk, seen: SeenIds, issues: list[InputIssue], separator: str, progress: Callable[[int], None] | None) -> RenderedChunk:
+    """Drop candidates whose id came in an earlier block; add the header issues to the first chunk."""
+    duplicated = seen.duplicated(chunk.subject_ids, unique_within=True)
+    chunk.issues = issues + chunk.issues
+    if duplicated.any():
+        for i in np.flatnonzero(duplicated):
+            chunk.issues.append(InputIssue(int(chunk.lines[i]), ID_COLUMN, DUPLICATE_RULE, str(chunk.subject_ids[i])))
+        keep = ~duplicated
+        pieces = chunk.text.split(separator.encode())
+        chunk.text = separator.encode().join(piece for piece, k in zip(pieces, keep.tolist(), strict=True) if k)
+        chunk.subject_ids, chunk.lines, chunk.verdicts = chunk.subject_ids[keep], chunk.lines[keep], chunk.verdicts[keep]
+    if progress:
+        progress(chunk.rows_read)
+    return chunk
+
+
+def _read_header(study: Study, source: str | Path | IO[str]) -> tuple[list[str], list[str]] | None:
+    """The raw and the stripped column names, or None when the file has none (the caller reports it)."""
+    try:
+        raw = pd.read_csv(source, nrows=0).columns.tolist()
+    except (OSError, UnicodeDecodeError, pd.errors.EmptyDataError, pd.errors.ParserError):
+        return None
+    return raw, [h.strip() for h in raw]
+
+
+def _dtypes(plan: WidePlan, raw_header: list[str], header: list[str]) -> dict[str, Any]:
+    """Read the subject id as text and yes/no and choice columns straight into categories."""
+    categorical = {c.header for c in plan.columns if c.item.type in ("boolean", "choice")}
+    return {raw: ("category" if clean in categorical else str) for raw, clean in zip(raw_header, header, strict=True) if clean in categorical or clean == ID_COLUMN}
 
 
 def _prefetch(chunks: Iterator[pd.DataFrame], depth: int = 2) -> Iterator[pd.DataFrame]:
@@ -545,7 +714,7 @@ def screen_csv(
     Raises:
         InputError: the file is unusable (unreadable, empty, no subject_id column, broken CSV).
     """
-    read_options: dict[str, Any] = {"keep_default_na": False, "na_values": [""], "skip_blank_lines": False, "dtype": {ID_COLUMN: str}}
+    read_options: dict[str, Any] = {**_READ_OPTIONS, "dtype": {ID_COLUMN: str}}
     name = str(source) if isinstance(source, str | Path) else getattr(source, "name", "<input>")
     try:
         header = pd.read_csv(source, nrows=0).columns.tolist()
@@ -566,9 +735,7 @@ def screen_csv(
             yield screen_batch(study, batch), batch.issues
             return
         plan = plan_wide_columns(study, header)
-        # yes/no and choice columns are parsed straight into categories (few distinct spellings)
-        categorical = {c.header for c in plan.columns if c.item.type in ("boolean", "choice")}
-        dtypes = {raw: ("category" if clean in categorical else str) for raw, clean in zip(raw_header, header, strict=True) if clean in categorical or clean == ID_COLUMN}
+        dtypes = _dtypes(plan, raw_header, header)
         issues: list[InputIssue] = list(plan.issues)
         seen = SeenIds()
         line = 2
