@@ -4,13 +4,26 @@ verdicts equal to evaluate_criteria on every candidate."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rodnan.core.eligibility import evaluate_criteria
 from rodnan.core.protocol import Study
-from rodnan.core.screening import InputIssue, csv_header, csv_rows, frame_of, results_of, screen_csv
+from rodnan.core.screening import (
+    DUPLICATE_RULE,
+    VERDICT_NAMES,
+    InputIssue,
+    RenderedChunk,
+    ScreenedBatch,
+    csv_header,
+    csv_rows,
+    frame_of,
+    results_of,
+    screen_csv,
+    screen_csv_rendered,
+)
 from rodnan.core.values import Measurement
 from rodnan.errors import InputError
 from tests.candidates import LUNG_ELIGIBLE, NEUTRAL
@@ -226,3 +239,36 @@ def test_csv_text_equals_the_table_written_by_pandas(study: Study) -> None:
     [(screened, _)] = list(screen_csv(study, io.StringIO(text)))
     expected = frame_of(study, screened).to_csv(index=False, lineterminator="\n")
     assert csv_header(study) + "\n".join(csv_rows(study, screened)) + "\n" == expected
+
+
+def _render_ids_and_verdicts(study: Study, screened: ScreenedBatch) -> list[str]:
+    """A module-level render function (workers get it by fork): 'id:verdict' per candidate."""
+    return [f"{i}:{v}" for i, v in zip(screened.batch.subject_ids, VERDICT_NAMES[screened.verdicts], strict=True)]
+
+
+def test_parallel_screening_equals_sequential_with_duplicates_across_blocks(study: Study, tmp_path: Path) -> None:
+    """Worker processes on small blocks give the sequential result: same rows, same order, and a
+    subject id repeated in a later block is reported and dropped, as are quoted ids with commas."""
+    candidates = _random_candidates(study, 600, seed=11)
+    codes = study.form_by_code["screening"].items
+    text = wide([{c: cand.get(c) for c in codes} for cand in candidates])
+    text = text.replace("\nC500,", "\nC007,", 1).replace("\nC300,", '\n"C,300",', 1)
+    path = tmp_path / "candidates.csv"
+    path.write_text(text, encoding="utf-8")
+
+    sequential = list(screen_csv_rendered(study, path, _render_ids_and_verdicts, workers=1))
+    parallel = list(screen_csv_rendered(study, path, _render_ids_and_verdicts, workers=2, block_bytes=4096))
+    assert len(parallel) > 10  # really cut into many blocks
+
+    def rows(chunks: list[RenderedChunk]) -> list[str]:
+        return [row for chunk in chunks if chunk.text for row in chunk.text.decode().split("\n")]
+
+    def issues(chunks: list[RenderedChunk]) -> list[tuple[int | None, str | None, str]]:
+        return [(i.line, i.subject_id, i.rule) for chunk in chunks for i in chunk.issues]
+
+    assert rows(parallel) == rows(sequential)
+    assert len(rows(parallel)) == 599
+    assert "C,300:" in " ".join(rows(parallel))
+    assert issues(parallel) == issues(sequential) == [(501, "C007", DUPLICATE_RULE)]
+    expected = [f"{r['subject_id']}:{r['verdict']}" for r in run(study, text)[0]]
+    assert rows(parallel) == expected

@@ -257,8 +257,9 @@ class SeenIds:
         return duplicated
 
 
-def _clean_ids(frame: pd.DataFrame, lines: npt.NDArray[np.int64], seen: SeenIds, issues: list[InputIssue]) -> npt.NDArray[np.bool_]:
-    """Mask of rows to keep: a subject id present and not seen before (in this file)."""
+def _clean_ids(frame: pd.DataFrame, lines: npt.NDArray[np.int64], seen: SeenIds | None, issues: list[InputIssue]) -> npt.NDArray[np.bool_]:
+    """Mask of rows to keep: a subject id present and not seen before (in this chunk, and in
+    ``seen`` when given)."""
     raw = frame[ID_COLUMN]
     no_id = raw.isna().to_numpy()
     if no_id.any():
@@ -268,14 +269,18 @@ def _clean_ids(frame: pd.DataFrame, lines: npt.NDArray[np.int64], seen: SeenIds,
             issues.append(InputIssue(int(lines[i]), ID_COLUMN, "the subject id is empty; the row is not screened"))
     ids = raw.to_numpy(dtype=object)
     duplicated = np.zeros(len(frame), bool)
-    duplicated[~no_id] = seen.duplicated(ids[~no_id])
+    present = ids[~no_id]
+    duplicated[~no_id] = pd.Series(present, dtype=object).duplicated().to_numpy() if seen is None else seen.duplicated(present)
     for i in np.flatnonzero(duplicated):
         issues.append(InputIssue(int(lines[i]), ID_COLUMN, DUPLICATE_RULE, str(ids[i])))
     return ~no_id & ~duplicated
 
 
-def read_wide_chunk(study: Study, plan: WidePlan, frame: pd.DataFrame, first_line: int, seen: SeenIds) -> CandidateBatch:
-    """Turn one chunk of a wide file into a batch (``first_line`` is the file line of its first row)."""
+def read_wide_chunk(study: Study, plan: WidePlan, frame: pd.DataFrame, first_line: int, seen: SeenIds | None) -> CandidateBatch:
+    """Turn one chunk of a wide file into a batch (``first_line`` is the file line of its first row).
+
+    Duplicated subject ids are dropped within the chunk, and across chunks when ``seen`` is given.
+    """
     lines = np.arange(first_line, first_line + len(frame), dtype=np.int64)
     issues: list[InputIssue] = []
     keep = _clean_ids(frame, lines, seen, issues)
@@ -530,7 +535,7 @@ def _screen_block(block: bytes, first_line: int) -> RenderedChunk:
     except pd.errors.ParserError as exc:
         raise InputError(state["name"], f"is not a usable CSV file: {exc} (counting from line {first_line})") from None
     frame.columns = state["header"]
-    batch = read_wide_chunk(study, state["plan"], frame, first_line, SeenIds())
+    batch = read_wide_chunk(study, state["plan"], frame, first_line, None)  # the parent checks across blocks
     screened = screen_batch(study, batch)
     text = state["separator"].join(state["render"](study, screened)).encode()
     return RenderedChunk(text, batch.subject_ids, batch.lines, screened.verdicts, batch.issues, len(frame))
@@ -568,6 +573,7 @@ def screen_csv_rendered(
     separator: str = "\n",
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    block_bytes: int = BLOCK_BYTES,
 ) -> Iterator[RenderedChunk]:
     """Screen a candidates CSV and render every candidate, in parallel worker processes.
 
@@ -584,6 +590,7 @@ def screen_csv_rendered(
         separator: what goes between two candidates' strings; must not occur inside one.
         workers: worker processes (default: the number of CPUs).
         progress: called with the number of rows processed.
+        block_bytes: size of the blocks handed to workers (a file no larger is screened here).
 
     Raises:
         InputError: the file is unusable.
@@ -591,7 +598,7 @@ def screen_csv_rendered(
     workers = workers or os.cpu_count() or 1
     path = Path(source) if isinstance(source, str | Path) else None
     parallel = (
-        path is not None and workers > 1 and "fork" in mp.get_all_start_methods() and path.is_file() and path.stat().st_size > BLOCK_BYTES
+        path is not None and workers > 1 and "fork" in mp.get_all_start_methods() and path.is_file() and path.stat().st_size > block_bytes
     )
     header = _read_header(study, source) if parallel else None
     if not parallel or header is None or detect_layout(header[1]) == "long":
@@ -612,7 +619,7 @@ def screen_csv_rendered(
     with path.open("rb") as handle, ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
         handle.readline()  # the header
         pending: deque[Future[RenderedChunk]] = deque()
-        blocks = _blocks(handle, BLOCK_BYTES)
+        blocks = _blocks(handle, block_bytes)
         for block, line in blocks:
             pending.append(pool.submit(_screen_block, block, line))
             if len(pending) >= 2 * workers:
