@@ -95,7 +95,9 @@ def run_cli(path: Path, out: Path) -> tuple[float, int]:
             time.sleep(0.02)
 
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "rodnan", "screen", str(path), "--format", "csv", "--out", str(out)], stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rodnan", "screen", str(path), "--format", "csv", "--out", str(out)], stderr=subprocess.PIPE
+    )
     sampler = threading.Thread(target=sample, args=(process.pid,), daemon=True)
     sampler.start()
     _, stderr = process.communicate()
@@ -148,7 +150,8 @@ def main() -> None:
         verdicts = pd.read_csv(out, usecols=["verdict"])["verdict"].value_counts().to_dict()
         assert sum(verdicts.values()) == args.n, verdicts
         row_rate = row_by_row_rate(path, args.sample)
-    print(f"bulk (rodnan screen, end to end): {seconds:.2f} s, {bulk_rate:,.0f} candidates/s, peak RSS (process + workers) {peak / 2**20:,.0f} MiB")
+    print(f"bulk (rodnan screen, end to end): {seconds:.2f} s, {bulk_rate:,.0f} candidates/s")
+    print(f"peak RSS (process + workers): {peak / 2**20:,.0f} MiB")
     print(f"verdicts: {verdicts}")
     print(f"row by row (evaluate_criteria, {args.sample:,} candidates): {row_rate:,.0f} candidates/s")
     print(f"ratio bulk / row by row: {bulk_rate / row_rate:.0f}x")

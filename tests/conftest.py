@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
 
 from rodnan.core.protocol import Study, load_protocol
 from tests.candidates import LUNG_ELIGIBLE, NEUTRAL
@@ -24,3 +25,9 @@ def neutral() -> dict[str, object]:
 def lung_eligible() -> dict[str, object]:
     """A candidate eligible through the lung pathway alone (a fresh copy per test)."""
     return dict(LUNG_ELIGIBLE)
+
+
+# Property tests are derandomised (the same examples on every machine) and have no deadline: the
+# first example of a run may build the unit registry, which takes half a second.
+settings.register_profile("rodnan", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("rodnan")

@@ -45,7 +45,9 @@ def test_neutral_candidate_is_ineligible_for_want_of_a_pathway(study: Study, neu
         ("kidney", {"creatinine": 150}),
     ],
 )
-def test_each_pathway_alone_makes_the_candidate_eligible(study: Study, neutral: dict[str, object], pathway: str, changes: dict[str, object]) -> None:
+def test_each_pathway_alone_makes_the_candidate_eligible(
+    study: Study, neutral: dict[str, object], pathway: str, changes: dict[str, object]
+) -> None:
     """One qualifying pathway suffices, and it is the only one reported."""
     result = evaluate_criteria(study, {**neutral, **changes})
     assert result.verdict is ScreeningVerdict.ELIGIBLE
@@ -74,7 +76,9 @@ def test_each_pathway_alone_makes_the_candidate_eligible(study: Study, neutral: 
         ("platelets", 79, 80, 81, "platelets_low", False),
     ],
 )
-def test_threshold_is_strict(study: Study, neutral: dict[str, object], item: str, below: float, at: float, above: float, criterion: str, holds_above: bool) -> None:
+def test_threshold_is_strict(
+    study: Study, neutral: dict[str, object], item: str, below: float, at: float, above: float, criterion: str, holds_above: bool
+) -> None:
     """A value equal to the threshold does not meet a strict criterion; one step past it does."""
     met_side, unmet_side = (above, below) if holds_above else (below, above)
     assert verdict_of(study, {**neutral, item: met_side}, criterion) is Verdict.MET
@@ -135,7 +139,9 @@ def test_rapid_progression_needs_every_part(study: Study, neutral: dict[str, obj
         ("creatinine_clearance", M(0.3, "mL/s"), "crcl_low", Verdict.MET),
     ],
 )
-def test_thresholds_hold_in_every_accepted_unit(study: Study, neutral: dict[str, object], item: str, value: Measurement, criterion: str, expected: Verdict) -> None:
+def test_thresholds_hold_in_every_accepted_unit(
+    study: Study, neutral: dict[str, object], item: str, value: Measurement, criterion: str, expected: Verdict
+) -> None:
     """Entered in another unit, a value is converted before the comparison."""
     facts = {**neutral, "disease_duration_months": 12, "mrss": 28, "esr": 20} if criterion == "rapidly_progressive" else neutral
     assert verdict_of(study, {**facts, item: value}, criterion) is expected
@@ -159,7 +165,9 @@ def test_thresholds_hold_in_every_accepted_unit(study: Study, neutral: dict[str,
         ("platelets", 60, "platelets_low"),
     ],
 )
-def test_each_exclusion_alone_makes_an_eligible_candidate_ineligible(study: Study, lung_eligible: dict[str, object], item: str, value: object, criterion: str) -> None:
+def test_each_exclusion_alone_makes_an_eligible_candidate_ineligible(
+    study: Study, lung_eligible: dict[str, object], item: str, value: object, criterion: str
+) -> None:
     """Every exclusion line of the record is its own criterion and excludes on its own."""
     assert evaluate_criteria(study, lung_eligible).verdict is ScreeningVerdict.ELIGIBLE
     result = evaluate_criteria(study, {**lung_eligible, item: value})
@@ -174,7 +182,9 @@ def test_acr_criteria_not_met_is_ineligible(study: Study, lung_eligible: dict[st
     assert result.criterion("acr_1980").verdict is Verdict.NOT_MET
 
 
-def test_missing_exclusion_item_leaves_the_verdict_incomplete_and_names_it(study: Study, lung_eligible: dict[str, object]) -> None:
+def test_missing_exclusion_item_leaves_the_verdict_incomplete_and_names_it(
+    study: Study, lung_eligible: dict[str, object]
+) -> None:
     """An unknown exclusion could still exclude: incomplete, and the item is listed."""
     facts = {k: v for k, v in lung_eligible.items() if k != "hiv_positive"}
     result = evaluate_criteria(study, facts)
@@ -184,7 +194,9 @@ def test_missing_exclusion_item_leaves_the_verdict_incomplete_and_names_it(study
     assert result.criterion("hiv").reason == "unknown: hiv_positive missing"
 
 
-def test_missing_values_of_other_pathways_do_not_matter_once_one_qualifies(study: Study, lung_eligible: dict[str, object]) -> None:
+def test_missing_values_of_other_pathways_do_not_matter_once_one_qualifies(
+    study: Study, lung_eligible: dict[str, object]
+) -> None:
     """unknown or true is true: the lung pathway decides although the kidney values are missing."""
     facts = {k: v for k, v in lung_eligible.items() if k not in ("urine_protein_24h", "creatinine", "esr")}
     result = evaluate_criteria(study, facts)

@@ -80,7 +80,10 @@ def test_long_file_gives_the_same_verdicts_as_wide(study: Study) -> None:
             lines.append(f"L2,{code},{str(value).lower()},")
     rows, issues = run(study, "\n".join(lines) + "\n")
     assert issues == []
-    assert [(r["subject_id"], r["verdict"], r["qualifying_pathways"]) for r in rows] == [("L1", "eligible", "lung"), ("L2", "eligible", "kidney")]
+    assert [(r["subject_id"], r["verdict"], r["qualifying_pathways"]) for r in rows] == [
+        ("L1", "eligible", "lung"),
+        ("L2", "eligible", "kidney"),
+    ]
 
 
 def test_long_file_problems_are_reported_per_row(study: Study) -> None:

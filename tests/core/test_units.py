@@ -38,7 +38,9 @@ HEMOGLOBIN_G_PER_MOL = 16114.5  # haemoglobin monomer
         (2.0, "a", "mo", None, 24.0, 1e-9),
     ],
 )
-def test_convert_matches_published_factor(value: float, source: str, target: str, molar_mass: float | None, expected: float, tol: float) -> None:
+def test_convert_matches_published_factor(
+    value: float, source: str, target: str, molar_mass: float | None, expected: float, tol: float
+) -> None:
     """Each conversion reproduces the factor printed in domain.md §8.3 or CTCAE v5.0."""
     assert units.convert(value, source, target, molar_mass) == pytest.approx(expected, abs=tol)
 

@@ -15,6 +15,7 @@ from rodnan.errors import ProtocolError
 
 app = typer.Typer(help="Check and inspect protocol files.", no_args_is_help=True)
 
+
 def wide_console() -> Console:
     """Standard output; 200 columns wide when it is not a terminal (files, pipes, tests)."""
     console = Console()
@@ -65,10 +66,16 @@ def show(protocol: Path | None = PROTOCOL_OPTION) -> None:
 def schedule_table(study: Study) -> Table:
     """The classic schedule-of-assessments grid: forms as rows, visits as columns."""
     visits = study.schedule.all_visits
-    table = Table(title=f"Schedule of assessments (day 0 = {study.schedule.anchor}; follow-up {study.schedule.follow_up_months} months)")
+    table = Table(
+        title=f"Schedule of assessments (day 0 = {study.schedule.anchor}; follow-up {study.schedule.follow_up_months} months)"
+    )
     table.add_column("Form")
     for visit in visits:
-        window = f"±{visit.window_before}" if visit.window_before == visit.window_after else f"-{visit.window_before}/+{visit.window_after}"
+        window = (
+            f"±{visit.window_before}"
+            if visit.window_before == visit.window_after
+            else f"-{visit.window_before}/+{visit.window_after}"
+        )
         table.add_column(f"{visit.code}\n{visit.day}\n{window}", justify="center")
     for form in study.forms:
         marks = ["X" if form.code in visit.forms else "" for visit in visits]
@@ -99,7 +106,8 @@ def items(protocol: Path | None = PROTOCOL_OPTION) -> None:
     for item in study.items:
         bounds = ""
         if item.range is not None:
-            bounds = f"{'' if item.range.min is None else f'{item.range.min:g}'}–{'' if item.range.max is None else f'{item.range.max:g}'}"
+            low, high = item.range.min, item.range.max
+            bounds = f"{'' if low is None else f'{low:g}'}–{'' if high is None else f'{high:g}'}"
         codes = ", ".join(f"{c.system} {c.code}" for c in item.codes)
         choices = "/".join(c.code for c in item.choices)
         cells = (item.code, item.type, item.unit or choices, ", ".join(item.accepted_units), bounds, codes, item.label)

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import IO
@@ -20,14 +20,23 @@ from rich.table import Table
 
 from rodnan.core.eligibility import ScreeningResult, ScreeningVerdict
 from rodnan.core.protocol import Study, load_protocol
-from rodnan.core.screening import VERDICT_NAMES, InputIssue, ScreenedBatch, csv_header, csv_rows, results_of, screen_csv, screen_csv_rendered
+from rodnan.core.screening import (
+    VERDICT_NAMES,
+    InputIssue,
+    ScreenedBatch,
+    csv_header,
+    csv_rows,
+    results_of,
+    screen_csv,
+    screen_csv_rendered,
+)
 from rodnan.core.verdict import Verdict
 
 MAX_ISSUES_SHOWN = 50
 _STYLE = {"eligible": "green", "ineligible": "red", "incomplete": "yellow"}
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """Output formats of ``rodnan screen``."""
 
     table = "table"
@@ -41,7 +50,9 @@ def example_candidates_path() -> Path:
 
 
 def screen(
-    file: Path | None = typer.Argument(None, help="Candidates CSV: wide (subject_id, 'item [unit]' columns) or long (subject_id,item,value,unit)."),
+    file: Path | None = typer.Argument(
+        None, help="Candidates CSV: wide (subject_id, 'item [unit]' columns) or long (subject_id,item,value,unit)."
+    ),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
     example: bool = typer.Option(False, "--example", help="Screen the bundled example candidates."),
     protocol: Path | None = typer.Option(None, "--protocol", "-p", help="Protocol file (default: bundled NCT00962923)."),
@@ -134,12 +145,20 @@ def result_json(subject_id: str, result: ScreeningResult, issues: list[InputIssu
                 "label": c.label,
                 "verdict": c.verdict.value,
                 "reason": c.reason,
-                "values": [{"item": v.item, "entered": v.entered or None, "value": v.value, "display": v.display} for v in c.values],
+                "values": [
+                    {"item": v.item, "entered": v.entered or None, "value": _rounded(v.value), "display": v.display}
+                    for v in c.values
+                ],
             }
             for c in result.criteria
         ],
         "input_issues": [str(i) for i in issues],
     }
+
+
+def _rounded(value: float | None) -> float | None:
+    """12 significant digits: drops binary noise of unit conversion (72.00000000000001 -> 72.0)."""
+    return None if value is None else float(f"{value:.12g}")
 
 
 def render_json(study: Study, screened: ScreenedBatch) -> list[str]:
@@ -169,7 +188,9 @@ def _write_json(study: Study, source: Path, stream: IO[str], issues: list[InputI
 
 def _write_table(study: Study, batches: Iterator[tuple], stream: IO[str], issues: list[InputIssue]) -> dict[str, int]:  # type: ignore[type-arg]
     counts: dict[str, int] = {}
-    table = Table(title=f"Screening against {study.identity.registry_number} (protocol v{study.protocol.version})", show_lines=True)
+    table = Table(
+        title=f"Screening against {study.identity.registry_number} (protocol v{study.protocol.version})", show_lines=True
+    )
     for column in ("Subject", "Verdict", "Qualifying pathways", "Why"):
         table.add_column(column, overflow="fold")
     for screened, batch_issues in batches:
@@ -187,7 +208,8 @@ def _why(result: ScreeningResult) -> str:
     """The reasons that decide the verdict: failed criteria, or what is missing, or what qualified."""
     if result.verdict is ScreeningVerdict.INELIGIBLE:
         deciding = [
-            c for c in result.criteria
+            c
+            for c in result.criteria
             if (c.kind == "inclusion" and c.verdict is Verdict.NOT_MET) or (c.kind == "exclusion" and c.verdict is Verdict.MET)
         ]
     elif result.verdict is ScreeningVerdict.INCOMPLETE:

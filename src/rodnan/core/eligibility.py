@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from rodnan.core.expr.evaluate import Describe
 from rodnan.core.protocol.model import CompiledCriterion, CriterionKind, Study
@@ -23,7 +23,7 @@ from rodnan.core.verdict import Truth, Verdict
 from rodnan.errors import InputError
 
 
-class ScreeningVerdict(str, Enum):
+class ScreeningVerdict(StrEnum):
     """The overall verdict on a candidate."""
 
     ELIGIBLE = "eligible"

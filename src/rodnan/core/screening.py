@@ -24,8 +24,8 @@ import queue
 import re
 import threading
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -130,7 +130,11 @@ def plan_wide_columns(study: Study, header: Sequence[str]) -> WidePlan:
         InputError: there is no ``subject_id`` column.
     """
     if ID_COLUMN not in header:
-        raise InputError("header", f"must have a {ID_COLUMN!r} column (wide layout) or the columns {', '.join(LONG_COLUMNS)} (long layout)", ",".join(header))
+        raise InputError(
+            "header",
+            f"must have a {ID_COLUMN!r} column (wide layout) or the columns {', '.join(LONG_COLUMNS)} (long layout)",
+            ",".join(header),
+        )
     columns: list[ColumnPlan] = []
     issues: list[InputIssue] = []
     seen: dict[str, str] = {}
@@ -224,7 +228,14 @@ def check_column(item: ItemDef, values: FloatArray) -> list[tuple[npt.NDArray[np
     return problems
 
 
-def _cell_issues(mask: npt.NDArray[np.bool_], lines: npt.NDArray[np.int64], ids: npt.NDArray[np.object_], column: str, rule: str, raw: pd.Series | None) -> list[InputIssue]:
+def _cell_issues(
+    mask: npt.NDArray[np.bool_],
+    lines: npt.NDArray[np.int64],
+    ids: npt.NDArray[np.object_],
+    column: str,
+    rule: str,
+    raw: pd.Series | None,
+) -> list[InputIssue]:
     issues = []
     for i in np.flatnonzero(mask):
         shown = "" if raw is None else f" (got {raw.iloc[i]!r})"
@@ -257,7 +268,9 @@ class SeenIds:
         return duplicated
 
 
-def _clean_ids(frame: pd.DataFrame, lines: npt.NDArray[np.int64], seen: SeenIds | None, issues: list[InputIssue]) -> npt.NDArray[np.bool_]:
+def _clean_ids(
+    frame: pd.DataFrame, lines: npt.NDArray[np.int64], seen: SeenIds | None, issues: list[InputIssue]
+) -> npt.NDArray[np.bool_]:
     """Mask of rows to keep: a subject id present and not seen before (in this chunk, and in
     ``seen`` when given)."""
     raw = frame[ID_COLUMN]
@@ -276,7 +289,7 @@ def _clean_ids(frame: pd.DataFrame, lines: npt.NDArray[np.int64], seen: SeenIds 
     return ~no_id & ~duplicated
 
 
-def read_wide_chunk(study: Study, plan: WidePlan, frame: pd.DataFrame, first_line: int, seen: SeenIds | None) -> CandidateBatch:
+def read_wide_chunk(plan: WidePlan, frame: pd.DataFrame, first_line: int, seen: SeenIds | None) -> CandidateBatch:
     """Turn one chunk of a wide file into a batch (``first_line`` is the file line of its first row).
 
     Duplicated subject ids are dropped within the chunk, and across chunks when ``seen`` is given.
@@ -311,22 +324,35 @@ def read_long(study: Study, frame: pd.DataFrame) -> CandidateBatch:
     issues: list[InputIssue] = []
     ids = frame[ID_COLUMN].astype("string").str.strip()
     codes = frame["item"].astype("string").str.strip()
-    unit_col = frame["unit"].astype("string").str.strip() if "unit" in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
+    unit_col = (
+        frame["unit"].astype("string").str.strip() if "unit" in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
+    )
     usable = ids.notna().to_numpy() & (ids != "").to_numpy(dtype=bool, na_value=False)
     for i in np.flatnonzero(~usable & ~frame.isna().all(axis=1).to_numpy()):
         issues.append(InputIssue(int(lines[i]), ID_COLUMN, "the subject id is empty; the row is ignored"))
     known = codes.isin(list(study.item_by_code)).to_numpy()
     for i in np.flatnonzero(usable & ~known):
-        issues.append(InputIssue(int(lines[i]), "item", f"{codes.iloc[i]!r} is not an item of the protocol; the row is ignored", str(ids.iloc[i])))
+        issues.append(
+            InputIssue(
+                int(lines[i]), "item", f"{codes.iloc[i]!r} is not an item of the protocol; the row is ignored", str(ids.iloc[i])
+            )
+        )
     usable &= known
     duplicated = pd.DataFrame({"s": ids, "i": codes}).duplicated().to_numpy() & usable
     for i in np.flatnonzero(duplicated):
-        issues.append(InputIssue(int(lines[i]), "item", f"item {codes.iloc[i]!r} is given twice for this candidate; the first value is used", str(ids.iloc[i])))
+        issues.append(
+            InputIssue(
+                int(lines[i]),
+                "item",
+                f"item {codes.iloc[i]!r} is given twice for this candidate; the first value is used",
+                str(ids.iloc[i]),
+            )
+        )
     usable &= ~duplicated
 
     subjects = pd.unique(ids[usable].to_numpy(dtype=object))
     position = pd.Index(subjects)
-    index = position.get_indexer(ids.to_numpy(dtype=object))
+    index = position.get_indexer(pd.Index(ids.to_numpy(dtype=object)))
     subject_lines = np.zeros(len(subjects), dtype=np.int64)
     first = ~pd.Series(ids).duplicated().to_numpy() & usable
     subject_lines[index[first]] = lines[first]
@@ -347,7 +373,9 @@ def read_long(study: Study, frame: pd.DataFrame) -> CandidateBatch:
                     issues.append(InputIssue(int(lines[i]), "unit", f"{exc.rule}; the value is ignored", str(ids.iloc[i])))
         raw = frame["value"].iloc[rows]
         parsed, bad, rule = parse_column(item, raw, 1.0)
-        parsed = parsed * np.where(np.isnan(factor), np.nan, factor) if item.is_numeric else np.where(np.isnan(factor), np.nan, parsed)
+        parsed = (
+            parsed * np.where(np.isnan(factor), np.nan, factor) if item.is_numeric else np.where(np.isnan(factor), np.nan, parsed)
+        )
         row_ids = ids.iloc[rows].to_numpy(dtype=object)
         issues += _cell_issues(bad, lines[rows], row_ids, "value", rule, raw)
         for mask, rule in check_column(item, parsed):
@@ -483,7 +511,7 @@ def results_of(study: Study, screened: ScreenedBatch) -> Iterator[tuple[str, Scr
                 continue
             factor = batch.factors.get(code, 1.0)
             factor_i = float(factor if isinstance(factor, float) else factor[i])
-            unit = batch.units.get(code, item.unit)
+            unit = batch.units.get(code, item.unit or "")
             unit_i = str(unit if isinstance(unit, str) else unit[i])
             entered = units.format_quantity(value / factor_i, unit_i) if item.is_numeric else display_value(item, value)
             values[code] = ItemValue(code, value, entered, display_value(item, value), item.is_numeric and unit_i != item.unit)
@@ -535,7 +563,7 @@ def _screen_block(block: bytes, first_line: int) -> RenderedChunk:
     except pd.errors.ParserError as exc:
         raise InputError(state["name"], f"is not a usable CSV file: {exc} (counting from line {first_line})") from None
     frame.columns = state["header"]
-    batch = read_wide_chunk(study, state["plan"], frame, first_line, None)  # the parent checks across blocks
+    batch = read_wide_chunk(state["plan"], frame, first_line, None)  # the parent checks across blocks
     screened = screen_batch(study, batch)
     text = state["separator"].join(state["render"](study, screened)).encode()
     return RenderedChunk(text, batch.subject_ids, batch.lines, screened.verdicts, batch.issues, len(frame))
@@ -598,9 +626,13 @@ def screen_csv_rendered(
     workers = workers or os.cpu_count() or 1
     path = Path(source) if isinstance(source, str | Path) else None
     parallel = (
-        path is not None and workers > 1 and "fork" in mp.get_all_start_methods() and path.is_file() and path.stat().st_size > block_bytes
+        path is not None
+        and workers > 1
+        and "fork" in mp.get_all_start_methods()
+        and path.is_file()
+        and path.stat().st_size > block_bytes
     )
-    header = _read_header(study, source) if parallel else None
+    header = _read_header(source) if parallel else None
     if not parallel or header is None or detect_layout(header[1]) == "long":
         for screened, issues in screen_csv(study, source, progress=progress):
             batch = screened.batch
@@ -633,7 +665,9 @@ def screen_csv_rendered(
         yield RenderedChunk(b"", empty, np.array([], np.int64), np.array([], np.int8), first_issues, 0)
 
 
-def _accept(chunk: RenderedChunk, seen: SeenIds, issues: list[InputIssue], separator: str, progress: Callable[[int], None] | None) -> RenderedChunk:
+def _accept(
+    chunk: RenderedChunk, seen: SeenIds, issues: list[InputIssue], separator: str, progress: Callable[[int], None] | None
+) -> RenderedChunk:
     """Drop candidates whose id came in an earlier block; add the header issues to the first chunk."""
     duplicated = seen.duplicated(chunk.subject_ids, unique_within=True)
     chunk.issues = issues + chunk.issues
@@ -649,7 +683,7 @@ def _accept(chunk: RenderedChunk, seen: SeenIds, issues: list[InputIssue], separ
     return chunk
 
 
-def _read_header(study: Study, source: str | Path | IO[str]) -> tuple[list[str], list[str]] | None:
+def _read_header(source: str | Path | IO[str]) -> tuple[list[str], list[str]] | None:
     """The raw and the stripped column names, or None when the file has none (the caller reports it)."""
     try:
         raw = pd.read_csv(source, nrows=0).columns.tolist()
@@ -661,7 +695,11 @@ def _read_header(study: Study, source: str | Path | IO[str]) -> tuple[list[str],
 def _dtypes(plan: WidePlan, raw_header: list[str], header: list[str]) -> dict[str, Any]:
     """Read the subject id as text and yes/no and choice columns straight into categories."""
     categorical = {c.header for c in plan.columns if c.item.type in ("boolean", "choice")}
-    return {raw: ("category" if clean in categorical else str) for raw, clean in zip(raw_header, header, strict=True) if clean in categorical or clean == ID_COLUMN}
+    return {
+        raw: ("category" if clean in categorical else str)
+        for raw, clean in zip(raw_header, header, strict=True)
+        if clean in categorical or clean == ID_COLUMN
+    }
 
 
 def _prefetch(chunks: Iterator[pd.DataFrame], depth: int = 2) -> Iterator[pd.DataFrame]:
@@ -749,7 +787,7 @@ def screen_csv(
         chunks = pd.read_csv(source, chunksize=chunk_rows, **{**read_options, "dtype": dtypes})
         for chunk in _prefetch(chunks):
             chunk.columns = header
-            batch = read_wide_chunk(study, plan, chunk, line, seen)
+            batch = read_wide_chunk(plan, chunk, line, seen)
             line += len(chunk)
             if progress:
                 progress(len(chunk))

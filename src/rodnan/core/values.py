@@ -93,7 +93,9 @@ def check_range(item: ItemDef, value: float) -> None:
     if (bounds.min is not None and value < bounds.min) or (bounds.max is not None and value > bounds.max):
         low = "-inf" if bounds.min is None else format_number(bounds.min)
         high = "inf" if bounds.max is None else format_number(bounds.max)
-        raise InputError(item.code, f"must be within the plausible range {low} to {high} {item.unit}", units.format_quantity(value, item.unit))
+        raise InputError(
+            item.code, f"must be within the plausible range {low} to {high} {item.unit}", units.format_quantity(value, item.unit)
+        )
 
 
 def normalize_value(item: ItemDef, raw: object, unit: str | None = None) -> ItemValue:
@@ -110,7 +112,8 @@ def normalize_value(item: ItemDef, raw: object, unit: str | None = None) -> Item
             does not fit, outside the plausible range, not a whole number).
     """
     if isinstance(raw, Measurement):
-        raw, unit = raw.value, raw.unit if raw.unit is not None else unit
+        unit = raw.unit if raw.unit is not None else unit
+        raw = raw.value
     if raw is None or (isinstance(raw, str) and raw.strip() == "") or (isinstance(raw, float) and math.isnan(raw)):
         return ItemValue(item.code, None, "", "missing")
     entered = str(raw).strip() if unit is None else f"{str(raw).strip()} {unit}"

@@ -12,7 +12,7 @@ arrays make bulk screening a few vector operations.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
 class Truth(IntEnum):
@@ -22,7 +22,7 @@ class Truth(IntEnum):
     UNKNOWN = 1
     TRUE = 2
 
-    def __invert__(self) -> Truth:  # type: ignore[override]
+    def __invert__(self) -> Truth:
         return Truth(2 - int(self))
 
     @property
@@ -31,7 +31,7 @@ class Truth(IntEnum):
         return _VERDICTS[self]
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """The verdict on one criterion."""
 
     MET = "met"

@@ -160,7 +160,10 @@ def test_three_valued_laws_hold(a: float | None, b: float | None, c: float | Non
 def test_verdict_does_not_depend_on_the_unit_of_the_threshold(value_g_per_l: float) -> None:
     """albumin < 25 g/L, < 2.5 g/dL and < 25000 mg/L agree for every value (unit invariance)."""
     facts = {"albumin": value_g_per_l}
-    verdicts = {compile_expression(text, ITEMS).truth(facts) for text in ("albumin < 25 g/L", "albumin < 2.5 g/dL", "albumin < 25000 mg/L")}
+    verdicts = {
+        compile_expression(text, ITEMS).truth(facts)
+        for text in ("albumin < 25 g/L", "albumin < 2.5 g/dL", "albumin < 25000 mg/L")
+    }
     assert len(verdicts) == 1
 
 
@@ -192,7 +195,9 @@ EXPRESSIONS = [
 def test_column_evaluation_equals_case_by_case_evaluation(data: list[tuple[float | None, ...]]) -> None:
     """The vectorised evaluator gives exactly the scalar evaluator's truth for every row."""
     names = ["albumin", "creatinine", "platelets", "mrss", "sex", "a", "b", "c"]
-    columns = {name: np.array([np.nan if row[i] is None else row[i] for row in data], dtype=float) for i, name in enumerate(names)}
+    columns = {
+        name: np.array([np.nan if row[i] is None else row[i] for row in data], dtype=float) for i, name in enumerate(names)
+    }
     for text in EXPRESSIONS:
         expression = compile_expression(text, ITEMS)
         vector = expression.truth_array(columns, len(data))

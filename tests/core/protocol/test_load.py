@@ -43,7 +43,7 @@ def test_bundled_protocol_states_the_intervention_and_regimen(study: Study) -> N
 
 
 def test_schedule_expands_monthly_and_three_monthly_visits(study: Study) -> None:
-    """Screening, infusion, months 1-12 monthly (mRSS, SSc-HAQ, SF-36); months 3, 6, 9, 12 add organ function, serology, lymphocytes."""
+    """Screening, infusion, monthly M1-M12 (mRSS, SSc-HAQ, SF-36); M3, M6, M9, M12 add organ function, serology, cells."""
     visits = study.schedule.all_visits
     assert [v.code for v in visits] == ["SCR", "D0", *[f"M{m}" for m in range(1, 13)]]
     month = {v.code: v for v in visits}
@@ -80,11 +80,32 @@ def test_items_carry_units_and_standard_codes(study: Study) -> None:
 
 def test_every_screening_item_of_the_contract_exists(study: Study) -> None:
     """The screening file contract (issue #2) names these item codes."""
-    contract = (
-        "acr_1980_met disease_duration_months mrss esr hemoglobin vc_pct_pred fvc_pct_pred dlco_pct_pred mpap_echo albumin "
-        "weight_loss_12m_pct urine_protein_24h creatinine uncontrolled_arrhythmia lvef creatinine_clearance platelets "
-        "hemorrhagic_cystitis hiv_positive htlv1_positive malignancy pregnant prosthesis vascular_access"
-    ).split()
+    contract = [
+        "acr_1980_met",
+        "disease_duration_months",
+        "mrss",
+        "esr",
+        "hemoglobin",
+        "vc_pct_pred",
+        "fvc_pct_pred",
+        "dlco_pct_pred",
+        "mpap_echo",
+        "albumin",
+        "weight_loss_12m_pct",
+        "urine_protein_24h",
+        "creatinine",
+        "uncontrolled_arrhythmia",
+        "lvef",
+        "creatinine_clearance",
+        "platelets",
+        "hemorrhagic_cystitis",
+        "hiv_positive",
+        "htlv1_positive",
+        "malignancy",
+        "pregnant",
+        "prosthesis",
+        "vascular_access",
+    ]
     assert set(contract) <= set(study.item_by_code)
     assert study.form_by_code["screening"].items == contract
 
@@ -170,7 +191,9 @@ def test_unknown_key_is_reported() -> None:
     """A misspelt key is not silently ignored."""
     text = _broken("  target_enrolment: 20", "  target_enrolment: 20\n  target_enrollment: 20")
     problems = _problems(text)
-    assert [(p, "Extra inputs are not permitted") for _, p, _ in problems] == [("identity.target_enrollment", "Extra inputs are not permitted")]
+    assert [(p, "Extra inputs are not permitted") for _, p, _ in problems] == [
+        ("identity.target_enrollment", "Extra inputs are not permitted")
+    ]
     assert problems[0][0] == _line_of(text, "target_enrollment")
 
 

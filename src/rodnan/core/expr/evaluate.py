@@ -203,7 +203,7 @@ class _ItemTruth(Expr):
         col = columns.get(self.item)
         if col is None:
             return np.full(n, Truth.UNKNOWN, dtype=np.int8)
-        result = (col == 1.0).astype(np.int8) * np.int8(2)
+        result: TruthArray = np.where(col == 1.0, np.int8(Truth.TRUE), np.int8(Truth.FALSE))
         result[np.isnan(col)] = Truth.UNKNOWN
         return result
 
@@ -338,7 +338,9 @@ class _Compiler:
                 return _Ref(node.name, self.named[node.name].root)
             item = self.item(node)
             if item.type != "boolean":
-                raise self.fail(f"item {item.code!r} is a {item.type}, not a yes/no item: compare it (e.g. {item.code} > 1)", node)
+                raise self.fail(
+                    f"item {item.code!r} is a {item.type}, not a yes/no item: compare it (e.g. {item.code} > 1)", node
+                )
             return _ItemTruth(item.code)
         if isinstance(node, ast.Compare):
             return self.comparison(node)
@@ -366,7 +368,7 @@ class _Compiler:
             return _Cmp(lhs, op, _Operand(None, 1.0 if right.value else 0.0, str(right.value).lower()))
         if item.type == "choice":
             if not isinstance(right, ast.String) or op not in ("==", "!="):
-                raise self.fail(f'choice item {item.code!r} can only be compared with == or != to a choice code in quotes', node)
+                raise self.fail(f"choice item {item.code!r} can only be compared with == or != to a choice code in quotes", node)
             if right.value not in item.choices:
                 raise self.fail(f"{right.value!r} is not a choice of {item.code!r} (choices: {', '.join(item.choices)})", right)
             return _Cmp(lhs, op, _Operand(None, float(item.choices.index(right.value)), f'"{right.value}"'))
@@ -385,7 +387,9 @@ class _Compiler:
             try:
                 factor = units.conversion_factor(other.unit, item.unit, other.molar_mass_g_per_mol)
             except UnitError:
-                raise self.fail(f"items {item.code!r} ({item.unit}) and {other.code!r} ({other.unit}) have units that do not convert", node) from None
+                raise self.fail(
+                    f"items {item.code!r} ({item.unit}) and {other.code!r} ({other.unit}) have units that do not convert", node
+                ) from None
             return _Cmp(lhs, op, _Operand(other.code, factor, other.code))
         raise self.fail(f"number item {item.code!r} must be compared with a number or another number item", node)
 

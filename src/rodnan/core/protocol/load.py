@@ -62,9 +62,7 @@ def load_protocol_text(text: str, source: str = "<string>") -> Study:
     try:
         study = Study.model_validate(_plain(tree))
     except ValidationError as exc:
-        problems = [
-            ProtocolProblem(tuple(err["loc"]), err["msg"], _line(tree, tuple(err["loc"]))) for err in exc.errors()
-        ]
+        problems = [ProtocolProblem(tuple(err["loc"]), err["msg"], _line(tree, tuple(err["loc"]))) for err in exc.errors()]
         raise ProtocolError(source, problems) from None
     problems = [ProtocolProblem(loc, rule, _line(tree, loc)) for loc, rule in _check_references(study)]
     if problems:
