@@ -6,13 +6,18 @@ reading issue #2 fixes: "above"/">" and "below"/"<" are strict.
 
 from __future__ import annotations
 
+import functools
+
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from rodnan.core.eligibility import ScreeningVerdict, evaluate_criteria
-from rodnan.core.protocol import Study
+from rodnan.core.protocol import Study, load_protocol
 from rodnan.core.values import Measurement
 from rodnan.core.verdict import Verdict
 from rodnan.errors import InputError
+from tests.candidates import LUNG_ELIGIBLE
 
 M = Measurement
 
@@ -270,3 +275,32 @@ def test_boolean_spellings_are_accepted(study: Study, lung_eligible: dict[str, o
         assert evaluate_criteria(study, {**lung_eligible, "hiv_positive": no}).verdict is ScreeningVerdict.ELIGIBLE
     for yes in (True, "Yes", "true", "1", 1):
         assert evaluate_criteria(study, {**lung_eligible, "hiv_positive": yes}).verdict is ScreeningVerdict.INELIGIBLE
+
+
+UNIT_PAIRS = [
+    # item, unit A, unit B, B per A (independent: shared/domain.md §8.3), plausible range in A, threshold in A
+    ("albumin", "g/L", "g/dL", 0.1, (10, 60), 25),
+    ("hemoglobin", "g/L", "g/dL", 0.1, (60, 200), 110),
+    ("hemoglobin", "g/dL", "mmol/L", 0.6206, (6, 20), 11),
+    ("creatinine", "umol/L", "mg/dL", 1 / 88.4, (40, 400), 120),
+    ("platelets", "10*9/L", "/mm3", 1000.0, (20, 600), 80),
+    ("urine_protein_24h", "g/(24.h)", "mg/(24.h)", 1000.0, (0.05, 5), 0.5),
+]
+
+
+@functools.cache
+def _bundled() -> Study:
+    return load_protocol()
+
+
+@given(pair=st.sampled_from(UNIT_PAIRS), fraction=st.floats(min_value=0, max_value=1))
+def test_verdicts_do_not_depend_on_the_unit_a_value_is_entered_in(pair: tuple, fraction: float) -> None:  # type: ignore[type-arg]
+    """The same quantity entered in either unit of a pair gives the same verdict on every criterion
+    (away from the threshold by more than the rounding of the published conversion factors)."""
+    item, unit_a, unit_b, factor, (low, high), threshold = pair
+    value = low + fraction * (high - low)
+    assume(abs(value - threshold) > 0.01 * threshold)
+    study = _bundled()
+    result_a = evaluate_criteria(study, {**LUNG_ELIGIBLE, item: M(value, unit_a)})
+    result_b = evaluate_criteria(study, {**LUNG_ELIGIBLE, item: M(value * factor, unit_b)})
+    assert [c.verdict for c in result_a.criteria] == [c.verdict for c in result_b.criteria]
