@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from rodnan.core.derivation import derive_items
 from rodnan.core.expr.evaluate import Describe
 from rodnan.core.protocol.model import CompiledCriterion, CriterionKind, Study
 from rodnan.core.values import ItemValue, display_value, normalize_value
@@ -98,12 +99,13 @@ def evaluate_criteria(study: Study, facts: Mapping[str, object]) -> ScreeningRes
         study: the protocol.
         facts: item code -> value, as :func:`rodnan.core.values.normalize_value` accepts them
             (a number in the item's unit, ``Measurement(2.3, "g/dL")``, ``True``, ``"yes"``, None).
-            Items not given are missing.
+            Items not given are missing. Missing items the protocol declares as derived (e.g.
+            creatinine clearance by Cockcroft-Gault) are computed first; a measured value wins.
 
     Raises:
         InputError: an unknown item or a bad value, naming the item and the rule.
     """
-    return build_screening_result(study, normalize_facts(study, facts))
+    return build_screening_result(study, derive_items(study, normalize_facts(study, facts)))
 
 
 def build_screening_result(
@@ -123,9 +125,11 @@ def build_screening_result(
     def describe(code: str) -> str:
         value = values.get(code)
         if value is None or value.is_missing:
-            return f"{code} missing"
+            return f"{code} missing" + (f" ({value.derived_by})" if value is not None and value.derived_by else "")
         item = study.item_by_code[code]
         shown = f"{code} {value.display}" if item.is_numeric else f"{code}: {value.display}"
+        if value.derived_by is not None:
+            return f"{shown} (derived: {value.derived_by})"
         return f"{shown} (entered {value.entered})" if value.converted else shown
 
     results = []

@@ -35,6 +35,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from rodnan.core import units
+from rodnan.core.derivation import derive_columns, derive_items, describe_derivation
 from rodnan.core.eligibility import ScreeningResult, ScreeningVerdict, build_screening_result
 from rodnan.core.protocol.model import ItemDef, Study
 from rodnan.core.values import BOOLEAN_WORDS, ItemValue, display_value, format_number, unit_factor
@@ -104,6 +105,7 @@ class CandidateBatch:
     factors: dict[str, float | FloatArray] = field(default_factory=dict)
     units: dict[str, Any] = field(default_factory=dict)
     issues: list[InputIssue] = field(default_factory=list)
+    derived: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.subject_ids)
@@ -397,8 +399,10 @@ def read_long(study: Study, frame: pd.DataFrame) -> CandidateBatch:
 
 
 def screen_batch(study: Study, batch: CandidateBatch) -> ScreenedBatch:
-    """Evaluate every criterion over the whole batch at once and combine the verdicts."""
+    """Derive missing derivable items, evaluate every criterion over the whole batch at once and
+    combine the verdicts."""
     n = len(batch)
+    batch.derived = derive_columns(study, batch.values, n)
     truths = {c.code: c.expression.truth_array(batch.values, n) for c in study.criteria}
     inclusion = [truths[c.code] for c in study.criteria if c.kind == "inclusion"]
     exclusion = [truths[c.code] for c in study.criteria if c.kind == "exclusion"]
@@ -502,12 +506,17 @@ def results_of(study: Study, screened: ScreenedBatch) -> Iterator[tuple[str, Scr
     The truths come from the vectorised evaluation; only the wording is built per row.
     """
     batch = screened.batch
+    derivations = {d.item: describe_derivation(d) for d in study.derived_items}
     for i, subject in enumerate(batch.subject_ids):
         values: dict[str, ItemValue] = {}
         for code, column in batch.values.items():
             value = float(column[i])
             item = study.item_by_code[code]
             if np.isnan(value):
+                continue
+            derived = batch.derived.get(code)
+            if derived is not None and derived[i]:
+                values[code] = ItemValue(code, value, "", display_value(item, value), derived_by=derivations[code])
                 continue
             factor = batch.factors.get(code, 1.0)
             factor_i = float(factor if isinstance(factor, float) else factor[i])
@@ -516,6 +525,7 @@ def results_of(study: Study, screened: ScreenedBatch) -> Iterator[tuple[str, Scr
             entered = units.format_quantity(value / factor_i, unit_i) if item.is_numeric else display_value(item, value)
             values[code] = ItemValue(code, value, entered, display_value(item, value), item.is_numeric and unit_i != item.unit)
         truths = {code: Truth(int(array[i])) for code, array in screened.truths.items()}
+        values = derive_items(study, values)  # only words why the rest could not be derived
         yield str(subject), build_screening_result(study, values, truths)
 
 

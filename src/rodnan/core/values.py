@@ -39,6 +39,8 @@ class ItemValue:
         entered: the value as entered, with its unit ("2.3 g/dL"), or "" when missing.
         display: the value in the item's unit for people ("23 g/L", "yes", "female").
         converted: True when it was entered in another unit than the item's.
+        derived_by: for a derived item, the instrument and items it came from (or why it could not
+            be derived); None for a measured value.
     """
 
     item: str
@@ -46,6 +48,7 @@ class ItemValue:
     entered: str
     display: str
     converted: bool = False
+    derived_by: str | None = None
 
     @property
     def is_missing(self) -> bool:

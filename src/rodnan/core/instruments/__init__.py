@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from rodnan.core.instruments import mrss
+from rodnan.core.instruments import body, classification, mrss, renal
 from rodnan.core.instruments.base import InputDoc, InstrumentDef, Score
 
-REGISTRY: dict[str, InstrumentDef] = {module.INSTRUMENT.code: module.INSTRUMENT for module in (mrss,)}
+REGISTRY: dict[str, InstrumentDef] = {
+    instrument.code: instrument
+    for instrument in (
+        mrss.INSTRUMENT,
+        *renal.INSTRUMENTS,
+        *body.INSTRUMENTS,
+        *classification.INSTRUMENTS,
+    )
+}
 """Every instrument by code."""
 
 

@@ -12,7 +12,12 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from rodnan.errors import InputError
+
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,10 @@ class Score:
 
 
 ScoreFunction = Callable[[Mapping[str, object], Mapping[str, str]], Score]
+ColumnFunction = Callable[[Mapping[str, "FloatArray"], Mapping[str, str], int], "FloatArray"]
+"""Vectorised value: input columns (floats in the inputs' units; yes/no 1.0/0.0; choices as the
+index into the input's choices; NaN missing), options and the row count -> value column (NaN where
+not computable). Must agree with ``score(...).value`` row by row."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,7 @@ class InstrumentDef:
     score: ScoreFunction
     options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     default_options: Mapping[str, str] = field(default_factory=dict)
+    columns: ColumnFunction | None = None
 
     def score_items(self, answers: Mapping[str, object], options: Mapping[str, str] | None = None) -> Score:
         """Check the input codes and options, then score.

@@ -21,7 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rodnan.core.instruments.base import InputDoc, InstrumentDef, Score, integer_answer, number_input
+import numpy as np
+
+from rodnan.core.instruments.base import FloatArray, InputDoc, InstrumentDef, Score, integer_answer, number_input
 from rodnan.errors import InputError
 
 SOURCE = "Clements PJ et al., J Rheumatol 1993;20:1892-6 and 1995;22:1281-5; change: Dobrota R et al., Ann Rheum Dis 2016"
@@ -125,6 +127,13 @@ def _score(answers: Mapping[str, object], options: Mapping[str, str]) -> Score:
     )
 
 
+def _columns(columns: Mapping[str, FloatArray], options: Mapping[str, str], n: int) -> FloatArray:
+    total = np.zeros(n)
+    for code, _ in AREAS:
+        total = total + columns.get(f"mrss_{code}", np.full(n, np.nan))  # NaN (missing) propagates
+    return total
+
+
 INSTRUMENT = InstrumentDef(
     code="mrss",
     title="Modified Rodnan skin score",
@@ -134,4 +143,5 @@ INSTRUMENT = InstrumentDef(
         InputDoc("baseline_total", "optional baseline total, to classify the change (EUSTAR)", kind="number"),
     ),
     score=_score,
+    columns=_columns,
 )

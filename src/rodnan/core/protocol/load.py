@@ -19,9 +19,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from rodnan.core import units
+from rodnan.core import instruments, units
 from rodnan.core.expr import CompiledExpression, compile_expression
-from rodnan.core.protocol.model import Study
+from rodnan.core.protocol.model import ItemDef, Study
 from rodnan.errors import ExpressionError, ProtocolError, ProtocolProblem, UnitError
 
 BUNDLED = "nct00962923.v1"
@@ -140,7 +140,58 @@ def _check_references(study: Study) -> Iterator[tuple[Loc, str]]:
     except UnitError:
         yield ("intervention", "dose", "unit"), f"the dose unit {dose.unit!r} must be a number of cells per kg body weight"
 
+    yield from _check_derived_items(study)
     yield from _check_expressions(study)
+
+
+def _check_derived_items(study: Study) -> Iterator[tuple[Loc, str]]:
+    """Each derived item names an existing item, a known instrument, valid inputs, options and units."""
+    items = study.item_by_code
+    derived: set[str] = set()
+    for i, definition in enumerate(study.derived_items):
+        loc: Loc = ("derived_items", i)
+        target = items.get(definition.item)
+        if target is None:
+            yield (*loc, "item"), f"item {definition.item!r} is not in items"
+        elif not (target.is_numeric or target.type == "boolean"):
+            yield (*loc, "item"), f"item {definition.item!r} is a {target.type} item; only number and yes/no items can be derived"
+        if definition.item in derived:
+            yield (*loc, "item"), f"item {definition.item!r} is derived more than once"
+        derived.add(definition.item)
+        instrument = instruments.REGISTRY.get(definition.instrument)
+        if instrument is None:
+            known = ", ".join(sorted(instruments.REGISTRY))
+            yield (*loc, "instrument"), f"unknown instrument {definition.instrument!r} (known: {known})"
+            continue
+        docs = {doc.code: doc for doc in instrument.inputs}
+        for name, code in definition.inputs.items():
+            doc, source = docs.get(name), items.get(code)
+            if doc is None:
+                yield (*loc, "inputs", name), f"{name!r} is not an input of {instrument.code} (inputs: {', '.join(docs)})"
+            elif source is None:
+                yield (*loc, "inputs", name), f"item {code!r} is not in items"
+            else:
+                yield from (((*loc, "inputs", name), rule) for rule in _input_fits(doc, source))
+        for name, value in definition.options.items():
+            allowed = instrument.options.get(name)
+            if allowed is None or value not in allowed:
+                choices = ", ".join(f"{k}: {'/'.join(v)}" for k, v in instrument.options.items()) or "none"
+                yield (*loc, "options", name), f"{name}={value!r} is not an option of {instrument.code} (options: {choices})"
+
+
+def _input_fits(doc: instruments.InputDoc, item: ItemDef) -> Iterator[str]:
+    """Why an item cannot feed an instrument input (nothing when it can)."""
+    if doc.kind in ("number", "integer"):
+        if not item.is_numeric:
+            yield f"input {doc.code!r} needs a number; item {item.code!r} is a {item.type} item"
+        elif doc.unit and item.unit and not units.is_compatible(item.unit, doc.unit, item.molar_mass_g_per_mol):
+            yield f"item {item.code!r} is in {item.unit}, which does not convert to {doc.unit} as input {doc.code!r} needs"
+    elif doc.kind == "boolean" and item.type != "boolean":
+        yield f"input {doc.code!r} needs a yes/no item; item {item.code!r} is a {item.type} item"
+    elif doc.kind == "choice":
+        codes = {c.code for c in item.choices}
+        if item.type != "choice" or not codes <= set(doc.choices):
+            yield f"input {doc.code!r} needs a choice item with choices among {', '.join(doc.choices)}"
 
 
 def _check_units(loc: Loc, unit: str | None, accepted: list[str], molar_mass: float | None) -> Iterator[tuple[Loc, str]]:

@@ -301,6 +301,23 @@ class EligibilityDef(Frozen):
     exclusion: list[CriterionDef] = Field(default_factory=list)
 
 
+# --- derived items --------------------------------------------------------------------------------
+
+
+class DerivedItemDef(Frozen):
+    """An item computed by a published instrument from other items when it was not measured.
+
+    A measured value always wins; the derived value says which instrument and items it came from.
+    """
+
+    item: Code
+    instrument: str = Field(description="instrument code (rodnan.core.instruments.REGISTRY)")
+    inputs: dict[str, Code] = Field(min_length=1, description="instrument input code -> item code")
+    output: str = Field(default="value", description="'value' or the name of one of the instrument's subscores")
+    options: dict[str, str] = Field(default_factory=dict)
+    note: str | None = None
+
+
 # --- the study ----------------------------------------------------------------------------------
 
 
@@ -326,6 +343,7 @@ class Study(Frozen):
     schedule: ScheduleDef
     items: list[ItemDef] = Field(min_length=1)
     forms: list[FormDef] = Field(min_length=1)
+    derived_items: list[DerivedItemDef] = Field(default_factory=list)
     eligibility: EligibilityDef
 
     @cached_property

@@ -1,0 +1,162 @@
+"""Derived items: computed when not measured, measured values win, and verdicts say which was used."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from rodnan.core.eligibility import ScreeningVerdict, evaluate_criteria
+from rodnan.core.instruments import mrss
+from rodnan.core.protocol import Study, bundled_protocol_path, load_protocol_text
+from rodnan.core.screening import frame_of, results_of, screen_csv
+from rodnan.core.values import Measurement
+from rodnan.core.verdict import Verdict
+from rodnan.errors import ProtocolError
+from tests.candidates import LUNG_ELIGIBLE
+
+# Cockcroft & Gault 1976, hand-computed (shared/domain.md §8.1): a woman of 45 years, 55 kg,
+# creatinine 120 umol/L has a clearance of 45.44 mL/min; at 400 umol/L, 13.63 mL/min (< 20).
+DEMOGRAPHICS = {"age": 45, "body_weight": 55, "sex": "female"}
+
+
+def _without(facts: dict[str, object], *codes: str) -> dict[str, object]:
+    return {k: v for k, v in facts.items() if k not in codes}
+
+
+def test_clearance_is_derived_by_cockcroft_gault_when_not_measured(study: Study) -> None:
+    """Without a measured clearance, the exclusion uses Cockcroft-Gault and says so."""
+    facts = {**_without(LUNG_ELIGIBLE, "creatinine_clearance"), **DEMOGRAPHICS, "creatinine": 400}
+    result = evaluate_criteria(study, facts)
+    crcl = result.criterion("crcl_low")
+    assert crcl.verdict is Verdict.MET
+    value = next(v for v in crcl.values if v.item == "creatinine_clearance")
+    assert value.value == pytest.approx(13.63, abs=0.01)  # (95*55)/(72*4.5249)*0.85
+    assert value.derived_by == "cockcroft_gault from age, body_weight, creatinine, sex"
+    assert "(derived: cockcroft_gault from age, body_weight, creatinine, sex)" in crcl.reason
+
+
+def test_measured_value_wins_over_derived(study: Study) -> None:
+    """A measured clearance of 60 mL/min is used even though Cockcroft-Gault would give 13.6."""
+    facts = {**LUNG_ELIGIBLE, **DEMOGRAPHICS, "creatinine": 400, "creatinine_clearance": 60}
+    crcl = evaluate_criteria(study, facts).criterion("crcl_low")
+    assert crcl.verdict is Verdict.NOT_MET
+    value = next(v for v in crcl.values if v.item == "creatinine_clearance")
+    assert (value.value, value.derived_by) == (60, None)
+
+
+def test_not_derivable_item_stays_missing_with_the_reason(study: Study) -> None:
+    """Without the weight, the clearance cannot be derived: unknown, and the reason names the missing input."""
+    facts = {**_without(LUNG_ELIGIBLE, "creatinine_clearance"), "age": 45, "sex": "female"}
+    result = evaluate_criteria(study, facts)
+    assert result.verdict is ScreeningVerdict.INCOMPLETE
+    assert "creatinine_clearance" in result.missing_items
+    assert "not derivable by cockcroft_gault: not computable: weight missing" in result.criterion("crcl_low").reason
+
+
+def test_mrss_total_and_acr_criteria_are_derived_from_their_parts(study: Study) -> None:
+    """mRSS from the 17 areas (domain.md §1 example: 26 > 20) and ACR 1980 from two minor criteria (§6.2)."""
+    areas = dict(
+        zip(
+            [f"mrss_{code}" for code, _ in mrss.AREAS],
+            [1, 2, 1, 1, 1, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1, 0, 0],
+            strict=True,
+        )
+    )  # fmt: skip
+    facts = {**_without(LUNG_ELIGIBLE, "mrss", "acr_1980_met"), **areas, "disease_duration_months": 12, "esr": 40}
+    facts |= {"ara_proximal_scleroderma": False, "ara_sclerodactyly": True, "ara_pitting_scars": True}
+    result = evaluate_criteria(study, facts)
+    assert result.criterion("rapidly_progressive").verdict is Verdict.MET
+    assert "mrss 26 (derived: mrss from" in result.criterion("rapidly_progressive").reason
+    assert result.criterion("acr_1980").verdict is Verdict.MET
+
+
+def test_weight_loss_is_derived_from_two_weights(study: Study) -> None:
+    """60 kg a year ago, 53 kg now: 11.7 % > 10 % (domain.md §8.3): the digestive pathway qualifies."""
+    facts = {**_without(LUNG_ELIGIBLE, "weight_loss_12m_pct"), "body_weight_12m_before": 60, "body_weight": Measurement(53, "kg")}
+    assert evaluate_criteria(study, facts).criterion("digestive").verdict is Verdict.MET
+
+
+def test_bulk_derivation_equals_single_candidate_derivation(study: Study) -> None:
+    """Column derivation (vectorised Cockcroft-Gault, mRSS, weight loss, ARA) gives evaluate_criteria's verdicts."""
+    rng = np.random.default_rng(5)
+    codes = [
+        "subject_id",
+        "sex",
+        "age",
+        "body_weight",
+        "creatinine",
+        "body_weight_12m_before",
+        "ara_sclerodactyly",
+        "ara_pitting_scars",
+    ]
+    base = _without(LUNG_ELIGIBLE, "creatinine_clearance", "weight_loss_12m_pct", "acr_1980_met", "creatinine")
+    lines = [",".join(codes + list(base))]
+    candidates = []
+    for i in range(120):
+        row = {
+            "sex": rng.choice(["female", "male", ""]),
+            "age": rng.integers(20, 80),
+            "body_weight": rng.integers(40, 90),
+            "creatinine": rng.choice([60, 150, 300, 500, 700, ""]),
+            "body_weight_12m_before": rng.choice([45, 60, 80, 100, ""]),
+            "ara_sclerodactyly": rng.choice(["yes", "no", ""]),
+            "ara_pitting_scars": rng.choice(["yes", "no", ""]),
+        }
+        lines.append(",".join([f"S{i}", *[str(row[c]) for c in codes[1:]], *[str(v).lower() for v in base.values()]]))
+        candidates.append({**base, **{k: v for k, v in row.items() if v != ""}})
+    [(screened, issues)] = list(screen_csv(study, io.StringIO("\n".join(lines) + "\n")))
+    assert issues == []
+    rows = frame_of(study, screened).to_dict("records")
+    reasons = dict(results_of(study, screened))
+    for i, (facts, row) in enumerate(zip(candidates, rows, strict=True)):
+        expected = evaluate_criteria(study, facts)
+        assert row["verdict"] == expected.verdict.value
+        for criterion in expected.criteria:
+            assert row[criterion.code] == criterion.verdict.value
+            assert reasons[f"S{i}"].criterion(criterion.code).reason == criterion.reason
+    assert {r["crcl_low"] for r in rows} >= {"met", "not_met", "unknown"}
+
+
+def _broken(old: str, new: str) -> str:
+    text = bundled_protocol_path().read_text(encoding="utf-8")
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "rule"),
+    [
+        (
+            "instrument: cockcroft_gault",
+            "instrument: cockroft_gault",
+            "derived_items[3].instrument",
+            "unknown instrument 'cockroft_gault'",
+        ),
+        (
+            "inputs: {age: age, weight: body_weight",
+            "inputs: {years: age, weight: body_weight",
+            "derived_items[3].inputs.years",
+            "not an input",
+        ),
+        (
+            "creatinine: creatinine, sex: sex}",
+            "creatinine: albumin, sex: sex}",
+            "derived_items[3].inputs.creatinine",
+            "does not convert to umol/L",
+        ),
+        (
+            "creatinine: creatinine, sex: sex}",
+            "creatinine: creatinine, sex: pregnant}",
+            "derived_items[3].inputs.sex",
+            "needs a choice item",
+        ),
+        ("  - item: creatinine_clearance\n", "  - item: product_lot\n", "derived_items[3].item", "only number and yes/no items"),
+    ],
+)
+def test_derived_item_problems_are_reported_with_path(old: str, new: str, path: str, rule: str) -> None:
+    """A derived item naming an unknown instrument, input, or an item that does not fit is a load-time error."""
+    with pytest.raises(ProtocolError) as caught:
+        load_protocol_text(_broken(old, new))
+    assert [(p.dotted_path, rule in p.rule) for p in caught.value.problems] == [(path, True)]
