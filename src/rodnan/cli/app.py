@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rodnan import __version__
-from rodnan.cli import protocol, screen
+from rodnan.cli import calc, protocol, screen
 from rodnan.errors import RodnanError
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(protocol.app, name="protocol")
+app.add_typer(calc.app, name="calc")
 app.command("screen")(screen.screen)
 
 
