@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from rodnan.core.instruments import body, classification, mrss, renal
+from rodnan.core.instruments import body, classification, mrss, renal, sf36
 from rodnan.core.instruments.base import InputDoc, InstrumentDef, Score
 
 REGISTRY: dict[str, InstrumentDef] = {
     instrument.code: instrument
     for instrument in (
         mrss.INSTRUMENT,
+        sf36.INSTRUMENT,
         *renal.INSTRUMENTS,
         *body.INSTRUMENTS,
         *classification.INSTRUMENTS,
