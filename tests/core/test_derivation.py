@@ -152,7 +152,12 @@ def _broken(old: str, new: str) -> str:
             "derived_items[3].inputs.sex",
             "needs a choice item",
         ),
-        ("  - item: creatinine_clearance\n", "  - item: product_lot\n", "derived_items[3].item", "only number and yes/no items"),
+        (
+            "outputs: {value: creatinine_clearance}",
+            "outputs: {value: product_lot}",
+            "derived_items[3].outputs.value",
+            "only number and yes/no",
+        ),
     ],
 )
 def test_derived_item_problems_are_reported_with_path(old: str, new: str, path: str, rule: str) -> None:
@@ -160,3 +165,42 @@ def test_derived_item_problems_are_reported_with_path(old: str, new: str, path: 
     with pytest.raises(ProtocolError) as caught:
         load_protocol_text(_broken(old, new))
     assert [(p.dotted_path, rule in p.rule) for p in caught.value.problems] == [(path, True)]
+
+
+# SF36HealthSurvey.jl test/runtests.jl input (questionnaire order); expected v1 PCS 44.4027962318693,
+# MCS 32.31104541346562 (the package's own expectations, tolerance 1e-6).
+JULIA = [1, 2, 3, 2, 3, 2, 3, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 3, 3, 2, 3, 2, 1, 2, 1, 2, 1, 2, 3, 2, 1, 1, 2, 3]
+QUESTIONS = [
+    "q1",
+    "q2",
+    *[f"q3{c}" for c in "abcdefghij"],
+    *[f"q4{c}" for c in "abcd"],
+    *[f"q5{c}" for c in "abc"],
+    "q6",
+    "q7",
+    "q8",
+]
+QUESTIONS += [*[f"q9{c}" for c in "abcdefghi"], "q10", *[f"q11{c}" for c in "abcd"]]
+
+
+def test_sf36_scores_are_derived_with_the_form_read_from_the_record(study: Study) -> None:
+    """The protocol derives PCS/MCS from the 36 answers with the form the record states (v1 here)."""
+    from rodnan.core.derivation import derive_items
+    from rodnan.core.eligibility import normalize_facts
+
+    facts: dict[str, object] = {f"sf36_{q}": a for q, a in zip(QUESTIONS, JULIA, strict=True)}
+    values = derive_items(study, normalize_facts(study, {**facts, "sf36_form": "v1"}))
+    assert values["sf36_pcs"].value == pytest.approx(44.4027962318693, abs=1e-6)
+    assert values["sf36_mcs"].value == pytest.approx(32.31104541346562, abs=1e-6)
+    assert values["sf36_pcs"].derived_by == "sf36 from sf36_q1 ... sf36_q11d (36 items)"
+    without_form = derive_items(study, normalize_facts(study, facts))
+    assert without_form["sf36_pcs"].value is None
+    assert without_form["sf36_pcs"].derived_by == "not derivable by sf36: sf36_form missing"
+
+
+def test_option_item_must_be_a_choice_of_option_values() -> None:
+    """option_items naming a non-choice item is a load-time error."""
+    with pytest.raises(ProtocolError) as caught:
+        load_protocol_text(_broken("option_items: {form: sf36_form}", "option_items: {form: sex}"))
+    [problem] = caught.value.problems
+    assert problem.dotted_path == "derived_items[4].option_items.form"

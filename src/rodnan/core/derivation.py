@@ -34,9 +34,24 @@ def _input_value(doc: instruments.InputDoc, item: ItemDef, value: float) -> obje
     return value
 
 
-def _derive_one(study: Study, definition: DerivedItemDef, values: Mapping[str, float | None]) -> tuple[float | None, str]:
-    """The derived value (or None) and the reason when None."""
+def _options(study: Study, definition: DerivedItemDef, values: Mapping[str, float | None]) -> dict[str, str] | None:
+    """The instrument options: fixed ones, and those read from choice items (None if such an item is missing)."""
+    options = dict(definition.options)
+    for name, code in definition.option_items.items():
+        value = values.get(code)
+        if value is None or np.isnan(value):
+            return None
+        options[name] = study.item_by_code[code].choices[int(value)].code
+    return options
+
+
+def _derive_one(study: Study, definition: DerivedItemDef, values: Mapping[str, float | None]) -> tuple[dict[str, float], str]:
+    """The derived outputs that could be computed (output name -> value) and why the others could not."""
     instrument = instruments.REGISTRY[definition.instrument]
+    options = _options(study, definition, values)
+    if options is None:
+        missing = ", ".join(definition.option_items.values())
+        return {}, f"not derivable by {instrument.code}: {missing} missing"
     docs = {doc.code: doc for doc in instrument.inputs}
     answers: dict[str, object] = {}
     for name, code in definition.inputs.items():
@@ -44,19 +59,27 @@ def _derive_one(study: Study, definition: DerivedItemDef, values: Mapping[str, f
         if value is not None and not np.isnan(value):
             answers[name] = _input_value(docs[name], study.item_by_code[code], value)
     try:
-        score = instrument.score_items(answers, definition.options)
+        score = instrument.score_items(answers, options)
     except InputError as exc:
-        return None, f"not derivable by {instrument.code}: {exc}"
-    result = score.value if definition.output == "value" else score.subscores.get(definition.output)
-    if result is None or isinstance(result, str):
-        why = "; ".join(score.notes) or "not computable"
-        return None, f"not derivable by {instrument.code}: {why}"
-    return float(result), ""
+        return {}, f"not derivable by {instrument.code}: {exc}"
+    results: dict[str, float] = {}
+    for output in definition.outputs:
+        result = score.value if output == "value" else score.subscores.get(output)
+        if result is not None and not isinstance(result, str):
+            results[output] = float(result)
+    why = (
+        ""
+        if len(results) == len(definition.outputs)
+        else f"not derivable by {instrument.code}: {'; '.join(score.notes) or 'not computable'}"
+    )
+    return results, why
 
 
 def describe_derivation(definition: DerivedItemDef) -> str:
-    """``cockcroft_gault from age, body_weight, creatinine, sex``."""
-    return f"{definition.instrument} from {', '.join(definition.inputs.values())}"
+    """``cockcroft_gault from age, body_weight, creatinine, sex``; long lists are shortened."""
+    sources = list(definition.inputs.values())
+    shown = ", ".join(sources) if len(sources) <= 6 else f"{sources[0]} ... {sources[-1]} ({len(sources)} items)"
+    return f"{definition.instrument} from {shown}"
 
 
 def derive_items(study: Study, values: Mapping[str, ItemValue]) -> dict[str, ItemValue]:
@@ -72,50 +95,55 @@ def derive_items(study: Study, values: Mapping[str, ItemValue]) -> dict[str, Ite
     """
     out = dict(values)
     for definition in study.derived_items:
-        current = out.get(definition.item)
-        if current is not None and not current.is_missing:
+        wanted = {output: code for output, code in definition.outputs.items() if code not in out or out[code].is_missing}
+        if not wanted:
             continue
-        floats = {code: v.value for code, v in out.items()}
-        value, why = _derive_one(study, definition, floats)
-        item = study.item_by_code[definition.item]
-        if value is None:
-            out[definition.item] = ItemValue(item.code, None, "", "missing", derived_by=why)
-        else:
-            shown = display_value(item, value)
-            out[definition.item] = ItemValue(item.code, value, "", shown, derived_by=describe_derivation(definition))
+        results, why = _derive_one(study, definition, {code: v.value for code, v in out.items()})
+        for output, code in wanted.items():
+            item = study.item_by_code[code]
+            value = results.get(output)
+            if value is None:
+                out[code] = ItemValue(code, None, "", "missing", derived_by=why)
+            else:
+                out[code] = ItemValue(code, value, "", display_value(item, value), derived_by=describe_derivation(definition))
     return out
 
 
 def derive_columns(study: Study, values: dict[str, FloatArray], n: int) -> dict[str, npt.NDArray[np.bool_]]:
     """Fill derived items into whole columns (in place) where they are missing.
 
-    Instruments with a column form are evaluated vectorised; the others once per row that lacks a
-    measured value.
+    Instruments with a column form are evaluated vectorised (for a single ``value`` output with
+    fixed options); the others once per row that lacks a measured value.
 
     Returns:
         For each derived item, the mask of rows whose value was derived.
     """
     derived: dict[str, npt.NDArray[np.bool_]] = {}
     for definition in study.derived_items:
-        target = values.get(definition.item)
-        need = np.ones(n, bool) if target is None else np.isnan(target)
-        if not need.any() or all(code not in values for code in definition.inputs.values()):
-            derived[definition.item] = np.zeros(n, bool)
+        targets = list(definition.outputs.values())
+        needs = {code: (np.ones(n, bool) if code not in values else np.isnan(values[code])) for code in targets}
+        need_any = np.logical_or.reduce(list(needs.values()))
+        if not need_any.any() or all(code not in values for code in definition.inputs.values()):
+            derived.update({code: np.zeros(n, bool) for code in targets})
             continue
+        columns = {code: (values[code].copy() if code in values else np.full(n, np.nan)) for code in targets}
         instrument = instruments.REGISTRY[definition.instrument]
-        column = np.full(n, np.nan) if target is None else target.copy()
-        if instrument.columns is not None and definition.output == "value":
+        if instrument.columns is not None and list(definition.outputs) == ["value"] and not definition.option_items:
             options = {**instrument.default_options, **definition.options}
             computed = instrument.columns(_input_columns(study, definition, values), options, n)
-            column[need] = computed[need]
+            [code] = targets
+            columns[code][needs[code]] = computed[needs[code]]
         else:
-            for i in np.flatnonzero(need):  # no column form: one instrument call per row that needs it
-                row = {code: float(values[code][i]) for code in definition.inputs.values() if code in values}
-                value, _ = _derive_one(study, definition, row)
-                if value is not None:
-                    column[i] = value
-        values[definition.item] = column
-        derived[definition.item] = need & ~np.isnan(column)
+            sources = [*definition.inputs.values(), *definition.option_items.values()]
+            for i in np.flatnonzero(need_any):  # no column form: one instrument call per row that needs it
+                row = {code: float(values[code][i]) for code in sources if code in values}
+                results, _ = _derive_one(study, definition, row)
+                for output, code in definition.outputs.items():
+                    if needs[code][i] and output in results:
+                        columns[code][i] = results[output]
+        for code in targets:
+            values[code] = columns[code]
+            derived[code] = needs[code] & ~np.isnan(columns[code])
     return derived
 
 

@@ -506,7 +506,7 @@ def results_of(study: Study, screened: ScreenedBatch) -> Iterator[tuple[str, Scr
     The truths come from the vectorised evaluation; only the wording is built per row.
     """
     batch = screened.batch
-    derivations = {d.item: describe_derivation(d) for d in study.derived_items}
+    derivations = {code: describe_derivation(d) for d in study.derived_items for code in d.outputs.values()}
     for i, subject in enumerate(batch.subject_ids):
         values: dict[str, ItemValue] = {}
         for code, column in batch.values.items():

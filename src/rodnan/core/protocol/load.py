@@ -145,19 +145,23 @@ def _check_references(study: Study) -> Iterator[tuple[Loc, str]]:
 
 
 def _check_derived_items(study: Study) -> Iterator[tuple[Loc, str]]:
-    """Each derived item names an existing item, a known instrument, valid inputs, options and units."""
+    """Each derivation names existing items, a known instrument, valid inputs, outputs, options and units."""
     items = study.item_by_code
     derived: set[str] = set()
     for i, definition in enumerate(study.derived_items):
         loc: Loc = ("derived_items", i)
-        target = items.get(definition.item)
-        if target is None:
-            yield (*loc, "item"), f"item {definition.item!r} is not in items"
-        elif not (target.is_numeric or target.type == "boolean"):
-            yield (*loc, "item"), f"item {definition.item!r} is a {target.type} item; only number and yes/no items can be derived"
-        if definition.item in derived:
-            yield (*loc, "item"), f"item {definition.item!r} is derived more than once"
-        derived.add(definition.item)
+        for output, code in definition.outputs.items():
+            target = items.get(code)
+            if target is None:
+                yield (*loc, "outputs", output), f"item {code!r} is not in items"
+            elif not (target.is_numeric or target.type == "boolean"):
+                yield (
+                    (*loc, "outputs", output),
+                    f"item {code!r} is a {target.type} item; only number and yes/no items can be derived",
+                )
+            elif code in derived:
+                yield (*loc, "outputs", output), f"item {code!r} is derived more than once"
+            derived.add(code)
         instrument = instruments.REGISTRY.get(definition.instrument)
         if instrument is None:
             known = ", ".join(sorted(instruments.REGISTRY))
@@ -172,11 +176,19 @@ def _check_derived_items(study: Study) -> Iterator[tuple[Loc, str]]:
                 yield (*loc, "inputs", name), f"item {code!r} is not in items"
             else:
                 yield from (((*loc, "inputs", name), rule) for rule in _input_fits(doc, source))
+        choices = ", ".join(f"{k}: {'/'.join(v)}" for k, v in instrument.options.items()) or "none"
         for name, value in definition.options.items():
             allowed = instrument.options.get(name)
             if allowed is None or value not in allowed:
-                choices = ", ".join(f"{k}: {'/'.join(v)}" for k, v in instrument.options.items()) or "none"
                 yield (*loc, "options", name), f"{name}={value!r} is not an option of {instrument.code} (options: {choices})"
+        for name, code in definition.option_items.items():
+            allowed, source = instrument.options.get(name), items.get(code)
+            answers = {c.code for c in source.choices} if source is not None else set()
+            if allowed is None or source is None or source.type != "choice" or not answers <= set(allowed):
+                yield (
+                    (*loc, "option_items", name),
+                    f"item {code!r} must be a choice item whose choices are values of option {name!r} ({choices})",
+                )
 
 
 def _input_fits(doc: instruments.InputDoc, item: ItemDef) -> Iterator[str]:

@@ -305,16 +305,18 @@ class EligibilityDef(Frozen):
 
 
 class DerivedItemDef(Frozen):
-    """An item computed by a published instrument from other items when it was not measured.
+    """Items computed by a published instrument from other items when they were not measured.
 
-    A measured value always wins; the derived value says which instrument and items it came from.
+    A measured value always wins; a derived value says which instrument and items it came from.
     """
 
-    item: Code
     instrument: str = Field(description="instrument code (rodnan.core.instruments.REGISTRY)")
     inputs: dict[str, Code] = Field(min_length=1, description="instrument input code -> item code")
-    output: str = Field(default="value", description="'value' or the name of one of the instrument's subscores")
+    outputs: dict[str, Code] = Field(min_length=1, description="'value' or an instrument subscore -> item code")
     options: dict[str, str] = Field(default_factory=dict)
+    option_items: dict[str, Code] = Field(
+        default_factory=dict, description="option name -> choice item whose answer is the option (e.g. the SF-36 form)"
+    )
     note: str | None = None
 
 
