@@ -36,7 +36,8 @@ def test_calc_reads_a_file_and_prints_a_table(tmp_path: Path) -> None:
 def test_calc_option_changes_the_unit() -> None:
     """--creatinine-unit mg/dL: 1.0 mg/dL, 60 years, 72 kg, male gives 80 mL/min (domain.md §8.1)."""
     answers = {"age": 60, "weight": 72, "creatinine": 1.0, "sex": "male"}
-    result = runner.invoke(app, ["calc", "cockcroft_gault", "-i", "-", "-f", "json", "--creatinine-unit", "mg/dL"], input=json.dumps(answers))
+    arguments = ["calc", "cockcroft_gault", "-i", "-", "-f", "json", "--creatinine-unit", "mg/dL"]
+    result = runner.invoke(app, arguments, input=json.dumps(answers))
     assert json.loads(result.stdout)["value"] == 80.0
 
 

@@ -78,7 +78,8 @@ def _print_table(instrument: InstrumentDef, score: Score) -> None:
 
 
 def _help(instrument: InstrumentDef) -> str:
-    lines = [f"{instrument.title}.", "", f"Source: {instrument.source}.", "", "\b", "Input item codes (JSON keys; null = missing):"]
+    lines = [f"{instrument.title}.", "", f"Source: {instrument.source}.", "", "\b"]
+    lines.append("Input item codes (JSON keys; null = missing):")
     for doc in instrument.inputs:
         unit = f" [{doc.unit}]" if doc.unit else ""
         kind = f" ({'/'.join(doc.choices)})" if doc.choices else f" ({doc.kind})"
@@ -95,11 +96,12 @@ def _command(instrument: InstrumentDef) -> Any:
         else:
             _print_table(instrument, score)
 
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    source_option = typer.Option(..., "--input", "-i", help="JSON file, or - for standard input.")
+    format_option = typer.Option(CalcFormat.table, "--format", "-f", help="table or json.")
     parameters = [
-        inspect.Parameter("input", inspect.Parameter.KEYWORD_ONLY, annotation=str, default=typer.Option(..., "--input", "-i", help="JSON file, or - for standard input.")),
-        inspect.Parameter(
-            "output_format", inspect.Parameter.KEYWORD_ONLY, annotation=CalcFormat, default=typer.Option(CalcFormat.table, "--format", "-f", help="table or json.")
-        ),
+        inspect.Parameter("input", keyword, annotation=str, default=source_option),
+        inspect.Parameter("output_format", keyword, annotation=CalcFormat, default=format_option),
     ]
     for name, choices in instrument.options.items():
         default = instrument.default_options.get(name)

@@ -53,7 +53,7 @@ def _derive_one(study: Study, definition: DerivedItemDef, values: Mapping[str, f
         missing = ", ".join(definition.option_items.values())
         return {}, f"not derivable by {instrument.code}: {missing} missing"
     docs = {doc.code: doc for doc in instrument.inputs}
-    answers: dict[str, object] = {}
+    answers: dict[str, object] = dict(definition.constants)
     for name, code in definition.inputs.items():
         value = values.get(code)
         if value is not None and not np.isnan(value):
@@ -128,7 +128,8 @@ def derive_columns(study: Study, values: dict[str, FloatArray], n: int) -> dict[
             continue
         columns = {code: (values[code].copy() if code in values else np.full(n, np.nan)) for code in targets}
         instrument = instruments.REGISTRY[definition.instrument]
-        if instrument.columns is not None and list(definition.outputs) == ["value"] and not definition.option_items:
+        vectorised = list(definition.outputs) == ["value"] and not definition.option_items and not definition.constants
+        if instrument.columns is not None and vectorised:
             options = {**instrument.default_options, **definition.options}
             computed = instrument.columns(_input_columns(study, definition, values), options, n)
             [code] = targets

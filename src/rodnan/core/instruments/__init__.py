@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rodnan.core.instruments import body, classification, mrss, renal, sf36
+from rodnan.core.instruments import acr_criss, body, classification, eustar_ai, haq_di, lung, mrss, renal, sf36
 from rodnan.core.instruments.base import InputDoc, InstrumentDef, Score
 
 REGISTRY: dict[str, InstrumentDef] = {
@@ -10,9 +10,13 @@ REGISTRY: dict[str, InstrumentDef] = {
     for instrument in (
         mrss.INSTRUMENT,
         sf36.INSTRUMENT,
+        haq_di.INSTRUMENT,
+        acr_criss.INSTRUMENT,
+        eustar_ai.INSTRUMENT,
         *renal.INSTRUMENTS,
         *body.INSTRUMENTS,
         *classification.INSTRUMENTS,
+        lung.INSTRUMENT,
     )
 }
 """Every instrument by code."""

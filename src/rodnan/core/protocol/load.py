@@ -176,6 +176,9 @@ def _check_derived_items(study: Study) -> Iterator[tuple[Loc, str]]:
                 yield (*loc, "inputs", name), f"item {code!r} is not in items"
             else:
                 yield from (((*loc, "inputs", name), rule) for rule in _input_fits(doc, source))
+        for name in definition.constants:
+            if name not in docs or name in definition.inputs:
+                yield (*loc, "constants", name), f"{name!r} must be an input of {instrument.code} that no item feeds"
         choices = ", ".join(f"{k}: {'/'.join(v)}" for k, v in instrument.options.items()) or "none"
         for name, value in definition.options.items():
             allowed = instrument.options.get(name)

@@ -312,6 +312,7 @@ class DerivedItemDef(Frozen):
 
     instrument: str = Field(description="instrument code (rodnan.core.instruments.REGISTRY)")
     inputs: dict[str, Code] = Field(min_length=1, description="instrument input code -> item code")
+    constants: dict[str, str | float] = Field(default_factory=dict, description="instrument input code -> fixed value")
     outputs: dict[str, Code] = Field(min_length=1, description="'value' or an instrument subscore -> item code")
     options: dict[str, str] = Field(default_factory=dict)
     option_items: dict[str, Code] = Field(
