@@ -57,3 +57,23 @@ def test_calc_bad_input_names_the_field() -> None:
     assert "agee: is not an input of cockcroft_gault" in str(result.exception)
     result = runner.invoke(app, ["calc", "cockcroft_gault", "-i", "-"], input="{not json")
     assert "--input: is not valid JSON" in str(result.exception)
+
+
+def test_calc_sf36_contract_json_keys_and_nulls(tmp_path: Path) -> None:
+    """rodnan calc sf36 --form v1 --input FILE --format json: keys PF..MCS; lbscorer sample case 2
+    (tests/sf36tests.Rout.save) has GH, PCS and MCS not computable -> null; PF 80, RP 25, BP 64."""
+    import csv
+
+    data = Path(__file__).resolve().parents[1] / "data" / "sf36_lbscorer_sample.csv"
+    rows = list(csv.DictReader(line for line in data.read_text(encoding="utf-8").splitlines() if not line.startswith("#")))
+    case = next(r for r in rows if r["case"] == "2")
+    questions = [k for k in case if k.startswith("q")]
+    answers = {q: (int(case[q]) if case[q] else None) for q in questions}
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps(answers), encoding="utf-8")
+    result = runner.invoke(app, ["calc", "sf36", "--form", "v1", "--input", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert {"PF", "RP", "BP", "GH", "VT", "SF", "RE", "MH", "PCS", "MCS"} <= set(out)
+    assert (out["GH"], out["PCS"], out["MCS"]) == (None, None, None)
+    assert (round(out["PF"]), round(out["RP"]), round(out["BP"])) == (80, 25, 64)
