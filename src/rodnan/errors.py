@@ -27,6 +27,10 @@ class InputError(RodnanError, ValueError):
         shown = "" if value is None else f" (got {value!r})"
         super().__init__(f"{field}: {rule}{shown}")
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str, object]]:
+        # keeps the error intact across processes (bulk screening's workers raise it)
+        return (type(self), (self.field, self.rule, self.value))
+
 
 class UnitError(InputError):
     """A unit string is not valid UCUM, or does not fit the quantity it is attached to."""
@@ -48,6 +52,9 @@ class ExpressionError(RodnanError, ValueError):
         where = f" at column {column}" if column is not None else ""
         super().__init__(f"{message}{where} in expression {expression!r}")
 
+    def __reduce__(self) -> tuple[type[ExpressionError], tuple[str, str, int | None]]:
+        return (type(self), (self.expression, self.message, self.column))
+
 
 class ProtocolError(RodnanError, ValueError):
     """A protocol file breaks a rule. Carries every problem found, each with its YAML path and line."""
@@ -57,6 +64,9 @@ class ProtocolError(RodnanError, ValueError):
         self.problems = problems
         lines = "\n".join(f"  {p}" for p in problems)
         super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
+
+    def __reduce__(self) -> tuple[type[ProtocolError], tuple[str, list[ProtocolProblem]]]:
+        return (type(self), (self.source, self.problems))
 
 
 class ProtocolProblem:

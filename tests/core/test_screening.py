@@ -275,3 +275,13 @@ def test_parallel_screening_equals_sequential_with_duplicates_across_blocks(stud
     assert issues(parallel) == issues(sequential) == [(501, "C007", DUPLICATE_RULE)]
     expected = [f"{r['subject_id']}:{r['verdict']}" for r in run(study, text)[0]]
     assert rows(parallel) == expected
+
+
+def test_broken_row_in_a_worker_block_names_its_file_line(study: Study, tmp_path: Path) -> None:
+    """A row with too many fields makes the file unusable; the error gives the line in the file."""
+    lines = ["subject_id,albumin,lvef", *[f"C{i},30,60" for i in range(2000)]]
+    lines[1500] = "C1499,30,60,EXTRA"  # file line 1501
+    path = tmp_path / "c.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="Expected 3 fields in line 1501, saw 4"):
+        list(screen_csv_rendered(study, path, _render_ids_and_verdicts, workers=2, block_bytes=2048))

@@ -571,7 +571,9 @@ def _screen_block(block: bytes, first_line: int) -> RenderedChunk:
     try:
         frame = pd.read_csv(io.BytesIO(block), header=None, names=state["raw_header"], **state["options"])
     except pd.errors.ParserError as exc:
-        raise InputError(state["name"], f"is not a usable CSV file: {exc} (counting from line {first_line})") from None
+        # pandas counts lines from the start of the block: make them lines of the file
+        message = re.sub(r"line (\d+)", lambda m: f"line {first_line + int(m.group(1)) - 1}", str(exc).strip())
+        raise InputError(state["name"], f"is not a usable CSV file: {message}") from None
     frame.columns = state["header"]
     batch = read_wide_chunk(state["plan"], frame, first_line, None)  # the parent checks across blocks
     screened = screen_batch(study, batch)
