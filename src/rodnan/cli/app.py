@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rodnan import __version__
-from rodnan.cli import calc, protocol, screen
+from rodnan.cli import calc, protocol, screen, simulate
 from rodnan.errors import RodnanError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(protocol.app, name="protocol")
 app.add_typer(calc.app, name="calc")
+app.add_typer(simulate.app, name="simulate")
 app.command("screen")(screen.screen)
 
 

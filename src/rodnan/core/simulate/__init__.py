@@ -1,0 +1,1 @@
+"""Seeded synthetic trial data: candidates for screening, and a followed-up cohort."""
