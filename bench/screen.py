@@ -1,4 +1,7 @@
-"""Benchmark: bulk screening of synthetic candidates from a wide CSV, end to end.
+"""Benchmark: bulk screening of simulated candidates from a wide CSV, end to end.
+
+The candidates come from ``rodnan.core.simulate.candidates`` (a realistic screening pool, each
+candidate with the verdict its generator intended; the output says how many got it).
 
 Measures, on this machine:
 - candidates per second of ``rodnan screen FILE --format csv --out OUT`` run as a separate
@@ -23,43 +26,18 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from rodnan.core.eligibility import evaluate_criteria
 from rodnan.core.protocol import load_protocol
-
-# value ranges around every threshold of the protocol (uniform), in the header units below
-SPREAD = {
-    "disease_duration_months": (0, 60), "mrss": (5, 40), "esr": (2, 60), "hemoglobin [g/dL]": (8, 16),
-    "vc_pct_pred": (40, 110), "fvc_pct_pred": (40, 110), "dlco_pct_pred": (30, 110), "mpap_echo [mm[Hg]]": (15, 60),
-    "albumin [g/L]": (18, 48), "weight_loss_12m_pct": (-5, 20), "urine_protein_24h [g/(24.h)]": (0, 1.5),
-    "creatinine [mg/dL]": (0.5, 2.5), "lvef": (35, 75), "creatinine_clearance": (10, 140), "platelets [/mm3]": (40000, 400000),
-}  # fmt: skip
-BOOLEANS = {
-    "acr_1980_met": 0.9, "uncontrolled_arrhythmia": 0.03, "hemorrhagic_cystitis": 0.01, "hiv_positive": 0.01,
-    "htlv1_positive": 0.01, "malignancy": 0.02, "pregnant": 0.02, "prosthesis": 0.02, "vascular_access": 0.97,
-}  # fmt: skip
-MISSING = 0.03
+from rodnan.core.simulate.candidates import CandidatePool, candidates_csv_text, simulate_candidates
 
 
-def write_candidates(path: Path, n: int, seed: int) -> None:
-    """A wide CSV of ``n`` synthetic candidates (about 3 % of values missing)."""
-    rng = np.random.default_rng(seed)
-    columns: dict[str, object] = {"subject_id": np.char.add("C", np.arange(n).astype(str))}
-    for name, (low, high) in SPREAD.items():
-        values = rng.uniform(low, high, n)
-        values = np.round(values) if name in ("mrss", "platelets [/mm3]") else np.round(values, 1 if high > 10 else 2)
-        values[rng.random(n) < MISSING] = np.nan
-        columns[name] = values
-    for name, p in BOOLEANS.items():
-        flags = np.where(rng.random(n) < p, "yes", "no").astype(object)
-        flags[rng.random(n) < MISSING] = ""
-        columns[name] = flags
-    frame = pd.DataFrame(columns)
-    for name in ("mrss", "platelets [/mm3]"):
-        frame[name] = frame[name].astype("Int64")
-    frame.to_csv(path, index=False)
+def write_candidates(path: Path, n: int, seed: int) -> CandidatePool:
+    """Write a simulated screening pool of ``n`` candidates (``simulate_candidates``) as a wide CSV."""
+    pool = simulate_candidates(load_protocol(), n, seed)
+    path.write_bytes(candidates_csv_text(pool).encode())
+    return pool
 
 
 def _tree_rss(root: int) -> int:
@@ -143,16 +121,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path, out = Path(tmp) / "candidates.csv", Path(tmp) / "verdicts.csv"
         t = time.perf_counter()
-        write_candidates(path, args.n, args.seed)
+        pool = write_candidates(path, args.n, args.seed)
         print(f"wrote {args.n:,} candidates ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s")
         seconds, peak = run_cli(path, out)
         bulk_rate = args.n / seconds
-        verdicts = pd.read_csv(out, usecols=["verdict"])["verdict"].value_counts().to_dict()
+        screened = pd.read_csv(out, usecols=["subject_id", "verdict"], dtype=str)
+        verdicts = screened["verdict"].value_counts().to_dict()
         assert sum(verdicts.values()) == args.n, verdicts
+        as_intended = int((screened["verdict"].to_numpy() == pool.intended_verdict).sum())
+        del pool
         row_rate = row_by_row_rate(path, args.sample)
     print(f"bulk (rodnan screen, end to end): {seconds:.2f} s, {bulk_rate:,.0f} candidates/s")
     print(f"peak RSS (process + workers): {peak / 2**20:,.0f} MiB")
     print(f"verdicts: {verdicts}")
+    print(f"verdicts as the simulator intended: {as_intended:,} of {args.n:,}")
     print(f"row by row (evaluate_criteria, {args.sample:,} candidates): {row_rate:,.0f} candidates/s")
     print(f"ratio bulk / row by row: {bulk_rate / row_rate:.0f}x")
     print(f"targets: >= 300,000/s {'OK' if bulk_rate >= 300_000 else 'MISSED'}; "

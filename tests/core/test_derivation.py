@@ -230,3 +230,21 @@ def test_haq_di_is_derived_from_the_answers(study: Study) -> None:
     }  # fmt: skip
     values = derive_items(study, normalize_facts(study, answers))
     assert values["haq_di"].value == pytest.approx(1.125)
+
+
+def test_bulk_lung_derivation_skips_rows_without_the_raw_value(study: Study) -> None:
+    """Rows lacking fvc_l are not derived (a required input), rows with it are; both agree with evaluate_criteria."""
+    base = _without(LUNG_ELIGIBLE, "fvc_pct_pred", "dlco_pct_pred")
+    header = ["subject_id", "age", "sex", "height", "fvc_l", *base]
+    rows = [["A", "45", "female", "160", "2.5"], ["B", "45", "female", "160", ""], ["C", "35", "male", "172", "3.2"]]
+    text = "\n".join([",".join(header), *[",".join(r + [str(v).lower() for v in base.values()]) for r in rows]]) + "\n"
+    [(screened, issues)] = list(screen_csv(study, io.StringIO(text)))
+    assert issues == []
+    frame = frame_of(study, screened).set_index("subject_id")
+    reasons = dict(results_of(study, screened))
+    for row in rows:
+        facts = {**base, "age": row[1], "sex": row[2], "height": row[3]} | ({"fvc_l": row[4]} if row[4] else {})
+        expected = evaluate_criteria(study, facts)
+        assert frame.loc[row[0], "lung"] == expected.criterion("lung").verdict.value
+        assert reasons[row[0]].criterion("lung").reason == expected.criterion("lung").reason
+    assert frame.loc["C", "lung"] == "met"  # 67.45 % predicted (domain.md §7.2, NE Asian man)

@@ -136,7 +136,12 @@ def derive_columns(study: Study, values: dict[str, FloatArray], n: int) -> dict[
             columns[code][needs[code]] = computed[needs[code]]
         else:
             sources = [*definition.inputs.values(), *definition.option_items.values()]
-            for i in np.flatnonzero(need_any):  # no column form: one instrument call per row that needs it
+            docs = {doc.code: doc for doc in instrument.inputs}
+            rows = need_any.copy()
+            for name, code in definition.inputs.items():  # rows lacking a required input cannot be derived
+                if docs[name].required:
+                    rows &= ~np.isnan(values[code]) if code in values else False
+            for i in np.flatnonzero(rows):  # no column form: one instrument call per row that can be derived
                 row = {code: float(values[code][i]) for code in sources if code in values}
                 results, _ = _derive_one(study, definition, row)
                 for output, code in definition.outputs.items():

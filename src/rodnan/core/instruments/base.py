@@ -30,6 +30,7 @@ class InputDoc:
     unit: str | None = None
     kind: str = "number"  # number | integer | boolean | choice
     choices: tuple[str, ...] = ()
+    required: bool = False  # without it the instrument computes nothing (lets bulk derivation skip the row)
 
 
 @dataclass(frozen=True)
