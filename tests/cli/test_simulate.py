@@ -35,3 +35,17 @@ def test_simulate_writes_the_cohort_files_reproducibly(tmp_path: Path) -> None:
     meta = json.loads((tmp_path / "a" / "simulation.json").read_text(encoding="utf-8"))
     assert (meta["seed"], meta["n"]) == (11, 6)
     assert meta["parameters"]["survival_5y"] == 0.927
+
+
+def test_simulate_candidates_are_screened_as_intended(tmp_path: Path) -> None:
+    """rodnan simulate candidates writes a pool that rodnan screen reads; every verdict is the intended one."""
+    from rodnan.core.protocol import load_protocol
+    from rodnan.core.simulate.candidates import simulate_candidates
+
+    out = tmp_path / "pool.csv"
+    result = runner.invoke(app, ["simulate", "candidates", "--n", "400", "--seed", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    screened = runner.invoke(app, ["screen", str(out), "--format", "csv"])
+    verdicts = [row["verdict"] for row in csv.DictReader(screened.stdout.splitlines())]
+    intended = simulate_candidates(load_protocol(), 400, 3).intended_verdict.tolist()
+    assert verdicts == intended
