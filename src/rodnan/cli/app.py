@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rodnan import __version__
-from rodnan.cli import calc, protocol, screen, simulate
+from rodnan.cli import calc, protocol, screen, simulate, web
 from rodnan.errors import RodnanError
 
 app = typer.Typer(
@@ -23,6 +23,9 @@ app.add_typer(protocol.app, name="protocol")
 app.add_typer(calc.app, name="calc")
 app.add_typer(simulate.app, name="simulate")
 app.command("screen")(screen.screen)
+app.command("demo")(web.demo)
+app.command("serve")(web.serve)
+app.add_typer(web.audit_app, name="audit")
 
 
 def _version(value: bool) -> None:

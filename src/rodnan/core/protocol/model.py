@@ -114,6 +114,8 @@ class InterventionDef(Frozen):
     infusions: int = Field(ge=1)
     dose: QuantityDef = Field(description="per kg body weight; the unit says so")
     dose_basis: Literal["actual_body_weight"]
+    dose_tolerance: float = Field(default=0.1, gt=0, lt=1, description="accepted relative deviation from the dose per kg")
+    dose_tolerance_source: str | None = None
     infusion_regimen_day: int = Field(ge=1, description="regimen day of the infusion; schedule day 0")
     regimen: list[RegimenStepDef] = Field(min_length=1)
     source: str

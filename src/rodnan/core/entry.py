@@ -1,0 +1,308 @@
+"""Checks at data entry for one form: what the web form validates on the server before saving.
+
+Each item of the form is checked as entered (the raw text, and the unit it was typed in):
+
+* number, integer, yes/no and choice items go through :func:`rodnan.core.values.normalize_value`
+  (unit conversion, hard range, whole numbers, yes/no words, choice codes);
+* text items are stripped and may hold at most :data:`TEXT_MAX_LENGTH` characters;
+* date items must be real dates written ``YYYY-MM-DD``.
+
+A broken rule is an error. A number outside the item's soft range (``soft_min``/``soft_max``) is a
+warning, which the person entering it can confirm; a confirmed warning no longer stops the form.
+Items the protocol derives (the mRSS total from the 17 areas, the SF-36 scales, HAQ-DI) are
+computed from the form's own values when they were not entered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from rodnan.core import units
+from rodnan.core.derivation import derive_items
+from rodnan.core.protocol.model import ItemDef, Study
+from rodnan.core.values import ItemValue, Measurement, format_number, normalize_value
+from rodnan.errors import InputError
+
+TEXT_MAX_LENGTH = 200
+"""Longest text answer accepted, in characters (after stripping)."""
+
+ItemType = Literal["number", "integer", "boolean", "choice", "text", "date"]
+"""The item types of the protocol format."""
+
+Severity = Literal["error", "warning"]
+"""An error stops the form; a warning stops it until confirmed."""
+
+ITEM_TYPES: tuple[ItemType, ...] = get_args(ItemType)
+"""Every item type, in the order the protocol format lists them."""
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class EntryIssue:
+    """A problem with one entered item.
+
+    Attributes:
+        item: the item code (or the unknown key that was entered).
+        rule: the rule broken, in words.
+        severity: "error" or "warning".
+        message: the item's label and the rule, for people ("Serum albumin: must be a number").
+    """
+
+    item: str
+    rule: str
+    severity: Severity
+    message: str
+
+
+@dataclass(frozen=True)
+class EnteredValue:
+    """A valid entered value of one item, as typed and as stored.
+
+    Attributes:
+        item: the item code.
+        type: the item's type (number, integer, boolean, choice, text, date).
+        raw: the text as typed.
+        unit: the unit as typed, or None for the item's own unit.
+        value: a float in the item's unit for number and integer items, 1.0/0.0 for yes/no, the
+            choice code for a choice, the stripped text for text, the ISO date for a date.
+        display: the value for people ("23 g/L", "yes", "Female", "2026-01-15").
+        converted: True when the value was entered in another unit than the item's.
+    """
+
+    item: str
+    type: ItemType
+    raw: str
+    unit: str | None
+    value: float | str | None
+    display: str
+    converted: bool = False
+
+    def as_json(self) -> dict[str, object]:
+        """The value as a JSON-ready dict (for storage); :meth:`from_json` reads it back."""
+        return {
+            "item": self.item,
+            "type": self.type,
+            "raw": self.raw,
+            "unit": self.unit,
+            "value": self.value,
+            "display": self.display,
+            "converted": self.converted,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> EnteredValue:
+        """Read back a value stored by :meth:`as_json`.
+
+        Raises:
+            InputError: a key is missing or holds the wrong type (the field names the key).
+        """
+        item, type_name, raw, display = (_json_str(data, key) for key in ("item", "type", "raw", "display"))
+        kind = next((t for t in ITEM_TYPES if t == type_name), None)
+        if kind is None:
+            raise InputError("type", f"must be one of {', '.join(ITEM_TYPES)}", type_name)
+        unit = data.get("unit")
+        if unit is not None and not isinstance(unit, str):
+            raise InputError("unit", "must be a string or null", unit)
+        value = data.get("value")
+        stored: float | str | None
+        if value is None:
+            stored = None
+        elif kind in ("number", "integer", "boolean"):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InputError("value", f"must be a number for a {kind} item", value)
+            stored = float(value)
+        else:
+            if not isinstance(value, str):
+                raise InputError("value", f"must be a string for a {kind} item", value)
+            stored = value
+        converted = data.get("converted", False)
+        if not isinstance(converted, bool):
+            raise InputError("converted", "must be true or false", converted)
+        return cls(item, kind, raw, unit, stored, display, converted)
+
+
+def _json_str(data: Mapping[str, object], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise InputError(key, "must be a string", value)
+    return value
+
+
+@dataclass(frozen=True)
+class FormEntryResult:
+    """The checks of one form's entries.
+
+    Attributes:
+        form: the form code.
+        values: the valid entered values by item code (missing items and items in error are absent).
+        errors: by item code (or unknown key), the rule each breaks.
+        warnings: by item code, soft-range warnings not yet confirmed.
+        confirmed_warnings: by item code, soft-range warnings the person entering confirmed.
+        missing_required: required items of the form that were not entered and not derived, in form order.
+        derived: the form's derived items that were not entered: computed (``value`` set) or not
+            derivable (``value`` None); ``derived_by`` says how, or why not.
+    """
+
+    form: str
+    values: dict[str, EnteredValue]
+    errors: dict[str, EntryIssue]
+    warnings: dict[str, EntryIssue]
+    confirmed_warnings: dict[str, EntryIssue]
+    missing_required: tuple[str, ...]
+    derived: dict[str, ItemValue]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is in error and every warning was confirmed: the entries may be saved."""
+        return not self.errors and not self.warnings
+
+    @property
+    def complete(self) -> bool:
+        """True when ok and every required item is entered or derived."""
+        return self.ok and not self.missing_required
+
+
+def _issue(item: ItemDef, rule: str, severity: Severity) -> EntryIssue:
+    return EntryIssue(item.code, rule, severity, f"{item.label}: {rule}")
+
+
+def soft_range_rule(item: ItemDef, value: float) -> str | None:
+    """The warning rule when ``value`` (in the item's unit) is outside the item's soft range, else None.
+
+    A missing soft bound is taken from the hard bound on that side, so an item with only
+    ``soft_max`` reads "outside the expected range <min> to <soft_max>".
+    """
+    bounds = item.range
+    if bounds is None or (bounds.soft_min is None and bounds.soft_max is None):
+        return None
+    low = bounds.soft_min if bounds.soft_min is not None else bounds.min
+    high = bounds.soft_max if bounds.soft_max is not None else bounds.max
+    if (low is None or value >= low) and (high is None or value <= high):
+        return None
+    shown_low = "-inf" if low is None else format_number(low)
+    shown_high = units.format_quantity(math.inf if high is None else high, item.unit)
+    return f"outside the expected range {shown_low} to {shown_high}; confirm it is correct"
+
+
+def _check_text(item: ItemDef, raw: str) -> EnteredValue:
+    text = raw.strip()
+    if len(text) > TEXT_MAX_LENGTH:
+        raise InputError(item.code, f"must be at most {TEXT_MAX_LENGTH} characters", len(text))
+    return EnteredValue(item.code, item.type, raw, None, text, text)
+
+
+def _check_date(item: ItemDef, raw: str) -> EnteredValue:
+    text = raw.strip()
+    try:
+        if not _ISO_DATE.match(text):
+            raise ValueError(text)
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(item.code, "must be a date YYYY-MM-DD", raw) from None
+    return EnteredValue(item.code, item.type, raw, None, day.isoformat(), day.isoformat())
+
+
+def _check_coded(item: ItemDef, raw: str, unit: str | None) -> tuple[EnteredValue, ItemValue]:
+    """A number, integer, yes/no or choice entry, checked by normalize_value."""
+    normalized = normalize_value(item, raw, unit)
+    assert normalized.value is not None  # the raw text is not blank
+    value: float | str = normalized.value
+    display = normalized.display
+    if item.type == "choice":
+        choice = item.choices[int(normalized.value)]
+        value, display = choice.code, choice.label
+    entered = EnteredValue(item.code, item.type, raw, unit, value, display, normalized.converted)
+    return entered, normalized
+
+
+def check_form_entry(
+    study: Study,
+    form_code: str,
+    entries: Mapping[str, tuple[str, str | None]],
+    confirmed: Collection[str] = (),
+) -> FormEntryResult:
+    """Check the entries of one form and derive what the protocol derives from them.
+
+    Args:
+        study: the protocol.
+        form_code: the form the entries belong to.
+        entries: item code -> (the text as typed, the unit typed or None for the item's own unit).
+            Items of the form that are absent or blank are missing; a blank unit is the item's own.
+        confirmed: item codes whose soft-range warning the person entering has confirmed.
+
+    Returns:
+        The valid values, errors, warnings (open and confirmed), missing required items and the
+        derived items of the form.
+
+    Raises:
+        InputError: ``form_code`` is not a form of the protocol.
+    """
+    form = study.form_by_code.get(form_code)
+    if form is None:
+        raise InputError("form", "is not a form of the protocol", form_code)
+    values: dict[str, EnteredValue] = {}
+    normalized: dict[str, ItemValue] = {}
+    errors: dict[str, EntryIssue] = {}
+    warnings: dict[str, EntryIssue] = {}
+    confirmed_warnings: dict[str, EntryIssue] = {}
+    for key in entries:
+        if key not in form.items:
+            unknown = f"not an item of form {form.code}"
+            errors[key] = EntryIssue(key, unknown, "error", f"{key}: {unknown}")
+    entered: set[str] = set()
+    for code in form.items:
+        item = study.item_by_code[code]
+        raw, unit = entries.get(code, ("", None))
+        if raw.strip() == "":
+            continue
+        entered.add(code)
+        unit = None if unit is None or unit.strip() == "" else unit.strip()
+        try:
+            if unit is not None and not item.is_numeric:
+                raise InputError(code, f"a {item.type} item takes no unit", unit)
+            if item.type == "text":
+                values[code] = _check_text(item, raw)
+            elif item.type == "date":
+                values[code] = _check_date(item, raw)
+            else:
+                values[code], normalized[code] = _check_coded(item, raw, unit)
+        except InputError as exc:
+            errors[code] = _issue(item, exc.rule, "error")
+            continue
+        number = normalized[code].value if code in normalized and item.is_numeric else None
+        rule = None if number is None else soft_range_rule(item, number)
+        if rule is not None:
+            (confirmed_warnings if code in confirmed else warnings)[code] = _issue(item, rule, "warning")
+    derived = {
+        code: value
+        for code, value in derive_items(study, normalized).items()
+        if code in form.items and code not in entered and value.derived_by is not None
+    }
+    missing = tuple(
+        code
+        for code in form.items
+        if study.item_by_code[code].required and code not in entered and (code not in derived or derived[code].is_missing)
+    )
+    return FormEntryResult(form.code, values, errors, warnings, confirmed_warnings, missing, derived)
+
+
+def facts_from_values(values: Mapping[str, EnteredValue]) -> dict[str, object]:
+    """Entered values as facts for :func:`rodnan.core.eligibility.evaluate_criteria`.
+
+    Each number, integer, yes/no and choice value becomes ``Measurement(raw, unit)`` (as typed, so
+    the criteria see the same conversion the entry did); text and date items, which criteria do not
+    read, are left out.
+
+    Args:
+        values: entered values by item code (e.g. ``FormEntryResult.values`` of one or more forms).
+
+    Returns:
+        Item code -> Measurement.
+    """
+    return {code: Measurement(value.raw, value.unit) for code, value in values.items() if value.type not in ("text", "date")}

@@ -1,0 +1,66 @@
+"""The append-only audit trail.
+
+Every change of clinical data, every state change of a subject, every login, failed login and
+logout, and every role or membership change is one :class:`AuditEntry`, written by
+:func:`rodnan.web.audit.chain.append` in the same transaction as the change itself. Entries form a
+hash chain (each hash covers the entry and the previous hash), so an edited, removed or inserted
+entry breaks the chain at that point (``rodnan audit verify``). There is no update or delete path in
+the code; on PostgreSQL a trigger refuses UPDATE and DELETE on the table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+from rodnan.errors import RodnanError
+
+
+class AppendOnlyError(RodnanError):
+    """An attempt to change or delete an audit entry."""
+
+
+class AuditEntry(models.Model):
+    """One audited event: who (user, role), what (action, object, field, old and new value), when (UTC), why."""
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    at = models.DateTimeField(db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    username = models.CharField(max_length=150)
+    role = models.CharField(max_length=30, blank=True)
+    site = models.ForeignKey("studies.Site", null=True, on_delete=models.PROTECT, related_name="+")
+    subject = models.ForeignKey("subjects.Subject", null=True, on_delete=models.PROTECT, related_name="audit_entries")
+    form_record = models.ForeignKey("crfs.FormRecord", null=True, on_delete=models.PROTECT, related_name="audit_entries")
+    action = models.CharField(max_length=40)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=40, blank=True)
+    field = models.CharField(max_length=60, blank=True)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    reason = models.TextField(blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["subject", "seq"]), models.Index(fields=["form_record", "seq"])]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("audit entries are append-only: an entry cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit entries are append-only: an entry cannot be deleted")
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.object_type}:{self.object_id}"
+
+
+class AuditHead(models.Model):
+    """The end of the chain: one row, locked while an entry is appended, so appends never fork it."""
+
+    seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)

@@ -1,0 +1,126 @@
+"""Saving a form: validate with the core, detect edit conflicts, write the values and one audit
+entry per changed item (old value, new value, reason) in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from rodnan.core.entry import EnteredValue, FormEntryResult, check_form_entry
+from rodnan.errors import RodnanError
+from rodnan.web.accounts.access import require
+from rodnan.web.accounts.roles import Permission
+from rodnan.web.audit.chain import Change, append
+from rodnan.web.crfs.models import FormRecord
+from rodnan.web.studies.protocol import study_definition
+from rodnan.web.subjects.actions import EntryRejected
+from rodnan.web.subjects.models import Visit
+
+
+class EditConflict(RodnanError):
+    """Someone saved the form after this user opened it: the save is refused and nothing is lost.
+
+    ``current`` is the record as now stored; the view shows it beside the values the user typed.
+    """
+
+    def __init__(self, current: FormRecord, expected_version: int) -> None:
+        who = current.updated_by.username if current.updated_by else "someone"
+        when = timezone.localtime(current.updated_at).strftime("%Y-%m-%d %H:%M") if current.updated_at else "meanwhile"
+        super().__init__(
+            f"this form was saved by {who} at {when} (version {current.version}) after you opened it "
+            f"(version {expected_version}); compare both versions and save again"
+        )
+        self.current = current
+
+
+def shown(data: Mapping[str, Any] | None) -> str:
+    """A stored value as entered, with its unit ("2.3 g/dL"), or "" when missing."""
+    if not data:
+        return ""
+    value = EnteredValue.from_json(dict(data))
+    return value.raw + (f" {value.unit}" if value.unit else "")
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """A saved form: the record, the items that changed, the core's entry result (derived scores)."""
+
+    record: FormRecord
+    changed: tuple[str, ...]
+    entry: FormEntryResult
+
+
+@transaction.atomic
+def check_save_form(
+    user: Any,
+    record: FormRecord,
+    entries: Mapping[str, tuple[str, str | None]],
+    *,
+    expected_version: int,
+    confirmed: Collection[str] = (),
+    reason: str = "",
+    visit_date: dt.date | None = None,
+) -> SaveResult:
+    """Validate and save one form.
+
+    Raises:
+        AccessDenied: the user may not enter data at the subject's site.
+        EditConflict: the record changed since ``expected_version``.
+        EntryRejected: errors or unconfirmed warnings (all of them, in ``entry``), a change of a
+            saved value without a reason, or a missing or future visit date.
+    """
+    role = require(user, Permission.ENTER_DATA, record.subject.site_id)
+    current = FormRecord.objects.select_for_update().select_related("updated_by", "subject").get(pk=record.pk)
+    if current.version != expected_version:
+        raise EditConflict(current, expected_version)
+    definition = study_definition(current.subject.study)
+    entry = check_form_entry(definition, current.form_code, entries, confirmed)
+    if not entry.ok:
+        raise EntryRejected(entry)
+    old: dict[str, Any] = dict(current.values or {})
+    new = {code: value.as_json() for code, value in entry.values.items()}
+    changed = tuple(
+        code for code in definition.form_by_code[current.form_code].items if shown(old.get(code)) != shown(new.get(code))
+    )
+    reason = reason.strip()
+    if any(old.get(code) for code in changed) and not reason:
+        raise EntryRejected(entry, "reason", "a reason for change is required when a saved value is changed")
+    visit = Visit.objects.select_for_update().get(pk=current.visit_id)
+    visit_changes: list[Change] = []
+    subject = current.subject
+    if visit.done_on is None and changed:
+        when = visit_date or timezone.localdate()
+        if when > timezone.localdate():
+            raise EntryRejected(entry, "visit_date", "cannot be in the future")
+        if subject.screening_date and visit.day >= 0 and subject.infusion_date and when < subject.infusion_date:
+            raise EntryRejected(entry, "visit_date", f"cannot be before the infusion ({subject.infusion_date.isoformat()})")
+        visit.done_on, visit.missed = when, False
+        visit.save(update_fields=["done_on", "missed"])
+        visit_changes.append(Change("visit.done", "visit", f"{subject.label}/{visit.code}", "done_on", "", when.isoformat(),
+                                    site_id=subject.site_id, subject_id=subject.pk))  # fmt: skip
+    old_confirmed = set(current.confirmed_warnings or [])
+    newly_confirmed = sorted(code for code in entry.confirmed_warnings if code not in old_confirmed or code in changed)
+    if not changed and not newly_confirmed and set(entry.confirmed_warnings) == old_confirmed:
+        return SaveResult(current, (), entry)
+    current.values = new
+    current.confirmed_warnings = sorted(entry.confirmed_warnings)
+    current.status = FormRecord.Status.COMPLETE if entry.complete else FormRecord.Status.INCOMPLETE
+    current.version += 1
+    current.updated_at, current.updated_by = timezone.now(), user
+    current.save()
+    where = f"{subject.label}/{visit.code}/{current.form_code}"
+    append(user=user, role=role.code, changes=[
+        *visit_changes,
+        *(Change("form.save", "form", where, code, shown(old.get(code)), shown(new.get(code)),
+                 reason if old.get(code) else "", site_id=subject.site_id, subject_id=subject.pk, form_record_id=current.pk)
+          for code in changed),
+        *(Change("form.confirm_warning", "form", where, code, "", entry.confirmed_warnings[code].rule, reason,
+                 site_id=subject.site_id, subject_id=subject.pk, form_record_id=current.pk)
+          for code in newly_confirmed),
+    ])  # fmt: skip
+    return SaveResult(current, changed, entry)

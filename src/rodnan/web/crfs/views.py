@@ -1,0 +1,123 @@
+"""The form entry screen: generated from the protocol's form definition, validated by the core."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from rodnan.core.entry import EnteredValue, FormEntryResult, check_form_entry
+from rodnan.web.accounts.access import AccessDenied, can
+from rodnan.web.accounts.roles import Permission
+from rodnan.web.crfs.actions import EditConflict, check_save_form, shown
+from rodnan.web.crfs.fields import MRSS_PAIRS, QUESTIONNAIRES, build_fields, posted_inputs, stored_inputs
+from rodnan.web.crfs.models import FormRecord
+from rodnan.web.studies.protocol import study_definition
+from rodnan.web.subjects.actions import EntryRejected
+from rodnan.web.subjects.records import SCREENING_VISIT_DAY_MAX, screening_result
+from rodnan.web.subjects.selectors import get_form_record_for_user
+
+
+def _layout(form_code: str) -> str:
+    if form_code == "mrss":
+        return "mrss"
+    return "questionnaire" if form_code in QUESTIONNAIRES else "standard"
+
+
+def _context(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[str, str]], entry: FormEntryResult | None,
+             confirmed: set[str], version: int) -> dict[str, Any]:  # fmt: skip
+    definition = study_definition(record.subject.study)
+    form = definition.form_by_code[record.form_code]
+    if entry is None:
+        stored = {k: (raw, unit or None) for k, (raw, unit) in inputs.items()}
+        entry = check_form_entry(definition, form.code, stored, confirmed)
+    fields, computed = build_fields(definition, form, inputs, entry, confirmed)
+    by_code = {f.code: f for f in fields}
+    layout = _layout(form.code)
+    patient = request.GET.get("mode") == "patient" and layout == "questionnaire"
+    screening = record.visit.day <= SCREENING_VISIT_DAY_MAX
+    return {
+        "record": record, "subject": record.subject, "visit": record.visit, "form": form, "fields": fields,
+        "computed": computed, "layout": layout, "patient": patient, "version": version,
+        "mrss_rows": [(label, by_code.get(r) if r else None, by_code.get(left) if left else None) for label, r, left in MRSS_PAIRS],
+        "can_edit": can(request.user, Permission.ENTER_DATA, record.subject.site_id) and record.form_code != "infusion",
+        "can_audit": can(request.user, Permission.VIEW_AUDIT, record.subject.site_id),
+        "needs_visit_date": record.visit.done_on is None, "today": timezone.localdate(),
+        "has_saved_values": bool(record.values),
+        "readonly": not can(request.user, Permission.ENTER_DATA, record.subject.site_id) or record.form_code == "infusion",
+        "eligibility": screening_result(record.subject, _overrides(entry)) if screening else None,
+    }  # fmt: skip
+
+
+def _overrides(entry: FormEntryResult) -> dict[str, EnteredValue]:
+    return dict(entry.values)
+
+
+@login_required
+def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the form with its saved values. POST: save (errors, warnings and conflicts keep what was typed)."""
+    record = get_form_record_for_user(request.user, pk)
+    definition = study_definition(record.subject.study)
+    form = definition.form_by_code[record.form_code]
+    if request.method != "POST":
+        confirmed = set(record.confirmed_warnings or [])
+        return render(request, "rodnan/form_entry.html", _context(request, record, stored_inputs(record.values), None, confirmed,
+                                                                   record.version))  # fmt: skip
+    typed = posted_inputs(form, request.POST)
+    inputs = {code: (raw, unit or "") for code, (raw, unit) in typed.items()}
+    confirmed = set(request.POST.getlist("confirm"))
+    version = int(request.POST.get("version", "-1") or -1)
+    visit_date: dt.date | None = None
+    try:
+        text = str(request.POST.get("visit_date", "")).strip()
+        visit_date = dt.date.fromisoformat(text) if text else None
+        result = check_save_form(request.user, record, typed, expected_version=version, confirmed=confirmed,
+                                 reason=str(request.POST.get("reason", "")), visit_date=visit_date)  # fmt: skip
+    except ValueError as exc:
+        if isinstance(exc, EntryRejected):
+            context = _context(request, record, inputs, exc.entry, confirmed, version)
+            context["form_error"] = f"{exc.field}: {exc.rule}" if not exc.entry.errors and not exc.entry.warnings else ""
+            context["reason_error"] = exc.field == "reason"
+            context["visit_date_error"] = f"visit date: {exc.rule}" if exc.field == "visit_date" else ""
+            context["reason"] = request.POST.get("reason", "")
+            return render(request, "rodnan/form_entry.html", context, status=422)
+        context = _context(request, record, inputs, None, confirmed, version)
+        context["form_error"] = f"visit date: must be a date YYYY-MM-DD ({exc})"
+        return render(request, "rodnan/form_entry.html", context, status=422)
+    except EditConflict as exc:
+        current = exc.current
+        context = _context(request, record, inputs, None, confirmed, current.version)
+        context["conflict"] = {
+            "message": str(exc),
+            "rows": [(definition.item_by_code[c].label, shown(current.values.get(c)), " ".join(filter(None, typed.get(c, ("", None)))))
+                     for c in form.items
+                     if shown(current.values.get(c)) != " ".join(filter(None, typed.get(c, ("", None))))],
+        }  # fmt: skip
+        context["reason"] = request.POST.get("reason", "")
+        return render(request, "rodnan/form_entry.html", context, status=409)
+    except AccessDenied as exc:
+        messages.error(request, str(exc))
+        return redirect("subject_detail", pk=record.subject_id)
+    n = len(result.changed)
+    if request.GET.get("mode") == "patient":
+        return render(request, "rodnan/thank_you.html", {"record": record})
+    messages.success(request, f"{form.label} at {record.visit.code} saved: {n} value{'s' if n != 1 else ''} changed.")
+    return redirect("subject_detail", pk=record.subject_id)
+
+
+@login_required
+@require_POST
+def eligibility_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The eligibility checklist recomputed from the values being typed (nothing is saved)."""
+    record = get_form_record_for_user(request.user, pk)
+    definition = study_definition(record.subject.study)
+    form = definition.form_by_code[record.form_code]
+    entry = check_form_entry(definition, form.code, posted_inputs(form, request.POST), set(request.POST.getlist("confirm")))
+    return render(request, "rodnan/eligibility.html", {"eligibility": screening_result(record.subject, _overrides(entry)),
+                                                        "live": True})  # fmt: skip

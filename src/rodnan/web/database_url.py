@@ -1,0 +1,58 @@
+"""Read a ``DATABASE_URL``-style setting into Django's DATABASES entry.
+
+Two schemes: ``sqlite:///path/to/file.sqlite3`` and ``postgresql://user:password@host:port/name``
+(``postgres://`` too). A Unix-socket host goes in the query: ``postgresql://postgres@/rodnan?host=/tmp/pgsock&port=5544``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from rodnan.errors import InputError
+
+SQLITE_OPTIONS: dict[str, Any] = {
+    # BEGIN IMMEDIATE takes the write lock at the start of a transaction, so two writers queue
+    # instead of failing half-way (the audit chain reads its head and appends in one transaction).
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+
+
+def sqlite_database(path: Path) -> dict[str, Any]:
+    """The DATABASES entry of a SQLite file."""
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path), "OPTIONS": dict(SQLITE_OPTIONS)}
+
+
+def parse_database_url(url: str) -> dict[str, Any]:
+    """The DATABASES entry a URL names.
+
+    Raises:
+        InputError: naming ``DATABASE_URL`` and the rule, for an unknown scheme or a missing name.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path)
+        if not path or path == "/":
+            raise InputError("DATABASE_URL", "a sqlite URL needs a file path (sqlite:///path/db.sqlite3)", url)
+        return sqlite_database(Path(path))
+    if parts.scheme in ("postgres", "postgresql"):
+        name = unquote(parts.path.lstrip("/"))
+        if not name:
+            raise InputError("DATABASE_URL", "a postgresql URL needs a database name (postgresql://user@host:5432/name)", url)
+        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        host = unquote(parts.hostname or "") or query.pop("host", "")
+        port = str(parts.port or query.pop("port", "") or "")
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": host,
+            "PORT": port,
+            "CONN_MAX_AGE": 60,
+            "OPTIONS": query,
+        }
+    raise InputError("DATABASE_URL", "scheme must be sqlite or postgresql", parts.scheme or url)

@@ -1,0 +1,103 @@
+"""ORM rows to core objects: a subject's screening values, its eligibility, its visits' states."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from rodnan.core.eligibility import ScreeningResult, evaluate_criteria
+from rodnan.core.entry import EnteredValue, facts_from_values
+from rodnan.core.schedule import PlannedVisit, VisitState, visit_state
+from rodnan.web.crfs.models import FormRecord
+from rodnan.web.studies.protocol import study_definition
+from rodnan.web.subjects.models import Subject, Visit
+
+SCREENING_VISIT_DAY_MAX = -1
+"""Visits before day 0 (the infusion) are screening visits."""
+
+
+def entered_values(records: list[FormRecord]) -> dict[str, EnteredValue]:
+    """The values of several form records merged by item (later records win)."""
+    merged: dict[str, EnteredValue] = {}
+    for record in records:
+        for code, data in (record.values or {}).items():
+            merged[code] = EnteredValue.from_json(data)
+    return merged
+
+
+def screening_values(subject: Subject) -> dict[str, EnteredValue]:
+    """Every value entered at the subject's screening visit."""
+    records = list(FormRecord.objects.filter(subject=subject, visit__day__lte=SCREENING_VISIT_DAY_MAX).order_by("id"))
+    return entered_values(records)
+
+
+def screening_result(subject: Subject, overrides: dict[str, EnteredValue] | None = None) -> ScreeningResult:
+    """The core's eligibility verdict from the screening values (``overrides``: values being typed, not saved)."""
+    values = screening_values(subject)
+    if overrides:
+        values.update(overrides)
+    return evaluate_criteria(study_definition(subject.study), facts_from_values(values))
+
+
+def planned(visit: Visit) -> PlannedVisit:
+    """A visit row as the core's planned visit."""
+    return PlannedVisit(
+        code=visit.code, label=visit.label, day=visit.day, target=visit.target_date, window_start=visit.window_start,
+        window_end=visit.window_end, forms=(),
+    )  # fmt: skip
+
+
+def state_of(visit: Visit, today: dt.date | None = None) -> VisitState:
+    """Upcoming, due, overdue, done or missed, today."""
+    return visit_state(planned(visit), today or timezone.localdate(), visit.done_on, visit.missed)
+
+
+@dataclass(frozen=True)
+class GridCell:
+    """One form of one visit on the subject page."""
+
+    record: FormRecord | None
+    status: str  # not_started / incomplete / complete / not_collected
+
+
+@dataclass(frozen=True)
+class GridRow:
+    """One visit on the subject page: its state and a cell per form column."""
+
+    visit: Visit
+    state: VisitState
+    cells: list[GridCell]
+
+
+def visit_grid(subject: Subject, today: dt.date | None = None) -> tuple[list[str], list[GridRow]]:
+    """The visits x forms grid: form codes in protocol order, and one row per visit."""
+    definition = study_definition(subject.study)
+    visits = list(subject.visits.order_by("day"))
+    records: dict[tuple[int, str], FormRecord] = {
+        (r.visit_id, r.form_code): r for r in FormRecord.objects.filter(subject=subject).only(
+            "id", "visit_id", "form_code", "status", "version")
+    }  # fmt: skip
+    used = {code for (_, code) in records}
+    columns = [f.code for f in definition.forms if f.code in used]
+    rows = []
+    for visit in visits:
+        cells = []
+        for code in columns:
+            record = records.get((visit.pk, code))
+            cells.append(GridCell(record, record.status if record else "not_collected"))
+        rows.append(GridRow(visit, state_of(visit, today), cells))
+    return columns, rows
+
+
+def form_label(subject: Subject, code: str) -> str:
+    """A form's label from the protocol."""
+    form = study_definition(subject.study).form_by_code.get(code)
+    return form.label if form else code
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A JSON object or an empty dict."""
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,109 @@
+"""Reads, always scoped to the sites where the user may view subjects. A subject of another site
+is "not found", never "forbidden", so its existence does not leak."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from rodnan.core.lifecycle import SubjectStatus
+from rodnan.web.accounts.access import sites_with
+from rodnan.web.accounts.roles import Permission
+from rodnan.web.crfs.models import FormRecord
+from rodnan.web.studies.models import Site
+from rodnan.web.subjects.models import Subject, Visit
+
+ENROLLED_STATES = (SubjectStatus.ENROLLED, SubjectStatus.IN_FOLLOW_UP, SubjectStatus.COMPLETED, SubjectStatus.WITHDRAWN,
+                   SubjectStatus.DIED, SubjectStatus.LOST_TO_FOLLOW_UP)  # fmt: skip
+ACTIVE_STATES = (SubjectStatus.SCREENING, SubjectStatus.CONSENTED, SubjectStatus.ENROLLED, SubjectStatus.IN_FOLLOW_UP)
+
+
+def viewable_sites(user: Any) -> QuerySet[Site]:
+    """Sites whose subjects the user may see."""
+    return sites_with(user, Permission.VIEW_SUBJECTS)
+
+
+def list_subjects_for_user(user: Any, status: str = "", search: str = "", site: str = "") -> QuerySet[Subject]:
+    """The user's subjects, optionally filtered by status, site code and a number fragment."""
+    subjects = Subject.objects.filter(site__in=viewable_sites(user)).select_related("site")
+    if status:
+        subjects = subjects.filter(status=status)
+    if site:
+        subjects = subjects.filter(site__code=site)
+    if search:
+        subjects = subjects.filter(Q(screening_number__icontains=search) | Q(subject_code__icontains=search))
+    return subjects.order_by("site__code", "screening_number")
+
+
+def get_subject_for_user(user: Any, pk: int) -> Subject:
+    """One subject of the user's sites.
+
+    Raises:
+        Http404: no such subject at the user's sites.
+    """
+    subject = Subject.objects.filter(pk=pk, site__in=viewable_sites(user)).select_related("site", "study").first()
+    if subject is None:
+        raise Http404("no such subject at your sites")
+    return subject
+
+
+def get_form_record_for_user(user: Any, pk: int) -> FormRecord:
+    """One form record of a subject at the user's sites (Http404 otherwise)."""
+    record = (
+        FormRecord.objects.filter(pk=pk, subject__site__in=viewable_sites(user))
+        .select_related("subject", "subject__site", "subject__study", "visit", "updated_by")
+        .first()
+    )
+    if record is None:
+        raise Http404("no such form at your sites")
+    return record
+
+
+def get_visit_for_user(user: Any, pk: int) -> Visit:
+    """One visit of a subject at the user's sites (Http404 otherwise)."""
+    visit = Visit.objects.filter(pk=pk, subject__site__in=viewable_sites(user)).select_related("subject", "subject__site").first()
+    if visit is None:
+        raise Http404("no such visit at your sites")
+    return visit
+
+
+def list_overdue_visits(user: Any, today: dt.date | None = None) -> QuerySet[Visit]:
+    """Visits past their window, neither done nor marked missed, of active subjects at the user's sites."""
+    today = today or timezone.localdate()
+    return (
+        Visit.objects.filter(subject__site__in=viewable_sites(user), window_end__lt=today, done_on__isnull=True, missed=False,
+                             subject__status__in=[s.value for s in ACTIVE_STATES])
+        .select_related("subject", "subject__site")
+        .order_by("window_end")
+    )  # fmt: skip
+
+
+def list_due_visits(user: Any, today: dt.date | None = None) -> QuerySet[Visit]:
+    """Visits whose window is open today and that are not yet done."""
+    today = today or timezone.localdate()
+    return (
+        Visit.objects.filter(subject__site__in=viewable_sites(user), window_start__lte=today, window_end__gte=today,
+                             done_on__isnull=True, missed=False, subject__status__in=[s.value for s in ACTIVE_STATES])
+        .select_related("subject", "subject__site")
+        .order_by("window_end")
+    )  # fmt: skip
+
+
+def list_incomplete_forms(user: Any) -> QuerySet[FormRecord]:
+    """Forms started but incomplete, and forms not started at visits that took place."""
+    return (
+        FormRecord.objects.filter(subject__site__in=viewable_sites(user))
+        .filter(Q(status=FormRecord.Status.INCOMPLETE) | Q(status=FormRecord.Status.NOT_STARTED, visit__done_on__isnull=False))
+        .select_related("subject", "visit")
+        .order_by("visit__done_on", "subject__screening_number")
+    )
+
+
+def study_counts(user: Any) -> dict[str, int]:
+    """Subjects by status at the user's sites."""
+    rows = Subject.objects.filter(site__in=viewable_sites(user)).values("status").annotate(n=Count("id"))
+    return {row["status"]: row["n"] for row in rows}

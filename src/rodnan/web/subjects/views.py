@@ -1,0 +1,212 @@
+"""Screens of the study and its subjects: dashboard, subject list, subject page, lifecycle steps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from rodnan.core.lifecycle import SubjectStatus, Transition, allowed_transitions
+from rodnan.errors import InputError
+from rodnan.web.accounts.access import AccessDenied, can, sites_with
+from rodnan.web.accounts.roles import Permission
+from rodnan.web.crfs.fields import posted_inputs
+from rodnan.web.studies.protocol import current_study, study_definition
+from rodnan.web.subjects import actions
+from rodnan.web.subjects.models import Subject
+from rodnan.web.subjects.records import screening_result, visit_grid
+from rodnan.web.subjects.selectors import (
+    ENROLLED_STATES,
+    get_subject_for_user,
+    get_visit_for_user,
+    list_due_visits,
+    list_incomplete_forms,
+    list_overdue_visits,
+    list_subjects_for_user,
+    study_counts,
+    viewable_sites,
+)
+
+TRANSITION_PERMISSION = {
+    Transition.CONSENT: Permission.CONSENT, Transition.SCREEN_FAIL: Permission.SCREEN_FAIL, Transition.ENROL: Permission.ENROL,
+    Transition.INFUSE: Permission.INFUSE, Transition.COMPLETE: Permission.END_SUBJECT, Transition.WITHDRAW: Permission.END_SUBJECT,
+    Transition.DIE: Permission.END_SUBJECT, Transition.LOSE_TO_FOLLOW_UP: Permission.END_SUBJECT,
+}  # fmt: skip
+
+
+def _date(request: HttpRequest, name: str) -> dt.date:
+    text = str(request.POST.get(name, "")).strip()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(name, "must be a date YYYY-MM-DD", text) from None
+
+
+def _version(request: HttpRequest) -> int | None:
+    text = request.POST.get("version", "")
+    return int(text) if text.isdigit() else None
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The study page: enrolment against the target, subjects by status, overdue and due visits, open forms."""
+    if not viewable_sites(request.user).exists():
+        return (
+            redirect("users")
+            if sites_with(request.user, Permission.MANAGE_USERS).exists()
+            else render(request, "rodnan/no_access.html")
+        )
+    study = current_study()
+    counts = study_counts(request.user)
+    enrolled = sum(counts.get(s.value, 0) for s in ENROLLED_STATES)
+    target = study.target_enrolment
+    statuses = [(s, counts.get(s.value, 0)) for s in SubjectStatus]
+    overdue = list(list_overdue_visits(request.user)[:50])
+    due = list(list_due_visits(request.user)[:50])
+    incomplete = list_incomplete_forms(request.user)
+    return render(request, "rodnan/home.html", {
+        "study": study, "enrolled": enrolled, "target": target, "percent": min(100, round(100 * enrolled / target)) if target else 0,
+        "statuses": statuses, "overdue": overdue, "overdue_count": list_overdue_visits(request.user).count(), "due": due,
+        "incomplete": list(incomplete[:50]), "incomplete_count": incomplete.count(),
+        "can_screen": sites_with(request.user, Permission.SCREEN).exists(),
+    })  # fmt: skip
+
+
+@login_required
+def subject_list(request: HttpRequest) -> HttpResponse:
+    """Subjects of the user's sites, filterable by status, site and number."""
+    status = request.GET.get("status", "")
+    search = request.GET.get("q", "").strip()
+    site = request.GET.get("site", "")
+    subjects = list_subjects_for_user(request.user, status=status, search=search, site=site)
+    page = Paginator(subjects, 50).get_page(request.GET.get("page"))
+    screen_sites = list(sites_with(request.user, Permission.SCREEN))
+    return render(request, "rodnan/subject_list.html", {
+        "page": page, "status": status, "q": search, "site": site, "statuses": list(SubjectStatus),
+        "sites": list(viewable_sites(request.user)), "screen_sites": screen_sites, "today": timezone.localdate(),
+    })  # fmt: skip
+
+
+@login_required
+@require_POST
+def subject_new(request: HttpRequest) -> HttpResponse:
+    """Open a screening record (POST: site, screening date)."""
+    site = sites_with(request.user, Permission.SCREEN).filter(pk=request.POST.get("site") or 0).first()
+    if site is None:
+        messages.error(request, "site: choose a site where you may screen")
+        return redirect("subject_list")
+    try:
+        subject = actions.check_open_screening(request.user, site, current_study(), _date(request, "screening_date"))
+    except (InputError, AccessDenied) as exc:
+        messages.error(request, str(exc))
+        return redirect("subject_list")
+    messages.success(request, f"Screening {subject.screening_number} opened: enter the screening forms below.")
+    return redirect("subject_detail", pk=subject.pk)
+
+
+def _subject_context(request: HttpRequest, subject: Subject) -> dict[str, Any]:
+    definition = study_definition(subject.study)
+    columns, rows = visit_grid(subject)
+    transitions = [t for t in allowed_transitions(subject.status) if can(request.user, TRANSITION_PERMISSION[t], subject.site_id)]
+    eligibility = screening_result(subject) if subject.status in (SubjectStatus.SCREENING, SubjectStatus.CONSENTED) else None
+    return {
+        "subject": subject, "columns": [(c, definition.form_by_code[c].label) for c in columns], "rows": rows,
+        "transitions": transitions, "eligibility": eligibility, "status": SubjectStatus(subject.status),
+        "can_mark": can(request.user, Permission.MARK_VISIT, subject.site_id),
+        "can_audit": can(request.user, Permission.VIEW_AUDIT, subject.site_id), "today": timezone.localdate(),
+        "dose": _dose(subject),
+    }  # fmt: skip
+
+
+def _dose(subject: Subject) -> Any:
+    if subject.infusion_date is None:
+        return None
+    from rodnan.core.dose import check_dose
+    from rodnan.core.entry import EnteredValue
+
+    record = subject.form_records.filter(form_code="infusion").first()
+    values = {k: EnteredValue.from_json(v) for k, v in (record.values if record else {}).items()}
+    cells, weight = values.get("cells_administered"), values.get("infusion_weight")
+    if cells is None or weight is None or not isinstance(cells.value, float) or not isinstance(weight.value, float):
+        return None
+    return check_dose(study_definition(subject.study), cells.value, weight.value)
+
+
+@login_required
+def subject_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A subject: identity and status, eligibility while screening, the visits x forms grid, next steps."""
+    subject = get_subject_for_user(request.user, pk)
+    return render(request, "rodnan/subject_detail.html", _subject_context(request, subject))
+
+
+@login_required
+def subject_transition(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
+    """One lifecycle step (GET: its form; POST: do it)."""
+    subject = get_subject_for_user(request.user, pk)
+    try:
+        step = Transition(transition)
+    except ValueError:
+        from django.http import Http404
+
+        raise Http404("no such step") from None
+    context: dict[str, Any] = {"subject": subject, "step": step, "today": timezone.localdate(), "errors": {}, "post": {}}
+    definition = study_definition(subject.study)
+    if step is Transition.INFUSE:
+        context["items"] = [definition.item_by_code[c] for c in definition.form_by_code["infusion"].items]
+        context["dose"] = definition.intervention.dose
+        context["tolerance"] = round(definition.intervention.dose_tolerance * 100)
+    if step is Transition.ENROL:
+        context["eligibility"] = screening_result(subject)
+    if request.method == "POST":
+        context["post"] = request.POST
+        try:
+            _do_transition(request, subject, step, definition)
+        except actions.EntryRejected as exc:
+            context["errors"] = {**{k: v.message for k, v in exc.entry.errors.items()},
+                                 **{k: v.message for k, v in exc.entry.warnings.items()}}  # fmt: skip
+            context["errors"].setdefault(exc.field, f"{exc.field}: {exc.rule}")
+            context["warnings"] = set(exc.entry.warnings) | (
+                {"cells_administered"} if exc.field == "cells_administered" else set()
+            )
+            return render(request, "rodnan/transition.html", context, status=422)
+        except (InputError, AccessDenied) as exc:
+            context["errors"] = {getattr(exc, "field", "form"): str(exc)}
+            return render(request, "rodnan/transition.html", context, status=422)
+        messages.success(request, f"{subject.label}: {step.label} recorded.")
+        return redirect("subject_detail", pk=subject.pk)
+    return render(request, "rodnan/transition.html", context)
+
+
+def _do_transition(request: HttpRequest, subject: Subject, step: Transition, definition: Any) -> None:
+    version, user, post = _version(request), request.user, request.POST
+    if step is Transition.CONSENT:
+        actions.check_consent(user, subject, str(post.get("consent_version", "")), _date(request, "consent_date"), version)
+    elif step is Transition.SCREEN_FAIL:
+        actions.check_screen_fail(user, subject, str(post.get("reason", "")), version)
+    elif step is Transition.ENROL:
+        actions.check_enrol(user, subject, _date(request, "enrolment_date"), version)
+    elif step is Transition.INFUSE:
+        confirmed = set(post.getlist("confirm"))
+        actions.check_record_infusion(user, subject, posted_inputs(definition.form_by_code["infusion"], post), confirmed, version)
+    else:
+        actions.check_end_subject(user, subject, step, _date(request, "end_date"), str(post.get("reason", "")), version)
+
+
+@login_required
+@require_POST
+def visit_missed(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark a visit missed, with a reason."""
+    visit = get_visit_for_user(request.user, pk)
+    try:
+        actions.check_mark_visit_missed(request.user, visit, str(request.POST.get("reason", "")))
+        messages.success(request, f"{visit.code} marked missed.")
+    except (InputError, AccessDenied) as exc:
+        messages.error(request, str(exc))
+    return redirect("subject_detail", pk=visit.subject_id)
