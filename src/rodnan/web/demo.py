@@ -108,7 +108,7 @@ def _save_visit(user: Any, subject: Subject, visit: Visit, rows: list[tuple[str,
                 check_save_form(user, record, entries, expected_version=record.version, visit_date=visit_date,
                                 confirmed=set(entries))  # fmt: skip
                 break
-            except actions.EntryRejected as exc:  # a simulated value the entry checks reject: leave it out
+            except actions.EntryRejectedError as exc:  # a simulated value the entry checks reject: leave it out
                 for code in list(exc.entry.errors):
                     entries.pop(code, None)
                 if not entries:

@@ -12,7 +12,7 @@ from rodnan.web.accounts.roles import ROLES, Permission, Role
 from rodnan.web.studies.models import Site
 
 
-class AccessDenied(RodnanError):
+class AccessDeniedError(RodnanError):
     """The user's role at the site does not grant the permission (or the user is not a member)."""
 
 
@@ -56,12 +56,12 @@ def require(user: Any, permission: Permission, site: Site | int) -> Role:
     """The user's role at ``site`` when it grants ``permission``.
 
     Raises:
-        AccessDenied: naming the permission.
+        AccessDeniedError: naming the permission.
     """
     role = role_at(user, site)
     if role is None or permission not in role.permissions:
         held = role.label if role else "no role"
-        raise AccessDenied(f"not allowed: {permission.value.replace('_', ' ')} needs a role that grants it ({held} here)")
+        raise AccessDeniedError(f"not allowed: {permission.value.replace('_', ' ')} needs a role that grants it ({held} here)")
     return role
 
 

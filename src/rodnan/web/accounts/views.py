@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 
 from rodnan.errors import InputError
 from rodnan.web.accounts import actions
-from rodnan.web.accounts.access import AccessDenied, sites_with
+from rodnan.web.accounts.access import AccessDeniedError, sites_with
 from rodnan.web.accounts.models import Membership
 from rodnan.web.accounts.roles import ROLES, Permission
 
@@ -46,7 +46,7 @@ def users(request: HttpRequest) -> HttpResponse:
                     messages.success(request, f"{user.username} no longer has a role at {site.code}.")
                 else:
                     raise InputError("op", "must be create, grant or revoke", op)
-        except (InputError, AccessDenied) as exc:
+        except (InputError, AccessDeniedError) as exc:
             messages.error(request, str(exc))
         return redirect("users")
     memberships = (

@@ -18,11 +18,11 @@ from rodnan.web.accounts.roles import Permission
 from rodnan.web.audit.chain import Change, append
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.protocol import study_definition
-from rodnan.web.subjects.actions import EntryRejected
+from rodnan.web.subjects.actions import EntryRejectedError
 from rodnan.web.subjects.models import Visit
 
 
-class EditConflict(RodnanError):
+class EditConflictError(RodnanError):
     """Someone saved the form after this user opened it: the save is refused and nothing is lost.
 
     ``current`` is the record as now stored; the view shows it beside the values the user typed.
@@ -69,19 +69,19 @@ def check_save_form(
     """Validate and save one form.
 
     Raises:
-        AccessDenied: the user may not enter data at the subject's site.
-        EditConflict: the record changed since ``expected_version``.
-        EntryRejected: errors or unconfirmed warnings (all of them, in ``entry``), a change of a
+        AccessDeniedError: the user may not enter data at the subject's site.
+        EditConflictError: the record changed since ``expected_version``.
+        EntryRejectedError: errors or unconfirmed warnings (all of them, in ``entry``), a change of a
             saved value without a reason, or a missing or future visit date.
     """
     role = require(user, Permission.ENTER_DATA, record.subject.site_id)
     current = FormRecord.objects.select_for_update().select_related("updated_by", "subject").get(pk=record.pk)
     if current.version != expected_version:
-        raise EditConflict(current, expected_version)
+        raise EditConflictError(current, expected_version)
     definition = study_definition(current.subject.study)
     entry = check_form_entry(definition, current.form_code, entries, confirmed)
     if not entry.ok:
-        raise EntryRejected(entry)
+        raise EntryRejectedError(entry)
     old: dict[str, Any] = dict(current.values or {})
     new = {code: value.as_json() for code, value in entry.values.items()}
     changed = tuple(
@@ -89,16 +89,16 @@ def check_save_form(
     )
     reason = reason.strip()
     if any(old.get(code) for code in changed) and not reason:
-        raise EntryRejected(entry, "reason", "a reason for change is required when a saved value is changed")
+        raise EntryRejectedError(entry, "reason", "a reason for change is required when a saved value is changed")
     visit = Visit.objects.select_for_update().get(pk=current.visit_id)
     visit_changes: list[Change] = []
     subject = current.subject
     if visit.done_on is None and changed:
         when = visit_date or timezone.localdate()
         if when > timezone.localdate():
-            raise EntryRejected(entry, "visit_date", "cannot be in the future")
+            raise EntryRejectedError(entry, "visit_date", "cannot be in the future")
         if subject.screening_date and visit.day >= 0 and subject.infusion_date and when < subject.infusion_date:
-            raise EntryRejected(entry, "visit_date", f"cannot be before the infusion ({subject.infusion_date.isoformat()})")
+            raise EntryRejectedError(entry, "visit_date", f"cannot be before the infusion ({subject.infusion_date.isoformat()})")
         visit.done_on, visit.missed = when, False
         visit.save(update_fields=["done_on", "missed"])
         visit_changes.append(Change("visit.done", "visit", f"{subject.label}/{visit.code}", "done_on", "", when.isoformat(),

@@ -13,13 +13,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from rodnan.core.entry import EnteredValue, FormEntryResult, check_form_entry
-from rodnan.web.accounts.access import AccessDenied, can
+from rodnan.web.accounts.access import AccessDeniedError, can
 from rodnan.web.accounts.roles import Permission
-from rodnan.web.crfs.actions import EditConflict, check_save_form, shown
+from rodnan.web.crfs.actions import EditConflictError, check_save_form, shown
 from rodnan.web.crfs.fields import MRSS_PAIRS, QUESTIONNAIRES, build_fields, posted_inputs, stored_inputs
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.protocol import study_definition
-from rodnan.web.subjects.actions import EntryRejected
+from rodnan.web.subjects.actions import EntryRejectedError
 from rodnan.web.subjects.records import SCREENING_VISIT_DAY_MAX, screening_result
 from rodnan.web.subjects.selectors import get_form_record_for_user
 
@@ -80,7 +80,7 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
         result = check_save_form(request.user, record, typed, expected_version=version, confirmed=confirmed,
                                  reason=str(request.POST.get("reason", "")), visit_date=visit_date)  # fmt: skip
     except ValueError as exc:
-        if isinstance(exc, EntryRejected):
+        if isinstance(exc, EntryRejectedError):
             context = _context(request, record, inputs, exc.entry, confirmed, version)
             context["form_error"] = f"{exc.field}: {exc.rule}" if not exc.entry.errors and not exc.entry.warnings else ""
             context["reason_error"] = exc.field == "reason"
@@ -90,7 +90,7 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
         context = _context(request, record, inputs, None, confirmed, version)
         context["form_error"] = f"visit date: must be a date YYYY-MM-DD ({exc})"
         return render(request, "rodnan/form_entry.html", context, status=422)
-    except EditConflict as exc:
+    except EditConflictError as exc:
         current = exc.current
         context = _context(request, record, inputs, None, confirmed, current.version)
         context["conflict"] = {
@@ -101,7 +101,7 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
         }  # fmt: skip
         context["reason"] = request.POST.get("reason", "")
         return render(request, "rodnan/form_entry.html", context, status=409)
-    except AccessDenied as exc:
+    except AccessDeniedError as exc:
         messages.error(request, str(exc))
         return redirect("subject_detail", pk=record.subject_id)
     n = len(result.changed)

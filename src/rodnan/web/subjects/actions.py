@@ -26,7 +26,7 @@ from rodnan.web.subjects.models import Subject, Visit
 from rodnan.web.subjects.records import screening_result
 
 
-class EntryRejected(InputError):
+class EntryRejectedError(InputError):
     """A form the user submitted has errors or unconfirmed warnings; ``entry`` holds them all."""
 
     def __init__(self, entry: FormEntryResult, field: str = "", rule: str = "") -> None:
@@ -35,7 +35,7 @@ class EntryRejected(InputError):
         self.entry = entry
 
 
-class StaleSubject(InputError):
+class StaleSubjectError(InputError):
     """The subject changed since the page was opened (optimistic locking)."""
 
 
@@ -53,7 +53,7 @@ def _check_date(field: str, value: dt.date, not_before: dt.date | None = None, n
 def _locked(subject: Subject, expected_version: int | None) -> Subject:
     current = Subject.objects.select_for_update().get(pk=subject.pk)
     if expected_version is not None and current.version != expected_version:
-        raise StaleSubject(
+        raise StaleSubjectError(
             "subject", f"{current.label} was changed by someone else since you opened the page; reload it and try again", None
         )
     return current
@@ -195,13 +195,13 @@ def check_record_infusion(
     definition = study_definition(subject.study)
     entry = check_form_entry(definition, "infusion", entries, confirmed)
     if not entry.ok:
-        raise EntryRejected(entry)
+        raise EntryRejectedError(entry)
     missing = [code for code in definition.form_by_code["infusion"].items if code not in entry.values]
     if missing:
-        raise EntryRejected(entry, missing[0], "is required to record the infusion")
+        raise EntryRejectedError(entry, missing[0], "is required to record the infusion")
     dose = infusion_dose(subject, entry)
     if dose is not None and not dose.within_tolerance and "cells_administered" not in confirmed:
-        raise EntryRejected(entry, "cells_administered", f"{dose.message}; confirm to record it as given")
+        raise EntryRejectedError(entry, "cells_administered", f"{dose.message}; confirm to record it as given")
     infusion_date = dt.date.fromisoformat(str(entry.values["infusion_date"].value))
     _check_date("infusion_date", infusion_date, subject.enrolment_date, "enrolment date")
     old = subject.status

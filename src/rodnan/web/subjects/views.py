@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from rodnan.core.lifecycle import SubjectStatus, Transition, allowed_transitions
 from rodnan.errors import InputError
-from rodnan.web.accounts.access import AccessDenied, can, sites_with
+from rodnan.web.accounts.access import AccessDeniedError, can, sites_with
 from rodnan.web.accounts.roles import Permission
 from rodnan.web.crfs.fields import posted_inputs
 from rodnan.web.studies.protocol import current_study, study_definition
@@ -104,7 +104,7 @@ def subject_new(request: HttpRequest) -> HttpResponse:
         return redirect("subject_list")
     try:
         subject = actions.check_open_screening(request.user, site, current_study(), _date(request, "screening_date"))
-    except (InputError, AccessDenied) as exc:
+    except (InputError, AccessDeniedError) as exc:
         messages.error(request, str(exc))
         return redirect("subject_list")
     messages.success(request, f"Screening {subject.screening_number} opened: enter the screening forms below.")
@@ -168,7 +168,7 @@ def subject_transition(request: HttpRequest, pk: int, transition: str) -> HttpRe
         context["post"] = request.POST
         try:
             _do_transition(request, subject, step, definition)
-        except actions.EntryRejected as exc:
+        except actions.EntryRejectedError as exc:
             context["errors"] = {**{k: v.message for k, v in exc.entry.errors.items()},
                                  **{k: v.message for k, v in exc.entry.warnings.items()}}  # fmt: skip
             context["errors"].setdefault(exc.field, f"{exc.field}: {exc.rule}")
@@ -176,7 +176,7 @@ def subject_transition(request: HttpRequest, pk: int, transition: str) -> HttpRe
                 {"cells_administered"} if exc.field == "cells_administered" else set()
             )
             return render(request, "rodnan/transition.html", context, status=422)
-        except (InputError, AccessDenied) as exc:
+        except (InputError, AccessDeniedError) as exc:
             context["errors"] = {getattr(exc, "field", "form"): str(exc)}
             return render(request, "rodnan/transition.html", context, status=422)
         messages.success(request, f"{subject.label}: {step.label} recorded.")
@@ -207,6 +207,6 @@ def visit_missed(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         actions.check_mark_visit_missed(request.user, visit, str(request.POST.get("reason", "")))
         messages.success(request, f"{visit.code} marked missed.")
-    except (InputError, AccessDenied) as exc:
+    except (InputError, AccessDeniedError) as exc:
         messages.error(request, str(exc))
     return redirect("subject_detail", pk=visit.subject_id)
