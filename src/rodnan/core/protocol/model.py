@@ -209,8 +209,14 @@ class FormDef(Frozen):
 
     code: Code
     label: str
+    short_label: str | None = Field(default=None, max_length=16, description="column heading in visit grids (default: the label)")
     instrument: str | None = Field(default=None, description="published instrument the form implements")
     items: list[Code] = Field(min_length=1)
+
+    @property
+    def heading(self) -> str:
+        """The short label, or the label when the protocol gives none."""
+        return self.short_label or self.label
 
 
 # --- schedule -----------------------------------------------------------------------------------

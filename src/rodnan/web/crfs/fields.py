@@ -45,6 +45,7 @@ class Field:
     warning: EntryIssue | None = None
     confirmed: bool = False
     computed: str = ""  # value the core derived, shown beside a blank input
+    converted: str = ""  # the value in the item's unit, when it was entered in another unit
 
     @property
     def code(self) -> str:
@@ -92,6 +93,9 @@ def build_fields(
             value = entry.derived.get(code)
             if value is not None and not value.is_missing:
                 f.computed = value.display
+            entered = entry.values.get(code)
+            if entered is not None and entered.converted:
+                f.converted = entered.display
         f.confirmed = bool(confirmed and code in confirmed)
         fields.append(f)
     return fields, computed

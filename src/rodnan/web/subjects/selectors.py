@@ -94,9 +94,10 @@ def list_due_visits(user: Any, today: dt.date | None = None) -> QuerySet[Visit]:
 
 
 def list_incomplete_forms(user: Any) -> QuerySet[FormRecord]:
-    """Forms started but incomplete, and forms not started at visits that took place."""
+    """Forms started but incomplete, and forms not started at visits that took place (screen failures aside)."""
     return (
         FormRecord.objects.filter(subject__site__in=viewable_sites(user))
+        .exclude(subject__status=SubjectStatus.SCREEN_FAILED.value)
         .filter(Q(status=FormRecord.Status.INCOMPLETE) | Q(status=FormRecord.Status.NOT_STARTED, visit__done_on__isnull=False))
         .select_related("subject", "visit")
         .order_by("visit__done_on", "subject__screening_number")

@@ -71,10 +71,11 @@ def home(request: HttpRequest) -> HttpResponse:
     overdue = list(list_overdue_visits(request.user)[:50])
     due = list(list_due_visits(request.user)[:50])
     incomplete = list_incomplete_forms(request.user)
+    headings = {f.code: f.heading for f in study_definition(study).forms}
     return render(request, "rodnan/home.html", {
         "study": study, "enrolled": enrolled, "target": target, "percent": min(100, round(100 * enrolled / target)) if target else 0,
         "statuses": statuses, "overdue": overdue, "overdue_count": list_overdue_visits(request.user).count(), "due": due,
-        "incomplete": list(incomplete[:50]), "incomplete_count": incomplete.count(),
+        "incomplete": [(r, headings.get(r.form_code, r.form_code)) for r in incomplete[:50]], "incomplete_count": incomplete.count(),
         "can_screen": sites_with(request.user, Permission.SCREEN).exists(),
     })  # fmt: skip
 
@@ -117,7 +118,7 @@ def _subject_context(request: HttpRequest, subject: Subject) -> dict[str, Any]:
     transitions = [t for t in allowed_transitions(subject.status) if can(request.user, TRANSITION_PERMISSION[t], subject.site_id)]
     eligibility = screening_result(subject) if subject.status in (SubjectStatus.SCREENING, SubjectStatus.CONSENTED) else None
     return {
-        "subject": subject, "columns": [(c, definition.form_by_code[c].label) for c in columns], "rows": rows,
+        "subject": subject, "columns": [(c, definition.form_by_code[c].heading, definition.form_by_code[c].label) for c in columns], "rows": rows,
         "transitions": transitions, "eligibility": eligibility, "status": SubjectStatus(subject.status),
         "can_mark": can(request.user, Permission.MARK_VISIT, subject.site_id),
         "can_audit": can(request.user, Permission.VIEW_AUDIT, subject.site_id), "today": timezone.localdate(),
