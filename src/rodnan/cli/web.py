@@ -81,7 +81,8 @@ audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 @audit_app.command("verify")
 def verify(
     data: Path = typer.Option(Path("rodnan-data"), "--data", help=DATA_HELP),
-    database_url: str = typer.Option(None, "--database-url", envvar="DATABASE_URL", help="Database to verify instead of the data folder's."),
+    database_url: str = typer.Option(None, "--database-url", envvar="DATABASE_URL",
+                                     help="Database to verify instead of the data folder's."),
 ) -> None:  # fmt: skip
     """Recompute the audit hash chain; report the first broken link (exit 1) or how many entries are intact."""
     from rodnan.web import runtime

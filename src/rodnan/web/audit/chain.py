@@ -130,6 +130,6 @@ def verify_chain() -> ChainReport:
         prev = row["hash"]
     head = AuditHead.objects.get(pk=1)
     if head.seq != count or head.last_hash != prev:
-        return ChainReport(count, False, count + 1 if head.seq > count else head.seq,
-                           f"the chain ends at entry #{count} but its head records #{head.seq}: entries were removed from the end")  # fmt: skip
+        problem = f"the chain ends at entry #{count} but its head records #{head.seq}: entries were removed from the end"
+        return ChainReport(count, False, count + 1 if head.seq > count else head.seq, problem)
     return ChainReport(count, True)

@@ -45,7 +45,8 @@ def _context(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[s
     return {
         "record": record, "subject": record.subject, "visit": record.visit, "form": form, "fields": fields,
         "computed": computed, "layout": layout, "patient": patient, "version": version,
-        "mrss_rows": [(label, by_code.get(r) if r else None, by_code.get(left) if left else None) for label, r, left in MRSS_PAIRS],
+        "mrss_rows": [(label, by_code.get(right) if right else None, by_code.get(left) if left else None)
+                      for label, right, left in MRSS_PAIRS],
         "can_edit": can(request.user, Permission.ENTER_DATA, record.subject.site_id) and record.form_code != "infusion",
         "can_audit": can(request.user, Permission.VIEW_AUDIT, record.subject.site_id),
         "needs_visit_date": record.visit.done_on is None, "today": timezone.localdate(),
@@ -53,6 +54,11 @@ def _context(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[s
         "readonly": not can(request.user, Permission.ENTER_DATA, record.subject.site_id) or record.form_code == "infusion",
         "eligibility": screening_result(record.subject, _overrides(entry)) if screening else None,
     }  # fmt: skip
+
+
+def _typed(typed: dict[str, tuple[str, str | None]], code: str) -> str:
+    raw, unit = typed.get(code, ("", None))
+    return f"{raw} {unit}" if raw and unit else raw
 
 
 def _overrides(entry: FormEntryResult) -> dict[str, EnteredValue]:
@@ -95,9 +101,8 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
         context = _context(request, record, inputs, None, confirmed, current.version)
         context["conflict"] = {
             "message": str(exc),
-            "rows": [(definition.item_by_code[c].label, shown(current.values.get(c)), " ".join(filter(None, typed.get(c, ("", None)))))
-                     for c in form.items
-                     if shown(current.values.get(c)) != " ".join(filter(None, typed.get(c, ("", None))))],
+            "rows": [(definition.item_by_code[c].label, shown(current.values.get(c)), _typed(typed, c))
+                     for c in form.items if shown(current.values.get(c)) != _typed(typed, c)],
         }  # fmt: skip
         context["reason"] = request.POST.get("reason", "")
         return render(request, "rodnan/form_entry.html", context, status=409)

@@ -224,7 +224,7 @@ def check_record_infusion(
     record.save()
     changes = [_transition_change(subject, Transition.INFUSE, old, dose.message if dose else "")]
     changes += [
-        Change("form.save", "form", f"{subject.label}/{d0.code}/infusion", code, "", value.raw + (f" {value.unit}" if value.unit else ""),
+        Change("form.save", "form", f"{subject.label}/{d0.code}/infusion", code, "", value.raw + (f" {value.unit}" if value.unit else ""),  # noqa: E501
                site_id=subject.site_id, subject_id=subject.pk, form_record_id=record.pk)
         for code, value in entry.values.items()
     ]  # fmt: skip

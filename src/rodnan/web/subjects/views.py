@@ -35,10 +35,15 @@ from rodnan.web.subjects.selectors import (
 )
 
 TRANSITION_PERMISSION = {
-    Transition.CONSENT: Permission.CONSENT, Transition.SCREEN_FAIL: Permission.SCREEN_FAIL, Transition.ENROL: Permission.ENROL,
-    Transition.INFUSE: Permission.INFUSE, Transition.COMPLETE: Permission.END_SUBJECT, Transition.WITHDRAW: Permission.END_SUBJECT,
-    Transition.DIE: Permission.END_SUBJECT, Transition.LOSE_TO_FOLLOW_UP: Permission.END_SUBJECT,
-}  # fmt: skip
+    Transition.CONSENT: Permission.CONSENT,
+    Transition.SCREEN_FAIL: Permission.SCREEN_FAIL,
+    Transition.ENROL: Permission.ENROL,
+    Transition.INFUSE: Permission.INFUSE,
+    Transition.COMPLETE: Permission.END_SUBJECT,
+    Transition.WITHDRAW: Permission.END_SUBJECT,
+    Transition.DIE: Permission.END_SUBJECT,
+    Transition.LOSE_TO_FOLLOW_UP: Permission.END_SUBJECT,
+}
 
 
 def _date(request: HttpRequest, name: str) -> dt.date:
@@ -73,9 +78,11 @@ def home(request: HttpRequest) -> HttpResponse:
     incomplete = list_incomplete_forms(request.user)
     headings = {f.code: f.heading for f in study_definition(study).forms}
     return render(request, "rodnan/home.html", {
-        "study": study, "enrolled": enrolled, "target": target, "percent": min(100, round(100 * enrolled / target)) if target else 0,
+        "study": study, "enrolled": enrolled, "target": target,
+        "percent": min(100, round(100 * enrolled / target)) if target else 0,
         "statuses": statuses, "overdue": overdue, "overdue_count": list_overdue_visits(request.user).count(), "due": due,
-        "incomplete": [(r, headings.get(r.form_code, r.form_code)) for r in incomplete[:50]], "incomplete_count": incomplete.count(),
+        "incomplete": [(r, headings.get(r.form_code, r.form_code)) for r in incomplete[:50]],
+        "incomplete_count": incomplete.count(),
         "can_screen": sites_with(request.user, Permission.SCREEN).exists(),
     })  # fmt: skip
 
@@ -118,7 +125,8 @@ def _subject_context(request: HttpRequest, subject: Subject) -> dict[str, Any]:
     transitions = [t for t in allowed_transitions(subject.status) if can(request.user, TRANSITION_PERMISSION[t], subject.site_id)]
     eligibility = screening_result(subject) if subject.status in (SubjectStatus.SCREENING, SubjectStatus.CONSENTED) else None
     return {
-        "subject": subject, "columns": [(c, definition.form_by_code[c].heading, definition.form_by_code[c].label) for c in columns], "rows": rows,
+        "subject": subject, "rows": rows,
+        "columns": [(c, definition.form_by_code[c].heading, definition.form_by_code[c].label) for c in columns],
         "transitions": transitions, "eligibility": eligibility, "status": SubjectStatus(subject.status),
         "can_mark": can(request.user, Permission.MARK_VISIT, subject.site_id),
         "can_audit": can(request.user, Permission.VIEW_AUDIT, subject.site_id), "today": timezone.localdate(),
