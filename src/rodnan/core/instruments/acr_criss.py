@@ -143,14 +143,8 @@ def compute_criss_linear_predictor(
 def compute_criss_probability(
     delta_mrss: float, delta_fvc_pct_pred: float, delta_patient_global: float, delta_physician_global: float, delta_haq_di: float
 ) -> float:
-    """The step-2 probability of improvement, exp(lin) / (1 + exp(lin)).
-
-    Args:
-        delta_mrss: change in mRSS, points.
-        delta_fvc_pct_pred: change in FVC, percentage points of predicted.
-        delta_patient_global: change in the 0-10 patient global assessment.
-        delta_physician_global: change in the 0-10 physician global assessment.
-        delta_haq_di: change in HAQ-DI.
+    """The step-2 probability of improvement, exp(lin) / (1 + exp(lin)), from the same five
+    changes as :func:`compute_criss_linear_predictor` (follow-up minus baseline).
 
     Returns:
         The probability, 0-1.
