@@ -18,7 +18,7 @@ def test_readme_has_exactly_two_set_up_commands() -> None:
     """One runs the main job, one runs the tests."""
     commands = _commands()
     assert len(commands) == 2
-    assert commands[0].endswith("rodnan screen --example")
+    assert commands[0].endswith("rodnan demo")
     assert commands[1].endswith("python -m pytest")
 
 

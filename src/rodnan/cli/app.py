@@ -44,7 +44,8 @@ def _root(
 def main() -> None:
     """Console entry point: run the app, turning rodnan errors into a message and exit code 2."""
     try:
-        app(standalone_mode=False)
+        # In non-standalone mode click catches typer.Exit itself and returns its code instead of exiting.
+        code = app(standalone_mode=False)
     except RodnanError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
@@ -53,9 +54,11 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        from click.exceptions import ClickException
-
-        if isinstance(exc, ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        # duck-typed: typer 0.2x raises the ClickException of its own vendored click, not click's
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            sys.exit(exit_code)
         raise
+    if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+        sys.exit(code)

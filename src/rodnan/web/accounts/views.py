@@ -52,4 +52,5 @@ def users(request: HttpRequest) -> HttpResponse:
     memberships = (
         Membership.objects.filter(site__in=sites).select_related("user", "site").order_by("site__code", "user__username")
     )
-    return render(request, "rodnan/users.html", {"memberships": memberships, "sites": sites, "roles": list(ROLES.values())})
+    # not "memberships": that name is the header's (site, role) pairs from the context processor
+    return render(request, "rodnan/users.html", {"site_memberships": memberships, "sites": sites, "roles": list(ROLES.values())})

@@ -72,14 +72,18 @@ def check_save_form(
         AccessDeniedError: the user may not enter data at the subject's site.
         EditConflictError: the record changed since ``expected_version``.
         EntryRejectedError: errors or unconfirmed warnings (all of them, in ``entry``), a change of a
-            saved value without a reason, or a missing or future visit date.
+            saved value without a reason, a missing or future visit date, or the infusion form
+            (which only :func:`rodnan.web.subjects.actions.check_record_infusion` writes).
     """
     role = require(user, Permission.ENTER_DATA, record.subject.site_id)
-    current = FormRecord.objects.select_for_update().select_related("updated_by", "subject").get(pk=record.pk)
+    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the outer join to updated_by
+    current = FormRecord.objects.select_for_update(of=("self",)).select_related("updated_by", "subject").get(pk=record.pk)
     if current.version != expected_version:
         raise EditConflictError(current, expected_version)
     definition = study_definition(current.subject.study)
     entry = check_form_entry(definition, current.form_code, entries, confirmed)
+    if current.form_code == "infusion":  # only check_record_infusion writes it: it checks the dose and plans the visits
+        raise EntryRejectedError(entry, "form", "the MSC infusion is recorded by the infusion step and cannot be changed here")
     if not entry.ok:
         raise EntryRejectedError(entry)
     old: dict[str, Any] = dict(current.values or {})

@@ -52,7 +52,8 @@ def _context(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[s
         "needs_visit_date": record.visit.done_on is None, "today": timezone.localdate(),
         "has_saved_values": bool(record.values),
         "readonly": not can(request.user, Permission.ENTER_DATA, record.subject.site_id) or record.form_code == "infusion",
-        "eligibility": screening_result(record.subject, _overrides(entry)) if screening else None,
+        # never in tablet mode: the checklist shows other clinical values (HIV, pregnancy) to whoever holds the tablet
+        "eligibility": screening_result(record.subject, _overrides(entry)) if screening and not patient else None,
     }  # fmt: skip
 
 
@@ -78,7 +79,8 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
     typed = posted_inputs(form, request.POST)
     inputs = {code: (raw, unit or "") for code, (raw, unit) in typed.items()}
     confirmed = set(request.POST.getlist("confirm"))
-    version = int(request.POST.get("version", "-1") or -1)
+    version_text = str(request.POST.get("version", "")).strip()
+    version = int(version_text) if version_text.isdigit() else -1  # a missing or garbled version is a conflict, not a 500
     visit_date: dt.date | None = None
     try:
         text = str(request.POST.get("visit_date", "")).strip()

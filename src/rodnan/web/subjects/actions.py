@@ -155,7 +155,12 @@ def check_enrol(user: Any, subject: Subject, enrolment_date: dt.date, expected_v
     new = next_status(SubjectStatus(old), Transition.ENROL)
     result: ScreeningResult = screening_result(subject)
     if result.verdict is not ScreeningVerdict.ELIGIBLE:
-        failing = [c.label for c in result.criteria if c.kind != "pathway" and c.verdict.value != "met"]
+        # the reasons: inclusion criteria not met and exclusion criteria that hold (or are still unknown)
+        failing = [
+            c.label + (" (unknown)" if c.verdict.value == "unknown" else "")
+            for c in result.criteria
+            if (c.kind == "inclusion" and c.verdict.value != "met") or (c.kind == "exclusion" and c.verdict.value != "not_met")
+        ]
         detail = "; ".join(failing[:4]) + ("; ..." if len(failing) > 4 else "")
         raise InputError(
             "eligibility", f"the screening values make the subject {result.verdict.value}, not eligible ({detail})", None

@@ -33,12 +33,13 @@ def create_head(apps: Any, schema_editor: Any) -> None:
 
 def forbid_changes(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_FORBID)
+        # params=None: no placeholder parsing, so psycopg leaves the % of RAISE EXCEPTION alone
+        schema_editor.execute(PG_FORBID, params=None)
 
 
 def allow_changes(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_ALLOW)
+        schema_editor.execute(PG_ALLOW, params=None)
 
 
 class Migration(migrations.Migration):

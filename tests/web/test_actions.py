@@ -1,0 +1,638 @@
+"""The write actions of the web layer: a subject's lifecycle, form saves and their audit entries.
+
+Expected values are written out here by hand: visit days from the protocol (month m is day
+round(m x 30.4375), windows ±7 days), doses from cells / kg, unit conversions (1 g/dL = 10 g/L),
+and the audit entries each action must leave.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from rodnan.core.lifecycle import Transition
+from rodnan.errors import InputError
+from rodnan.web.accounts.access import AccessDeniedError
+from rodnan.web.audit.chain import verify_chain
+from rodnan.web.crfs.actions import EditConflictError, check_save_form
+from rodnan.web.crfs.models import FormRecord
+from rodnan.web.subjects import actions
+from rodnan.web.subjects.actions import EntryRejectedError, StaleSubjectError
+from rodnan.web.subjects.models import Subject, Visit
+from tests.candidates import LUNG_ELIGIBLE
+from tests.web import factories as f
+
+pytestmark = pytest.mark.django_db
+
+# Follow-up visits placed from the infusion date: (code, day, window before, window after).
+# Month m is day round(m x 30.4375): 30, 61 (60.875), 91 (91.3125), ... 365 (365.25).
+FOLLOW_UP = [
+    ("D0", 0, 0, 0), ("M1", 30, 7, 7), ("M2", 61, 7, 7), ("M3", 91, 7, 7), ("M4", 122, 7, 7), ("M5", 152, 7, 7),
+    ("M6", 183, 7, 7), ("M7", 213, 7, 7), ("M8", 244, 7, 7), ("M9", 274, 7, 7), ("M10", 304, 7, 7), ("M11", 335, 7, 7),
+    ("M12", 365, 7, 7),
+]  # fmt: skip
+
+MRSS_AREAS = {
+    "mrss_face": 1, "mrss_chest": 0, "mrss_abdomen": 0, "mrss_upper_arm_r": 1, "mrss_upper_arm_l": 1,
+    "mrss_forearm_r": 2, "mrss_forearm_l": 2, "mrss_hand_r": 2, "mrss_hand_l": 2, "mrss_fingers_r": 3,
+    "mrss_fingers_l": 3, "mrss_thigh_r": 0, "mrss_thigh_l": 0, "mrss_lower_leg_r": 1, "mrss_lower_leg_l": 1,
+    "mrss_foot_r": 0, "mrss_foot_l": 0,
+}  # fmt: skip
+"""17 area scores whose total is 1+0+0 + 1+1 + 2+2 + 2+2 + 3+3 + 0+0 + 1+1 + 0+0 = 19."""
+
+
+@pytest.fixture
+def study():
+    return f.make_study()
+
+
+@pytest.fixture
+def site(study):
+    return f.site_a(study)
+
+
+@pytest.fixture
+def investigator(site):
+    return f.make_user("inv", "investigator", site)
+
+
+@pytest.fixture
+def coordinator(site):
+    return f.make_user("coord", "coordinator", site)
+
+
+def _entries(values: dict[str, object]) -> dict[str, tuple[str, None]]:
+    return {code: (str(value), None) for code, value in values.items()}
+
+
+# --- lifecycle -----------------------------------------------------------------------------------
+
+
+def test_open_screening_allocates_numbers_and_places_the_screening_visit(site, coordinator):
+    """Screening numbers run NJDT-S0001, NJDT-S0002; the SCR visit is centred on the screening date (-28/+7 days)."""
+    start = f.last_seq()
+    screened = f.days_ago(60)
+    first = actions.check_open_screening(coordinator, site, site.study, screened)
+    second = actions.check_open_screening(coordinator, site, site.study, f.days_ago(59))
+    assert (first.screening_number, second.screening_number) == ("NJDT-S0001", "NJDT-S0002")
+    assert (first.status, first.subject_code, first.version) == ("screening", None, 1)
+    visit = first.visits.get()
+    assert (visit.code, visit.day, visit.target_date) == ("SCR", -14, screened)
+    assert (visit.window_start, visit.window_end) == (screened - dt.timedelta(days=28), screened + dt.timedelta(days=7))
+    forms = sorted(FormRecord.objects.filter(visit=visit).values_list("form_code", flat=True))
+    assert forms == sorted(
+        ["demographics", "screening", "screening_details", "mrss", "ssc_haq", "sf36", "organ_function", "serology", "lymphocytes"]
+    )
+    assert set(FormRecord.objects.filter(visit=visit).values_list("status", "version")) == {("not_started", 0)}
+    entries = f.audit_since(start)
+    assert [(e.action, e.field, e.old_value, e.new_value, e.username, e.role, e.subject_id, e.site_id) for e in entries[:2]] == [
+        ("subject.screen", "screening_number", "", "NJDT-S0001", "coord", "coordinator", first.pk, site.pk),
+        ("subject.screen", "screening_date", "", screened.isoformat(), "coord", "coordinator", first.pk, site.pk),
+    ]
+    assert len(entries) == 4  # two per screening opened
+    assert verify_chain().ok
+
+
+def test_open_screening_refuses_a_future_date(site, coordinator):
+    """A screening date after today is refused, naming the field; nothing is created or audited."""
+    start = f.last_seq()
+    with pytest.raises(InputError) as caught:
+        actions.check_open_screening(coordinator, site, site.study, f.today() + dt.timedelta(days=1))
+    assert caught.value.field == "screening_date"
+    assert "future" in caught.value.rule
+    assert Subject.objects.count() == 0
+    assert f.audit_since(start) == []
+
+
+def test_full_lifecycle_through_actions(site, investigator):
+    """Screen, consent, enrol (NJDT-001), infuse (D0 + M1..M12), complete: each step audited, chain valid."""
+    subject = f.screened_subject(investigator, site)
+    assert subject.status == "screening"
+
+    start = f.last_seq()
+    consent_date = f.days_ago(55)
+    subject = actions.check_consent(investigator, subject, " 2.0 (2009-07-20) ", consent_date, expected_version=1)
+    assert (subject.status, subject.consent_version, subject.consent_date, subject.version) == (
+        "consented", "2.0 (2009-07-20)", consent_date, 2,
+    )  # fmt: skip
+    assert [(e.action, e.field, e.old_value, e.new_value) for e in f.audit_since(start)] == [
+        ("subject.consent", "status", "screening", "consented"),
+        ("subject.consent", "consent_version", "", "2.0 (2009-07-20)"),
+        ("subject.consent", "consent_date", "", consent_date.isoformat()),
+    ]
+
+    start = f.last_seq()
+    enrolment_date = f.days_ago(50)
+    subject = actions.check_enrol(investigator, subject, enrolment_date, expected_version=2)
+    assert (subject.status, subject.subject_code, subject.enrolment_date, subject.version) == (
+        "enrolled", "NJDT-001", enrolment_date, 3,
+    )  # fmt: skip
+    assert subject.label == "NJDT-001"
+    entries = f.audit_since(start)
+    assert [(e.action, e.field, e.old_value, e.new_value) for e in entries] == [
+        ("subject.enrol", "status", "consented", "enrolled"),
+        ("subject.enrol", "subject_code", "", "NJDT-001"),
+        ("subject.enrol", "enrolment_date", "", enrolment_date.isoformat()),
+    ]
+    assert entries[0].reason == "eligible; qualifying pathway(s): lung"
+    assert {(e.username, e.role, e.object_id) for e in entries} == {("inv", "investigator", "NJDT-001")}
+
+    start = f.last_seq()
+    infusion_date = f.days_ago(40)
+    subject = actions.check_record_infusion(investigator, subject, f.infusion_entries(infusion_date), expected_version=3)
+    assert (subject.status, subject.infusion_date, subject.version) == ("in_follow_up", infusion_date, 4)
+    entries = f.audit_since(start)
+    assert [(e.action, e.field, e.new_value) for e in entries] == [
+        ("subject.infuse", "status", "in_follow_up"),
+        ("form.save", "infusion_date", infusion_date.isoformat()),
+        ("form.save", "product_lot", "LOT-2026-001"),
+        ("form.save", "donor_code", "DONOR-17"),
+        ("form.save", "infusion_weight", "60"),
+        ("form.save", "cells_administered", "60000000"),
+        ("visit.schedule", "visits", f"13 visits from {infusion_date.isoformat()}"),
+    ]
+    assert "on the protocol dose" in entries[0].reason
+
+    start = f.last_seq()
+    end_date = f.days_ago(1)
+    subject = actions.check_end_subject(investigator, subject, Transition.COMPLETE, end_date, "", expected_version=4)
+    assert (subject.status, subject.end_date, subject.version) == ("completed", end_date, 5)
+    assert [(e.action, e.field, e.old_value, e.new_value) for e in f.audit_since(start)] == [
+        ("subject.complete", "status", "in_follow_up", "completed"),
+        ("subject.complete", "end_date", "", end_date.isoformat()),
+    ]
+    report = verify_chain()
+    assert report.ok, report.problem
+
+
+def test_enrolment_numbers_count_per_site(site, investigator):
+    """The second enrolment at a site is NJDT-002; a screening-only subject takes no subject ID."""
+    first = f.enrolled_subject(investigator, site)
+    f.screened_subject(investigator, site)
+    second = f.enrolled_subject(investigator, site)
+    assert (first.subject_code, second.subject_code) == ("NJDT-001", "NJDT-002")
+    assert second.screening_number == "NJDT-S0003"
+
+
+def test_infusion_places_the_follow_up_visits(site, investigator):
+    """D0 is the infusion date (done); M1..M12 sit at infusion + 30, 61, 91, ..., 365 days with ±7-day windows."""
+    infusion_date = f.days_ago(40)
+    subject = f.infused_subject(investigator, site, infusion_date)
+    visits = list(Visit.objects.filter(subject=subject).exclude(code="SCR").order_by("day"))
+    got = [(v.code, v.day, v.target_date, v.window_start, v.window_end) for v in visits]
+    want = [
+        (code, day, infusion_date + dt.timedelta(days=day), infusion_date + dt.timedelta(days=day - before),
+         infusion_date + dt.timedelta(days=day + after))
+        for code, day, before, after in FOLLOW_UP
+    ]  # fmt: skip
+    assert got == want
+    m1, m3, m12 = (Visit.objects.get(subject=subject, code=code) for code in ("M1", "M3", "M12"))
+    assert m1.target_date - infusion_date == dt.timedelta(days=30)
+    assert m3.target_date - infusion_date == dt.timedelta(days=91)
+    assert m12.target_date - infusion_date == dt.timedelta(days=365)
+    assert (m1.window_end - m1.window_start) == dt.timedelta(days=14)
+    d0 = Visit.objects.get(subject=subject, code="D0")
+    assert d0.done_on == infusion_date
+    assert [v.done_on for v in visits[1:]] == [None] * 12
+    # monthly forms every month, organ function / serology / lymphocytes every third month
+    assert set(FormRecord.objects.filter(visit=m1).values_list("form_code", flat=True)) == {"mrss", "ssc_haq", "sf36"}
+    assert set(FormRecord.objects.filter(visit=m3).values_list("form_code", flat=True)) == {
+        "mrss", "ssc_haq", "sf36", "organ_function", "serology", "lymphocytes",
+    }  # fmt: skip
+    infusion = FormRecord.objects.get(visit=d0, form_code="infusion")
+    assert (infusion.status, infusion.version, infusion.updated_by.username) == ("complete", 1, "inv")
+    assert infusion.values["cells_administered"]["value"] == 60_000_000.0
+    assert infusion.values["infusion_weight"]["value"] == 60.0
+
+
+def test_infusion_dose_on_target_is_accepted(site, investigator):
+    """60 x 10^6 cells at 60 kg is 1 x 10^6 cells/kg: exactly the protocol dose, no confirmation needed."""
+    subject = f.enrolled_subject(investigator, site)
+    subject = actions.check_record_infusion(investigator, subject, f.infusion_entries(f.days_ago(10), "60", "60000000"))
+    assert subject.status == "in_follow_up"
+
+
+def test_infusion_dose_off_target_needs_confirmation(site, investigator):
+    """90 x 10^6 cells at 60 kg is 1.5 x 10^6 cells/kg, 50 % above the dose: refused, then recorded when confirmed."""
+    subject = f.enrolled_subject(investigator, site)
+    entries = f.infusion_entries(f.days_ago(10), "60", "90000000")
+    start = f.last_seq()
+    with pytest.raises(EntryRejectedError) as caught:
+        actions.check_record_infusion(investigator, subject, entries)
+    assert caught.value.field == "cells_administered"
+    assert "50.0 % above" in caught.value.rule
+    assert "outside the tolerance of ±10 %" in caught.value.rule
+    subject.refresh_from_db()
+    assert (subject.status, subject.infusion_date, subject.version) == ("enrolled", None, 3)
+    assert not Visit.objects.filter(subject=subject, day__gte=0).exists()
+    assert f.audit_since(start) == []
+
+    subject = actions.check_record_infusion(investigator, subject, entries, confirmed={"cells_administered"})
+    assert subject.status == "in_follow_up"
+    transition = f.audit_since(start)[0]
+    assert transition.action == "subject.infuse"
+    assert transition.reason.startswith("1.5 × 10^6 cells/kg, 50.0 % above the protocol dose")
+
+
+def test_infusion_refuses_missing_items_and_a_date_before_enrolment(site, investigator):
+    """Every infusion item is required; the infusion cannot precede enrolment. Nothing changes."""
+    subject = f.enrolled_subject(investigator, site)  # enrolled 50 days ago
+    entries = f.infusion_entries(f.days_ago(10))
+    del entries["donor_code"]
+    with pytest.raises(EntryRejectedError) as caught:
+        actions.check_record_infusion(investigator, subject, entries)
+    assert caught.value.field == "donor_code"
+    with pytest.raises(InputError) as caught:
+        actions.check_record_infusion(investigator, subject, f.infusion_entries(f.days_ago(51)))
+    assert caught.value.field == "infusion_date"
+    assert "before the enrolment date" in caught.value.rule
+    subject.refresh_from_db()
+    assert subject.status == "enrolled"
+
+
+# Transitions the state machine forbids: (how far to take the subject, the refused step).
+FORBIDDEN = [
+    ("screening", "enrol"), ("screening", "infuse"), ("screening", "complete"), ("screening", "withdraw"),
+    ("consented", "consent"), ("consented", "infuse"), ("consented", "die"),
+    ("enrolled", "consent"), ("enrolled", "enrol"), ("enrolled", "screen_fail"), ("enrolled", "complete"),
+    ("in_follow_up", "infuse"), ("in_follow_up", "enrol"), ("in_follow_up", "screen_fail"),
+    ("screen_failed", "consent"), ("completed", "withdraw"),
+]  # fmt: skip
+
+
+def _subject_in(status: str, site, user) -> Subject:
+    if status == "screening":
+        return f.screened_subject(user, site)
+    if status == "consented":
+        return f.consented_subject(user, site)
+    if status == "enrolled":
+        return f.enrolled_subject(user, site)
+    if status == "screen_failed":
+        return actions.check_screen_fail(user, f.screened_subject(user, site), "not eligible")
+    subject = f.infused_subject(user, site)
+    if status == "completed":
+        subject = actions.check_end_subject(user, subject, Transition.COMPLETE, f.days_ago(1), "")
+    return subject
+
+
+def _do(step: str, user, subject: Subject) -> None:
+    if step == "consent":
+        actions.check_consent(user, subject, "2.0", f.days_ago(5))
+    elif step == "screen_fail":
+        actions.check_screen_fail(user, subject, "changed mind")
+    elif step == "enrol":
+        actions.check_enrol(user, subject, f.days_ago(5))
+    elif step == "infuse":
+        actions.check_record_infusion(user, subject, f.infusion_entries(f.days_ago(2)))
+    else:
+        actions.check_end_subject(user, subject, Transition(step), f.days_ago(1), "a reason")
+
+
+@pytest.mark.parametrize(("status", "step"), FORBIDDEN)
+def test_forbidden_transition_is_refused_naming_status(site, investigator, status, step):
+    """A step the state machine does not allow is refused with InputError on 'status'; nothing is written."""
+    subject = _subject_in(status, site, investigator)
+    assert subject.status == status
+    version, start, visits = subject.version, f.last_seq(), Visit.objects.filter(subject=subject).count()
+    with pytest.raises(InputError) as caught:
+        _do(step, investigator, subject)
+    assert caught.value.field == "status"
+    assert "is not allowed for a subject who is" in caught.value.rule
+    subject.refresh_from_db()
+    assert (subject.status, subject.version) == (status, version)
+    assert Visit.objects.filter(subject=subject).count() == visits
+    assert f.audit_since(start) == []
+
+
+def test_terminal_status_allows_nothing(site, investigator):
+    """After a screen failure the rule says the status is final."""
+    subject = _subject_in("screen_failed", site, investigator)
+    assert subject.screen_fail_reason == "not eligible"
+    with pytest.raises(InputError) as caught:
+        actions.check_consent(investigator, subject, "2.0", f.days_ago(5))
+    assert "none (the status is final)" in caught.value.rule
+
+
+def test_enrol_refused_when_ineligible_names_the_exclusion(site, investigator):
+    """A pregnant candidate is ineligible: enrolment is refused and the reason names Pregnancy (and no passing criterion)."""
+    subject = f.consented_subject(investigator, site, {**LUNG_ELIGIBLE, "pregnant": True})
+    start = f.last_seq()
+    with pytest.raises(InputError) as caught:
+        actions.check_enrol(investigator, subject, f.days_ago(5))
+    assert caught.value.field == "eligibility"
+    assert "ineligible" in caught.value.rule
+    assert "Pregnancy" in caught.value.rule
+    assert "Uncontrolled arrhythmia" not in caught.value.rule  # an exclusion that does not hold is no reason
+    subject.refresh_from_db()
+    assert (subject.status, subject.subject_code) == ("consented", None)
+    assert f.audit_since(start) == []
+
+
+def test_enrol_refused_when_inclusion_not_met(site, investigator):
+    """Without a qualifying pathway (DLCO 80 %) the inclusion criterion is the reason."""
+    values = {**LUNG_ELIGIBLE, "dlco_pct_pred": 80}
+    subject = f.consented_subject(investigator, site, values)
+    with pytest.raises(InputError) as caught:
+        actions.check_enrol(investigator, subject, f.days_ago(5))
+    assert "ineligible" in caught.value.rule
+    assert "At least one qualifying pathway" in caught.value.rule
+
+
+def test_enrol_refused_when_screening_is_incomplete(site, investigator):
+    """Without the vascular access answer the verdict is incomplete, and the reason names the open criterion."""
+    values = {k: v for k, v in LUNG_ELIGIBLE.items() if k != "vascular_access"}
+    subject = f.consented_subject(investigator, site, values)
+    with pytest.raises(InputError) as caught:
+        actions.check_enrol(investigator, subject, f.days_ago(5))
+    assert caught.value.field == "eligibility"
+    assert "incomplete" in caught.value.rule
+    assert "No vascular access" in caught.value.rule
+    subject.refresh_from_db()
+    assert subject.status == "consented"
+
+
+def test_enrol_refused_with_no_screening_values(site, investigator):
+    """A consented subject with empty screening forms cannot be enrolled."""
+    subject = f.open_screening(investigator, site)
+    subject = actions.check_consent(investigator, subject, "2.0", f.days_ago(5))
+    with pytest.raises(InputError) as caught:
+        actions.check_enrol(investigator, subject, f.days_ago(1))
+    assert "incomplete" in caught.value.rule
+
+
+def test_subject_action_with_stale_version_is_refused(site, investigator):
+    """Optimistic locking of the subject: a step started from an older version is refused, nothing saved."""
+    subject = f.screened_subject(investigator, site)
+    actions.check_consent(investigator, subject, "2.0", f.days_ago(5), expected_version=1)
+    start = f.last_seq()
+    with pytest.raises(StaleSubjectError):
+        actions.check_screen_fail(investigator, subject, "late", expected_version=1)
+    subject.refresh_from_db()
+    assert (subject.status, subject.version) == ("consented", 2)
+    assert f.audit_since(start) == []
+
+
+def test_only_investigators_enrol_and_infuse(site, investigator, coordinator):
+    """A coordinator may consent but not enrol or infuse (AccessDeniedError naming the permission)."""
+    subject = f.consented_subject(coordinator, site)
+    with pytest.raises(AccessDeniedError, match="enrol"):
+        actions.check_enrol(coordinator, subject, f.days_ago(5))
+    subject = actions.check_enrol(investigator, subject, f.days_ago(5))
+    with pytest.raises(AccessDeniedError, match="infuse"):
+        actions.check_record_infusion(coordinator, subject, f.infusion_entries(f.days_ago(2)))
+
+
+def test_screen_fail_and_end_steps_need_a_reason(site, investigator):
+    """Screen failure, withdrawal, death need a reason; completion does not."""
+    subject = f.screened_subject(investigator, site)
+    with pytest.raises(InputError) as caught:
+        actions.check_screen_fail(investigator, subject, "   ")
+    assert caught.value.field == "reason"
+    start = f.last_seq()
+    failed = actions.check_screen_fail(investigator, subject, " DLCO repeat 40 % ")
+    assert (failed.status, failed.screen_fail_reason, failed.end_date) == ("screen_failed", "DLCO repeat 40 %", f.today())
+    assert [(e.action, e.field, e.old_value, e.new_value, e.reason, e.role) for e in f.audit_since(start)] == [
+        ("subject.screen_fail", "status", "screening", "screen_failed", "DLCO repeat 40 %", "investigator")
+    ]
+    infused = f.infused_subject(investigator, site)
+    with pytest.raises(InputError) as caught:
+        actions.check_end_subject(investigator, infused, Transition.WITHDRAW, f.days_ago(1), "")
+    assert caught.value.field == "reason"
+    start = f.last_seq()
+    ended = actions.check_end_subject(investigator, infused, Transition.DIE, f.days_ago(1), "sepsis")
+    assert ended.status == "died"
+    assert [(e.action, e.reason) for e in f.audit_since(start)] == [("subject.die", "sepsis"), ("subject.die", "")]
+
+
+def test_mark_visit_missed(site, investigator):
+    """A missed visit keeps its reason and is audited once; marking it again or a done visit is refused."""
+    subject = f.infused_subject(investigator, site)
+    m1 = Visit.objects.get(subject=subject, code="M1")
+    start = f.last_seq()
+    actions.check_mark_visit_missed(investigator, m1, "patient in hospital")
+    m1.refresh_from_db()
+    assert (m1.missed, m1.missed_reason) == (True, "patient in hospital")
+    entries = f.audit_since(start)
+    assert [(e.action, e.object_id, e.old_value, e.new_value, e.reason) for e in entries] == [
+        ("visit.missed", "NJDT-001/M1", "no", "yes", "patient in hospital")
+    ]
+    with pytest.raises(InputError, match="already marked missed"):
+        actions.check_mark_visit_missed(investigator, m1, "again")
+    d0 = Visit.objects.get(subject=subject, code="D0")
+    with pytest.raises(InputError, match="cannot be missed"):
+        actions.check_mark_visit_missed(investigator, d0, "no")
+
+
+# --- form saves ----------------------------------------------------------------------------------
+
+
+def test_form_save_stores_the_unit_conversion(site, coordinator):
+    """Albumin typed as 2.3 g/dL is stored as 23 g/L, keeping the raw '2.3' and the unit 'g/dL'."""
+    subject = f.open_screening(coordinator, site)
+    record = f.scr_record(subject, "screening")
+    result = check_save_form(coordinator, record, {"albumin": ("2.3", "g/dL")}, expected_version=0)
+    record.refresh_from_db()
+    stored = record.values["albumin"]
+    assert (stored["raw"], stored["unit"], stored["converted"]) == ("2.3", "g/dL", True)
+    assert stored["value"] == pytest.approx(23.0)
+    assert stored["display"] == "23 g/L"
+    assert result.changed == ("albumin",)
+    assert (record.version, record.status) == (1, "incomplete")
+
+
+def test_first_save_of_a_visit_records_done_on_and_audits_each_item(site, coordinator):
+    """The first save sets the visit's date and writes visit.done plus one form.save per item (no reason needed)."""
+    subject = f.open_screening(coordinator, site)
+    record = f.scr_record(subject, "demographics")
+    visit_date = f.days_ago(58)
+    start = f.last_seq()
+    entries = {"sex": ("female", None), "age": ("45", None), "height": ("1.62", "m"), "body_weight": ("58", None)}
+    check_save_form(coordinator, record, entries, expected_version=0, visit_date=visit_date)
+    visit = Visit.objects.get(subject=subject, code="SCR")
+    assert visit.done_on == visit_date
+    got = [(e.action, e.object_id, e.field, e.old_value, e.new_value, e.reason, e.username, e.role) for e in f.audit_since(start)]
+    where = "NJDT-S0001/SCR/demographics"
+    assert got == [
+        ("visit.done", "NJDT-S0001/SCR", "done_on", "", visit_date.isoformat(), "", "coord", "coordinator"),
+        ("form.save", where, "sex", "", "female", "", "coord", "coordinator"),
+        ("form.save", where, "age", "", "45", "", "coord", "coordinator"),
+        ("form.save", where, "height", "", "1.62 m", "", "coord", "coordinator"),
+        ("form.save", where, "body_weight", "", "58", "", "coord", "coordinator"),
+    ]
+    record.refresh_from_db()
+    assert record.values["height"]["value"] == pytest.approx(162.0)
+    assert (record.status, record.version, record.updated_by.username) == ("complete", 1, "coord")
+    assert {e.form_record_id for e in f.audit_since(start)[1:]} == {record.pk}
+
+
+def test_hard_range_error_names_item_and_rule_and_saves_nothing(site, coordinator):
+    """Albumin 80 g/L is above the plausible 5-70 g/L: refused with the label and rule, record untouched."""
+    subject = f.screened_subject(coordinator, site)
+    record = f.scr_record(subject, "screening")
+    before = dict(record.values)
+    start = f.last_seq()
+    entries = {**f.screening_entries(subject, LUNG_ELIGIBLE)["screening"], "albumin": ("80", None)}
+    with pytest.raises(EntryRejectedError) as caught:
+        check_save_form(coordinator, record, entries, expected_version=1, reason="typo")
+    issue = caught.value.entry.errors["albumin"]
+    assert issue.message == "Serum albumin: must be within the plausible range 5 to 70 g/L"
+    assert caught.value.field == "albumin"
+    record.refresh_from_db()
+    assert (record.version, record.values) == (1, before)
+    assert f.audit_since(start) == []
+
+
+def test_soft_range_warning_needs_confirmation(site, coordinator):
+    """Albumin 18 g/L is below the expected 20: a warning until confirmed, then saved with a confirm_warning entry."""
+    subject = f.open_screening(coordinator, site)
+    record = f.scr_record(subject, "screening")
+    with pytest.raises(EntryRejectedError) as caught:
+        check_save_form(coordinator, record, {"albumin": ("18", None)}, expected_version=0)
+    assert caught.value.entry.errors == {}
+    assert caught.value.entry.warnings["albumin"].message == (
+        "Serum albumin: outside the expected range 20 to 55 g/L; confirm it is correct"
+    )
+    record.refresh_from_db()
+    assert record.version == 0
+    start = f.last_seq()
+    check_save_form(coordinator, record, {"albumin": ("18", None)}, expected_version=0, confirmed={"albumin"})
+    record.refresh_from_db()
+    assert (record.version, record.values["albumin"]["value"], record.confirmed_warnings) == (1, 18.0, ["albumin"])
+    actions_written = [(e.action, e.field, e.new_value) for e in f.audit_since(start)]
+    assert actions_written == [
+        ("visit.done", "done_on", f.today().isoformat()),
+        ("form.save", "albumin", "18"),
+        ("form.confirm_warning", "albumin", "outside the expected range 20 to 55 g/L; confirm it is correct"),
+    ]
+
+
+def test_changing_a_saved_value_needs_a_reason(site, coordinator, investigator):
+    """Without a reason the change is refused; with one, one entry per changed item (old, new, user, role, reason)."""
+    subject = f.screened_subject(coordinator, site)
+    record = f.scr_record(subject, "screening")
+    entries = f.screening_entries(subject, {**LUNG_ELIGIBLE, "albumin": 38, "esr": 14})["screening"]
+    start = f.last_seq()
+    with pytest.raises(EntryRejectedError) as caught:
+        check_save_form(investigator, record, entries, expected_version=1, reason="  ")
+    assert (caught.value.field, caught.value.rule) == ("reason", "a reason for change is required when a saved value is changed")
+    record.refresh_from_db()
+    assert (record.version, record.values["albumin"]["raw"]) == (1, "40")
+    assert f.audit_since(start) == []
+
+    result = check_save_form(investigator, record, entries, expected_version=1, reason="lab report corrected")
+    assert result.changed == ("esr", "albumin")  # in form order
+    got = [(e.action, e.field, e.old_value, e.new_value, e.username, e.role, e.reason) for e in f.audit_since(start)]
+    assert got == [
+        ("form.save", "esr", "12", "14", "inv", "investigator", "lab report corrected"),
+        ("form.save", "albumin", "40", "38", "inv", "investigator", "lab report corrected"),
+    ]
+    record.refresh_from_db()
+    assert (record.version, record.values["albumin"]["value"], record.updated_by.username) == (2, 38.0, "inv")
+    assert verify_chain().ok
+
+
+def test_saving_unchanged_values_writes_nothing(site, coordinator):
+    """Saving the same values again keeps the version and adds no audit entry."""
+    subject = f.screened_subject(coordinator, site)
+    record = f.scr_record(subject, "screening")
+    start = f.last_seq()
+    result = check_save_form(coordinator, record, f.screening_entries(subject, LUNG_ELIGIBLE)["screening"], expected_version=1)
+    assert result.changed == ()
+    record.refresh_from_db()
+    assert record.version == 1
+    assert f.audit_since(start) == []
+
+
+def test_stale_expected_version_is_an_edit_conflict(site, coordinator, investigator):
+    """Two people opened version 1; the second save is refused with EditConflictError and stores nothing."""
+    subject = f.screened_subject(coordinator, site)
+    record = f.scr_record(subject, "screening")
+    first = f.screening_entries(subject, {**LUNG_ELIGIBLE, "esr": 20})["screening"]
+    check_save_form(coordinator, record, first, expected_version=1, reason="re-read the lab sheet")
+    start = f.last_seq()
+    second = f.screening_entries(subject, {**LUNG_ELIGIBLE, "esr": 30})["screening"]
+    with pytest.raises(EditConflictError) as caught:
+        check_save_form(investigator, record, second, expected_version=1, reason="mine")
+    assert caught.value.current.version == 2
+    assert "version 2" in str(caught.value)
+    assert "(version 1)" in str(caught.value)
+    assert "coord" in str(caught.value)
+    record.refresh_from_db()
+    assert (record.version, record.values["esr"]["raw"], record.updated_by.username) == (2, "20", "coord")
+    assert f.audit_since(start) == []
+
+
+def test_mrss_total_is_derived_and_completes_the_form(site, investigator):
+    """17 area scores summing to 19 derive the required total; the record is complete and M1 is done."""
+    subject = f.infused_subject(investigator, site, f.days_ago(40))
+    record = FormRecord.objects.get(subject=subject, visit__code="M1", form_code="mrss")
+    visit_date = f.days_ago(9)
+    result = check_save_form(investigator, record, _entries(MRSS_AREAS), expected_version=0, visit_date=visit_date)
+    assert result.entry.derived["mrss"].value == 19.0
+    assert result.entry.missing_required == ()
+    record.refresh_from_db()
+    assert (record.status, record.version) == ("complete", 1)
+    assert "mrss" not in record.values  # derived, not typed
+    assert Visit.objects.get(pk=record.visit_id).done_on == visit_date
+
+
+def test_mrss_with_an_area_missing_is_incomplete(site, investigator):
+    """16 of 17 areas: no total can be derived, the form is saved as incomplete."""
+    subject = f.infused_subject(investigator, site)
+    record = FormRecord.objects.get(subject=subject, visit__code="M1", form_code="mrss")
+    partial = {k: v for k, v in MRSS_AREAS.items() if k != "mrss_foot_l"}
+    result = check_save_form(investigator, record, _entries(partial), expected_version=0)
+    assert "mrss_foot_l" in result.entry.missing_required
+    record.refresh_from_db()
+    assert record.status == "incomplete"
+
+
+def test_follow_up_visit_date_before_the_infusion_is_refused(site, investigator):
+    """A follow-up form cannot be dated before the infusion (day 0)."""
+    infusion_date = f.days_ago(40)
+    subject = f.infused_subject(investigator, site, infusion_date)
+    record = FormRecord.objects.get(subject=subject, visit__code="M1", form_code="mrss")
+    with pytest.raises(EntryRejectedError) as caught:
+        check_save_form(investigator, record, _entries(MRSS_AREAS), expected_version=0, visit_date=f.days_ago(41))
+    assert caught.value.field == "visit_date"
+    record.refresh_from_db()
+    assert record.version == 0
+    assert Visit.objects.get(pk=record.visit_id).done_on is None
+
+
+def test_infusion_form_cannot_be_changed_through_a_form_save(site, investigator):
+    """The infusion is recorded by the infusion step only: a form save cannot change cells or date behind the dose check."""
+    subject = f.infused_subject(investigator, site)
+    record = FormRecord.objects.get(subject=subject, form_code="infusion")
+    entries = {**f.infusion_entries(subject.infusion_date), "cells_administered": ("90000000", None)}
+    start = f.last_seq()
+    with pytest.raises(EntryRejectedError) as caught:
+        check_save_form(investigator, record, entries, expected_version=1, reason="recount")
+    assert caught.value.field == "form"
+    assert "infusion step" in caught.value.rule
+    record.refresh_from_db()
+    assert (record.version, record.values["cells_administered"]["value"]) == (1, 60_000_000.0)
+    assert f.audit_since(start) == []
+
+
+def test_form_save_needs_the_enter_data_permission(site, coordinator):
+    """A monitor's save is refused with AccessDeniedError; nothing is stored or audited."""
+    monitor = f.make_user("mon", "monitor", site)
+    subject = f.open_screening(coordinator, site)
+    record = f.scr_record(subject, "screening")
+    start = f.last_seq()
+    with pytest.raises(AccessDeniedError, match="enter data"):
+        check_save_form(monitor, record, {"albumin": ("40", None)}, expected_version=0)
+    record.refresh_from_db()
+    assert (record.version, record.values) == (0, {})
+    assert f.audit_since(start) == []
+
+
+def test_audit_chain_verifies_after_a_busy_course(site, investigator, coordinator):
+    """Many actions by two users: the hash chain is intact and its entry count is the number of entries."""
+    f.infused_subject(investigator, site)
+    f.screened_subject(coordinator, site)
+    report = verify_chain()
+    assert report.ok, report.problem
+    assert report.entries == f.last_seq()

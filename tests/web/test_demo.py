@@ -1,0 +1,89 @@
+"""The demo data: 20 simulated patients at the stages the demo promises, one user per role, a valid
+audit chain, and a second run that adds nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from rodnan.web import demo
+from rodnan.web.accounts.models import Membership
+from rodnan.web.audit.chain import verify_chain
+from rodnan.web.audit.models import AuditEntry
+from rodnan.web.crfs.models import FormRecord
+from rodnan.web.subjects.models import Subject, Visit
+from tests.web import factories as f
+
+pytestmark = pytest.mark.django_db
+
+# demo.STAGES by the status each stage leaves the subject in, counted by hand: 1 screening,
+# 1 consented + 1 eligible_consented, 2 screen failures, 1 enrolled, 10 follow-up, 2 completed,
+# 1 withdrawn, 1 died.
+EXPECTED_STATUSES = {
+    "screening": 1, "consented": 2, "screen_failed": 2, "enrolled": 1, "in_follow_up": 10, "completed": 2,
+    "withdrawn": 1, "died": 1,
+}  # fmt: skip
+STAGE_TO_STATUS = {
+    "screening": "screening", "consented": "consented", "eligible_consented": "consented", "screen_failed": "screen_failed",
+    "enrolled": "enrolled", "follow_up": "in_follow_up", "completed": "completed", "withdrawn": "withdrawn", "died": "died",
+}  # fmt: skip
+
+
+def test_stage_table_matches_the_expected_mix():
+    """demo.STAGES holds 20 patients in the mix written out above."""
+    assert len(demo.STAGES) == 20
+    assert Counter(STAGE_TO_STATUS[s.kind] for s in demo.STAGES) == EXPECTED_STATUSES
+
+
+def _check_subjects() -> None:
+    """20 subjects at NJDT, counted by status; enrolled subjects have IDs NJDT-001.. and screening numbers NJDT-S0001.."""
+    assert Subject.objects.count() == 20
+    assert dict(Counter(Subject.objects.values_list("status", flat=True))) == EXPECTED_STATUSES
+    assert set(Subject.objects.values_list("site__code", flat=True)) == {"NJDT"}
+    numbers = sorted(Subject.objects.values_list("screening_number", flat=True))
+    assert numbers == [f"NJDT-S{n:04d}" for n in range(1, 21)]
+    codes = sorted(c for c in Subject.objects.values_list("subject_code", flat=True) if c)
+    assert codes == [f"NJDT-{n:03d}" for n in range(1, 16)]  # 1 enrolled + 10 + 2 + 1 + 1 reached enrolment
+    infused = Subject.objects.exclude(infusion_date=None)
+    assert infused.count() == 14  # follow-up, completed, withdrawn, died
+    for subject in infused:
+        assert Visit.objects.filter(subject=subject).count() == 14  # SCR, D0, M1..M12
+    assert FormRecord.objects.filter(form_code="infusion", status="complete").count() == 14
+
+
+def _check_users() -> None:
+    """Seven users named after their role, each holding that role at NJDT, with the demo password."""
+    users = get_user_model().objects.order_by("username")
+    assert sorted(u.username for u in users) == sorted(f.ROLE_CODES)
+    memberships = {(m.user.username, m.site.code, m.role) for m in Membership.objects.select_related("user", "site")}
+    assert memberships == {(code, "NJDT", code) for code in f.ROLE_CODES}
+    assert users.get(username="monitor").check_password(demo.DEMO_PASSWORD)
+
+
+def _check_audit() -> None:
+    """Every demo write went through the actions: the chain verifies and records each subject's screening."""
+    report = verify_chain()
+    assert report.ok, report.problem
+    assert report.entries == AuditEntry.objects.count() > 0
+    assert AuditEntry.objects.filter(action="subject.screen", field="screening_number").count() == 20
+    assert AuditEntry.objects.filter(action="subject.enrol", field="status").count() == 15
+    assert AuditEntry.objects.filter(action="subject.infuse").count() == 14
+
+
+def _snapshot() -> tuple[object, ...]:
+    return (Subject.objects.count(), get_user_model().objects.count(), Membership.objects.count(), AuditEntry.objects.count(),
+            sorted(FormRecord.objects.values_list("id", "version")))  # fmt: skip
+
+
+def test_fill_demo_builds_the_demo_once():
+    """One run builds subjects, users and a valid audit trail (checked above); a second run adds nothing."""
+    demo.fill_demo()
+    _check_subjects()
+    _check_users()
+    _check_audit()
+    before = _snapshot()
+    demo.fill_demo()
+    assert _snapshot() == before
+    assert verify_chain().ok

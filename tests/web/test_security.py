@@ -1,0 +1,289 @@
+"""Accounts and security: logins in the audit trail, lockout after five failures, password rules,
+audited role changes, and no clinical value in any log record."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from rodnan.errors import InputError
+from rodnan.web.accounts.access import AccessDeniedError
+from rodnan.web.accounts.actions import check_create_user, check_grant_membership, check_revoke_membership, do_grant_membership
+from rodnan.web.accounts.models import Membership
+from rodnan.web.audit.chain import verify_chain
+from rodnan.web.audit.models import AuditEntry
+from tests.candidates import LUNG_ELIGIBLE
+from tests.web import factories as f
+
+pytestmark = pytest.mark.django_db
+
+WRONG = "not-the-password-0000"
+
+
+@pytest.fixture
+def study():
+    return f.make_study()
+
+
+@pytest.fixture
+def site(study):
+    return f.site_a(study)
+
+
+@pytest.fixture
+def investigator(site):
+    return f.make_user("inv", "investigator", site)
+
+
+@pytest.fixture
+def admin(site):
+    return f.make_user("admin", "administrator", site)
+
+
+def _login(client: Client, username: str, password: str):
+    return client.post("/login/", {"username": username, "password": password})
+
+
+def _account_events(start: int) -> list[tuple[str, str, str, str]]:
+    return [(e.action, e.username, e.role, e.object_id) for e in f.audit_since(start)]
+
+
+# --- login, logout, failed login ------------------------------------------------------------------
+
+
+def test_login_and_logout_are_audited(client, investigator):
+    """A login and a logout each leave one entry with the user name and role."""
+    start = f.last_seq()
+    response = _login(client, "inv", f.PASSWORD)
+    assert (response.status_code, response["Location"]) == (302, "/")
+    assert client.get("/").status_code == 200
+    response = client.post("/logout/")
+    assert response.status_code == 302
+    assert _account_events(start) == [
+        ("auth.login", "inv", "investigator", "inv"),
+        ("auth.logout", "inv", "investigator", "inv"),
+    ]
+    assert client.get("/").status_code == 302  # logged out
+
+
+def test_failed_login_is_audited_without_the_password(client, investigator):
+    """A wrong password: the page says so, an anonymous entry names the user name tried, never the password."""
+    start = f.last_seq()
+    response = _login(client, "inv", WRONG)
+    assert response.status_code == 200
+    assert "did not match" in response.content.decode()
+    assert _account_events(start) == [("auth.login_failed", "", "", "inv")]
+    entry = f.audit_since(start)[0]
+    assert entry.user_id is None
+    fields = (entry.object_id, entry.field, entry.old_value, entry.new_value, entry.reason)
+    assert all(WRONG not in value for value in fields)
+    assert verify_chain().ok
+
+
+def test_account_events_page_lists_logins(client, investigator, admin):
+    """The administrator's account events page shows the login and the failed login."""
+    _login(Client(), "inv", f.PASSWORD)
+    _login(Client(), "inv", WRONG)
+    client.force_login(admin)
+    page = client.get("/account-events/").content.decode()
+    assert "auth.login_failed" in page
+    assert "auth.login" in page
+
+
+def test_five_failed_logins_lock_the_user_out(client, investigator):
+    """After 5 wrong passwords, the 6th attempt with the right password is refused and nobody is logged in."""
+    for _ in range(4):
+        assert _login(client, "inv", WRONG).status_code == 200
+    assert _login(client, "inv", WRONG).status_code == 429  # the fifth failure locks
+    response = _login(client, "inv", f.PASSWORD)
+    assert response.status_code == 429
+    assert "Account locked" in response.content.decode()
+    assert client.get("/").status_code == 302  # still anonymous
+    assert not AuditEntry.objects.filter(action="auth.login").exists()
+    assert AuditEntry.objects.filter(action="auth.login_failed", object_id="inv").count() == 6
+    # another user name is not locked by inv's failures
+    f.make_user("coord", "coordinator", investigator.memberships.get().site)
+    assert _login(Client(), "coord", f.PASSWORD).status_code == 302
+
+
+def test_four_failures_then_the_right_password_logs_in(client, investigator):
+    """The limit is five: four failures still let the right password in."""
+    for _ in range(4):
+        _login(client, "inv", WRONG)
+    response = _login(client, "inv", f.PASSWORD)
+    assert (response.status_code, response["Location"]) == (302, "/")
+
+
+def test_session_cookie_is_http_only_and_same_site(client, investigator):
+    """The session cookie set at login is HttpOnly and SameSite=Lax."""
+    response = _login(client, "inv", f.PASSWORD)
+    cookie = response.cookies["sessionid"]
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Lax"
+
+
+def test_login_never_redirects_off_site(client, investigator):
+    """A ``next`` pointing at another host is ignored: the user lands on the study page."""
+    response = client.post("/login/", {"username": "inv", "password": f.PASSWORD, "next": "https://evil.example/steal"})
+    assert (response.status_code, response["Location"]) == (302, "/")
+
+
+def test_post_without_csrf_token_is_refused(site, investigator):
+    """A form save without the CSRF token is refused (403) and stores nothing."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(investigator)
+    subject = f.open_screening(investigator, site)
+    record = f.scr_record(subject, "screening")
+    response = client.post(f"/forms/{record.pk}/", {"version": "0", "v_albumin": "40"})
+    assert response.status_code == 403
+    record.refresh_from_db()
+    assert record.version == 0
+
+
+# --- users and memberships ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("password", "rule"),
+    [
+        ("short-pw1", "at least 12 characters"),
+        ("123456789012345", "entirely numeric"),
+        ("password1234", "too common"),
+        ("nurse.wang.2026", "too similar to the username"),
+    ],
+)
+def test_password_validators_reject_weak_passwords(admin, site, password, rule):
+    """check_create_user refuses weak passwords with InputError on 'password'; no user, no audit entry."""
+    start = f.last_seq()
+    with pytest.raises(InputError) as caught:
+        check_create_user(admin, site, "nurse.wang.2026", password, "coordinator")
+    assert caught.value.field == "password"
+    assert rule in caught.value.rule
+    assert password not in str(caught.value)  # the error never repeats the password
+    assert not get_user_model().objects.filter(username="nurse.wang.2026").exists()
+    assert f.audit_since(start) == []
+
+
+def test_create_user_is_audited(admin, site):
+    """A new user: user.create then membership.grant, by the administrator."""
+    start = f.last_seq()
+    user = check_create_user(admin, site, "  nurse1 ", "a-long-enough-passphrase-9", "coordinator")
+    assert user.username == "nurse1"
+    assert user.check_password("a-long-enough-passphrase-9")
+    got = [
+        (e.action, e.username, e.role, e.object_id, e.field, e.old_value, e.new_value, e.site_id) for e in f.audit_since(start)
+    ]
+    assert got == [
+        ("user.create", "admin", "administrator", "nurse1", "", "", "", site.pk),
+        ("membership.grant", "admin", "administrator", "nurse1", "role", "", "coordinator", site.pk),
+    ]
+
+
+def test_create_user_refuses_taken_names_and_unknown_roles(admin, site, investigator):
+    """A taken user name and a role that does not exist are refused, naming the field."""
+    with pytest.raises(InputError) as caught:
+        check_create_user(admin, site, "inv", "a-long-enough-passphrase-9", "coordinator")
+    assert caught.value.field == "username"
+    with pytest.raises(InputError) as caught:
+        check_create_user(admin, site, "nurse2", "a-long-enough-passphrase-9", "superuser")
+    assert caught.value.field == "role"
+
+
+def test_membership_grant_change_and_revoke_are_audited(admin, site):
+    """Grant monitor, change to data manager, re-grant the same role (no entry), revoke: old and new role each time."""
+    user = f.make_user("sam")
+    start = f.last_seq()
+    check_grant_membership(admin, user, site, "monitor")
+    check_grant_membership(admin, user, site, "data_manager")
+    check_grant_membership(admin, user, site, "data_manager")
+    assert Membership.objects.get(user=user, site=site).role == "data_manager"
+    check_revoke_membership(admin, user, site)
+    assert not Membership.objects.filter(user=user).exists()
+    got = [(e.action, e.username, e.role, e.object_id, e.old_value, e.new_value) for e in f.audit_since(start)]
+    assert got == [
+        ("membership.grant", "admin", "administrator", "sam", "", "monitor"),
+        ("membership.grant", "admin", "administrator", "sam", "monitor", "data_manager"),
+        ("membership.revoke", "admin", "administrator", "sam", "data_manager", ""),
+    ]
+    assert verify_chain().ok
+
+
+def test_only_administrators_grant_and_nobody_revokes_their_own_admin_role(admin, site, investigator):
+    """An investigator cannot grant roles; an administrator cannot remove their own administrator role."""
+    user = f.make_user("sam")
+    with pytest.raises(AccessDeniedError, match="manage users"):
+        check_grant_membership(investigator, user, site, "investigator")
+    assert not Membership.objects.filter(user=user).exists()
+    with pytest.raises(InputError) as caught:
+        check_revoke_membership(admin, admin, site)
+    assert caught.value.field == "membership"
+    assert Membership.objects.get(user=admin).role == "administrator"
+
+
+def test_do_grant_membership_replaces_the_role_and_forgets_the_cached_one(admin, site):
+    """do_grant_membership keeps one role per user and site, and the user's new role applies at once."""
+    from rodnan.web.accounts.access import role_at
+
+    user = f.make_user("sam", "monitor", site)
+    assert role_at(user, site).code == "monitor"
+    do_grant_membership(admin, "administrator", user, site, "coordinator")
+    assert Membership.objects.filter(user=user).count() == 1
+    assert role_at(user, site).code == "coordinator"
+
+
+# --- no clinical values in logs -------------------------------------------------------------------
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def log_lines():
+    """Every line the application logs: the root logger at its configured level, and the request,
+    security, axes and rodnan loggers opened down to DEBUG (stricter than the settings)."""
+    handler = _Collect()
+    loggers = [logging.getLogger(name) for name in ("", "django.request", "django.security", "rodnan", "axes")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        if logger.name != "root":
+            logger.setLevel(logging.DEBUG)
+    yield handler.lines
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def test_no_clinical_values_in_logs(client, site, investigator, log_lines):
+    """A form save with an error, a conflict and a good save: the typed values appear in no log record."""
+    subject = f.open_screening(investigator, site)
+    record = f.scr_record(subject, "screening")
+    client.force_login(investigator)
+    typed = {f"v_{code}": ("yes" if v is True else "no" if v is False else str(v)) for code, v in LUNG_ELIGIBLE.items()}
+    rejected = client.post(f"/forms/{record.pk}/", {**typed, "v_albumin": "69.8765", "v_esr": "187.345", "version": "0",
+                                                    "u_albumin": "g/dL"})  # fmt: skip
+    assert rejected.status_code == 422
+    conflict = client.post(f"/forms/{record.pk}/", {**typed, "v_esr": "23.4567", "version": "7"})
+    assert conflict.status_code == 409
+    saved = client.post(f"/forms/{record.pk}/", {**typed, "v_esr": "24.6813", "version": "0"})
+    assert saved.status_code == 302
+    assert any("/forms/" in line for line in log_lines)  # the 4xx responses were logged, by path
+    for value in ("69.8765", "187.345", "23.4567", "24.6813"):
+        assert not [line for line in log_lines if value in line], value
+
+
+def test_failed_login_password_is_not_logged(client, investigator, log_lines):
+    """Neither a wrong nor the right password shows up in a log record."""
+    _login(client, "inv", WRONG)
+    _login(client, "inv", f.PASSWORD)
+    assert not [line for line in log_lines if WRONG in line or f.PASSWORD in line]
