@@ -19,11 +19,6 @@ pytestmark = [
 ]
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    reason="app bug: audit.html says 'When (UTC)' and 'Times are UTC' but shows e.at in the site's time zone "
-    "(Asia/Shanghai, 8 hours ahead)",
-)
 def test_audit_times_are_in_the_zone_the_page_names(page: Page, live_server, trial) -> None:
     from rodnan.web.subjects import actions
 

@@ -87,11 +87,6 @@ def test_ssc_haq_in_tablet_mode(page: Page, live_server, trial, screening_subjec
     expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    reason="app bug: a saved questionnaire reopened in tablet mode and changed is refused for want of a reason for change, "
-    "but tablet mode shows no reason field, so the patient is stuck (form_entry.html hides the field when patient)",
-)
 def test_patient_can_correct_a_saved_questionnaire_in_tablet_mode(page: Page, live_server, trial, screening_subject) -> None:
     base = live_server.url
     log_in(page, base, "coordinator")

@@ -78,11 +78,11 @@ def test_coordinator_screens_enrols_follows_and_audits(page: Page, live_server, 
     fill_items(page, NEUTRAL)  # every value on the safe side: no qualifying pathway yet
     expect(panel).to_contain_text("(live, not saved)")
     expect(panel.locator(".verdict")).to_have_text(exact("Not eligible"))
-    expect(panel.locator("li.c-not_met").filter(has_text="Lung involvement")).to_be_visible()
+    expect(panel.locator("li.c-neutral").filter(has_text="Lung involvement")).to_be_visible()  # a pathway not met: neutral
     page.locator("#v_dlco_pct_pred").fill(str(LUNG_ELIGIBLE["dlco_pct_pred"]))  # DLCO 60 % predicted: lung pathway
     expect(panel.locator(".verdict")).to_contain_text("Eligible")
-    expect(panel.locator(".verdict")).to_contain_text("qualifying pathway: lung")
-    expect(panel.locator("li.c-met").filter(has_text="Lung involvement")).to_be_visible()
+    expect(panel.locator(".verdict")).to_contain_text("qualifying pathway: Lung involvement")
+    expect(panel.locator("li.c-good").filter(has_text="Lung involvement")).to_be_visible()
     screenshot("screening-form-eligibility")
     save_form(page)
     expect(flash(page)).to_contain_text("Eligibility screening at SCR saved: 24 values changed")
@@ -90,9 +90,9 @@ def test_coordinator_screens_enrols_follows_and_audits(page: Page, live_server, 
     # The checklist on the subject page says the same, from the saved values.
     checklist = page.locator("#eligibility")
     expect(checklist.locator(".verdict")).to_contain_text("Eligible")
-    expect(checklist.locator(".verdict")).to_contain_text("qualifying pathway: lung")
+    expect(checklist.locator(".verdict")).to_contain_text("qualifying pathway: Lung involvement")
     expect(checklist).not_to_contain_text("(live, not saved)")
-    expect(checklist.locator("li.c-met").filter(has_text="ACR (1980 ARA)")).to_be_visible()
+    expect(checklist.locator("li.c-good").filter(has_text="ACR (1980 ARA)")).to_be_visible()
 
     # 4. Record consent.
     page.get_by_role("link", name="Record consent").click()
@@ -201,10 +201,11 @@ def test_coordinator_screens_enrols_follows_and_audits(page: Page, live_server, 
     # The change in the subject's audit trail, and in the audit trail of the form itself: who, old, new, why.
     # Columns: #, when, who, role, action, where, item, old value, new value, reason.
     reason = "left hand re-examined: moderate, not severe"
-    expected = ["coordinator", "coordinator", "form.save", "NJDT-001/M1/mrss", "mrss_hand_l", "3", "2", reason]
+    label = "mRSS area 9: Hand (dorsum), left"  # the item's label from the protocol (its code, mrss_hand_l, is the cell's title)
+    expected = ["coordinator", "coordinator", "form.save", "NJDT-001/M1/mrss", label, "3", "2", reason]
     page.get_by_role("link", name="Audit trail").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Audit trail")
-    row = page.locator("table.audit tbody tr").filter(has_text="mrss_hand_l").filter(has_text=reason)
+    row = page.locator("table.audit tbody tr").filter(has_text=label).filter(has_text=reason)
     expect(row).to_have_count(1)
     expect(row.locator("td:nth-child(n+3)")).to_have_text(expected)
     page.get_by_role("link", name="NJDT-001").click()

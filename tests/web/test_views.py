@@ -132,7 +132,7 @@ def test_subject_page_shows_eligibility_while_screening(inv_client, site, invest
     """In screening the page shows the checklist (lung pathway met by DLCO 60 %); once enrolled it does not."""
     subject = f.screened_subject(investigator, site)
     page = text(inv_client.get(f"/subjects/{subject.pk}/"))
-    assert "Eligible · qualifying pathway: lung" in page
+    assert "Eligible · qualifying pathway: Lung involvement" in page
     assert "Lung involvement met met: dlco_pct_pred 60 % < 70 %" in page
     assert "Pregnancy not met" in page
     assert "NJDT-S0001" in page
@@ -241,7 +241,7 @@ def test_eligibility_preview_returns_the_checklist(inv_client, site, investigato
     assert response.status_code == 200
     page = text(response)
     assert "(live, not saved)" in page
-    assert "Eligible · qualifying pathway: lung" in page
+    assert "Eligible · qualifying pathway: Lung involvement" in page
     pregnant = text(inv_client.post(f"/forms/{record.pk}/eligibility/", posted({**LUNG_ELIGIBLE, "pregnant": True})))
     assert "Not eligible" in pregnant
     assert "Pregnancy met met: pregnant: yes" in pregnant
@@ -260,7 +260,7 @@ def test_transitions_through_the_views(inv_client, site, investigator):
                                                    "version": "1"})  # fmt: skip
     assert (response.status_code, response["Location"]) == (302, f"{url}/")
     enrol_page = inv_client.get(f"{url}/enrol/")
-    assert "qualifying pathway: lung" in text(enrol_page)
+    assert "qualifying pathway: Lung involvement" in text(enrol_page)
     response = inv_client.post(f"{url}/enrol/", {"enrolment_date": f.days_ago(15).isoformat(), "version": "2"})
     assert response.status_code == 302
     subject.refresh_from_db()
@@ -316,7 +316,7 @@ def test_audit_views_list_the_change_with_its_reason(inv_client, site, investiga
     assert response.status_code == 302
     entry = AuditEntry.objects.get(action="form.save", field="albumin", old_value="40")
     assert (entry.new_value, entry.reason, entry.username, entry.role) == ("38", "lab report corrected", "inv", "investigator")
-    row = "inv investigator form.save NJDT-S0001/SCR/screening albumin 40 38 lab report corrected"
+    row = "inv investigator form.save NJDT-S0001/SCR/screening Serum albumin 40 38 lab report corrected"
     assert row in text(inv_client.get(f"/forms/{record.pk}/audit/"))
     subject_page = text(inv_client.get(f"/subjects/{subject.pk}/audit/"))
     assert row in subject_page

@@ -21,7 +21,8 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from rodnan.core import instruments, units
 from rodnan.core.expr import CompiledExpression, compile_expression
-from rodnan.core.protocol.model import ItemDef, Study
+from rodnan.core.instruments.acr_criss import STEP1_EVENTS
+from rodnan.core.protocol.model import ENDPOINT_SUFFIXES, ItemDef, Study
 from rodnan.errors import ExpressionError, ProtocolError, ProtocolProblem, UnitError
 
 BUNDLED = "nct00962923.v1"
@@ -142,6 +143,7 @@ def _check_references(study: Study) -> Iterator[tuple[Loc, str]]:
 
     yield from _check_derived_items(study)
     yield from _check_expressions(study)
+    yield from _check_endpoints(study)
 
 
 def _check_derived_items(study: Study) -> Iterator[tuple[Loc, str]]:
@@ -244,3 +246,84 @@ def _check_expressions(study: Study) -> Iterator[tuple[Loc, str]]:
                 compiled = compile_expression("false", {})  # stand-in, so references to it do not fail too
             if section == "pathways":
                 named[criterion.code] = compiled
+
+
+def _check_endpoints(study: Study) -> Iterator[tuple[Loc, str]]:
+    """Endpoint rules: unique codes, known pathways and visits, expressions that compile (docs/endpoints.md)."""
+    endpoints = study.endpoints
+    if endpoints is None:
+        return
+    codes = set(study.item_by_code)
+    for i, item in enumerate(study.items):
+        for suffix in ENDPOINT_SUFFIXES:
+            if f"{item.code}_{suffix}" in codes:
+                yield (
+                    ("items", i, "code"),
+                    f"item code {item.code}_{suffix!s} is also the name endpoint expressions use for the "
+                    f"{suffix} of item {item.code!r}; rename the item",
+                )
+    pathways: dict[str, CompiledExpression] = {}
+    for criterion in study.eligibility.pathways:  # as _check_expressions does: a broken pathway is reported there
+        try:
+            pathways[criterion.code] = compile_expression(criterion.expression, study.item_specs, pathways)
+        except ExpressionError:
+            pathways[criterion.code] = compile_expression("false", {})
+
+    def compiled(loc: Loc, what: str, text: str) -> Iterator[tuple[Loc, str]]:
+        try:
+            compile_expression(text, study.endpoint_item_specs, pathways)
+        except ExpressionError as exc:
+            where = f" at column {exc.column}" if exc.column else ""
+            yield loc, f"{what}: {exc.message}{where}"
+
+    dfs: Loc = ("endpoints", "dfs")
+    rules = endpoints.dfs.events
+    for dup in _duplicates([rule.code for rule in rules]):
+        yield (*dfs, "events"), f"event rule code {dup!r} is used more than once"
+    if sum(rule.death for rule in rules) > 1:
+        yield (*dfs, "events"), "only one rule can be the death rule"
+    for i, rule in enumerate(rules):
+        loc: Loc = (*dfs, "events", i)
+        if rule.expression is not None:
+            yield from compiled((*loc, "expression"), f"event rule {rule.code!r}", rule.expression)
+        for j, pathway in enumerate(rule.new_involvement):
+            if pathway not in pathways:
+                yield (
+                    (*loc, "new_involvement", j),
+                    f"{pathway!r} is not a pathway of the eligibility section ({', '.join(pathways)})",
+                )
+
+    visits = study.visit_by_code
+    responses = endpoints.responses
+    for dup in _duplicates([response.code for response in responses]):
+        yield ("endpoints", "responses"), f"response code {dup!r} is used more than once"
+    step1 = [code for code, _ in STEP1_EVENTS]
+    for i, response in enumerate(responses):
+        loc = ("endpoints", "responses", i)
+        if response.visit not in visits:
+            yield (*loc, "visit"), f"visit {response.visit} is not in the schedule"
+        if response.expression is not None:
+            yield from compiled((*loc, "expression"), f"response {response.code!r}", response.expression)
+        for name, trigger in response.step1_events.items():
+            if name not in step1:
+                yield (*loc, "step1_events", name), f"{name!r} is not a CRISS step-1 input ({', '.join(step1)})"
+            if trigger.expression is not None:
+                yield from compiled((*loc, "step1_events", name, "expression"), f"response {response.code!r}", trigger.expression)
+
+    remission = endpoints.remission
+    if remission is None:
+        return
+    for dup in _duplicates([organ.code for organ in remission.organs]):
+        yield ("endpoints", "remission", "organs"), f"organ code {dup!r} is used more than once"
+    for i, organ in enumerate(remission.organs):
+        loc = ("endpoints", "remission", "organs", i)
+        if organ.pathway not in pathways:
+            yield (*loc, "pathway"), f"{organ.pathway!r} is not a pathway of the eligibility section ({', '.join(pathways)})"
+        yield from compiled((*loc, "expression"), f"remission of {organ.code!r}", organ.expression)
+    every = remission.sustained.every_months
+    months = range(every, study.schedule.follow_up_months + 1, every)
+    if len(months) < remission.sustained.visits:
+        yield (
+            ("endpoints", "remission", "sustained"),
+            f"the follow-up has {len(months)} visit(s) {every} months apart, fewer than the {remission.sustained.visits} needed",
+        )

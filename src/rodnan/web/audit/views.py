@@ -5,15 +5,28 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from rodnan.web.accounts.access import can, sites_with
+from rodnan.web.accounts.models import Membership
 from rodnan.web.accounts.roles import Permission
 from rodnan.web.audit.models import AuditEntry
+from rodnan.web.studies.protocol import study_definition
+from rodnan.web.subjects.models import Subject
 from rodnan.web.subjects.selectors import get_form_record_for_user, get_subject_for_user
 
 ACCOUNT_ACTIONS = ("auth.login", "auth.logout", "auth.login_failed", "user.create", "membership.grant", "membership.revoke")
+
+
+def _order(request: HttpRequest) -> str:
+    return "desc" if request.GET.get("order") == "desc" else "asc"
+
+
+def _labels(subject: Subject) -> dict[str, str]:
+    """Item labels by code, for the audit table (the code stays in the cell's title)."""
+    return {item.code: item.label for item in study_definition(subject.study).items}
 
 
 @login_required
@@ -22,9 +35,11 @@ def subject_audit(request: HttpRequest, pk: int) -> HttpResponse:
     subject = get_subject_for_user(request.user, pk)
     if not can(request.user, Permission.VIEW_AUDIT, subject.site_id):
         raise PermissionDenied("your role does not include the audit trail")
-    entries = AuditEntry.objects.filter(subject=subject).order_by("seq")
+    order = _order(request)
+    entries = AuditEntry.objects.filter(subject=subject).order_by("-seq" if order == "desc" else "seq")
     page = Paginator(entries, 200).get_page(request.GET.get("page"))
-    return render(request, "rodnan/audit.html", {"title": f"Audit trail of {subject.label}", "subject": subject, "page": page})
+    return render(request, "rodnan/audit.html", {"title": f"Audit trail of {subject.label}", "subject": subject, "page": page,
+                                                  "order": order, "labels": _labels(subject)})  # fmt: skip
 
 
 @login_required
@@ -33,17 +48,27 @@ def form_audit(request: HttpRequest, pk: int) -> HttpResponse:
     record = get_form_record_for_user(request.user, pk)
     if not can(request.user, Permission.VIEW_AUDIT, record.subject.site_id):
         raise PermissionDenied("your role does not include the audit trail")
-    entries = AuditEntry.objects.filter(form_record=record).order_by("seq")
+    order = _order(request)
+    entries = AuditEntry.objects.filter(form_record=record).order_by("-seq" if order == "desc" else "seq")
     page = Paginator(entries, 200).get_page(request.GET.get("page"))
-    title = f"Audit trail of {record.subject.label}, {record.visit.code}, {record.form_code}"
-    return render(request, "rodnan/audit.html", {"title": title, "subject": record.subject, "record": record, "page": page})
+    form = study_definition(record.subject.study).form_by_code.get(record.form_code)
+    title = f"Audit trail of {record.subject.label}, {record.visit.label}, {form.label if form else record.form_code}"
+    return render(request, "rodnan/audit.html", {"title": title, "subject": record.subject, "record": record, "page": page,
+                                                  "order": order, "labels": _labels(record.subject)})  # fmt: skip
 
 
 @login_required
 def account_audit(request: HttpRequest) -> HttpResponse:
     """Logins, failed logins, logouts, user creation and membership changes (administrators)."""
-    if not sites_with(request.user, Permission.VIEW_ACCOUNT_AUDIT).exists():
+    sites = sites_with(request.user, Permission.VIEW_ACCOUNT_AUDIT)
+    if not sites.exists():
         raise PermissionDenied("your role does not include the account audit")
-    entries = AuditEntry.objects.filter(action__in=ACCOUNT_ACTIONS).order_by("-seq")
+    # only the events of this administrator's sites: about their members, or recorded at those sites
+    members = Membership.objects.filter(site__in=sites).values_list("user__username", flat=True)
+    entries = (
+        AuditEntry.objects.filter(action__in=ACCOUNT_ACTIONS)
+        .filter(Q(site__in=sites) | Q(site__isnull=True, object_id__in=members))
+        .order_by("-seq")
+    )
     page = Paginator(entries, 200).get_page(request.GET.get("page"))
-    return render(request, "rodnan/audit.html", {"title": "Account events", "page": page, "accounts": True})
+    return render(request, "rodnan/audit.html", {"title": "Account events", "page": page, "accounts": True, "order": "desc"})

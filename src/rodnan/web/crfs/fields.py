@@ -71,11 +71,16 @@ def build_fields(
     fields: list[Field] = []
     computed: list[tuple[ItemDef, str]] = []
     derived = entry.derived if entry else {}
+    inherited: dict[tuple[float | None, float | None], dict[int, str]] = {}
     for code in form.items:
         item = study.item_by_code[code]
         if code in computed_codes:
             value = derived.get(code)
-            computed.append((item, value.display if value and not value.is_missing else "not computable yet"))
+            if value is not None and not value.is_missing:
+                computed.append((item, value.display))
+            else:
+                why = value.derived_by if value is not None and value.derived_by else "answers missing"
+                computed.append((item, f"not computable: {why}"))
             continue
         raw, unit = values.get(code, ("", ""))
         f = Field(item, _widget(form, item), raw=raw, unit=unit or (item.unit or ""))
@@ -84,7 +89,11 @@ def build_fields(
         if item.type == "choice":
             f.options = [(c.code, c.label) for c in item.choices]
         elif f.widget == "radio":
-            labels = anchors(item)
+            span = (item.range.min, item.range.max) if item.range else (None, None)
+            # a block of questions states its answers once (SF-36 Q3a-j): later items reuse them
+            labels = anchors(item) or inherited.get(span, {})
+            if labels:
+                inherited[span] = labels
             low, high = int(item.range.min or 0), int(item.range.max or 0)  # type: ignore[union-attr]
             f.options = [(str(n), labels.get(n, "")) for n in range(low, high + 1)]
         if entry is not None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from rodnan.core.entry import EnteredValue, FormEntryResult, check_form_entry
+from rodnan.core.schedule import visit_timing
 from rodnan.web.accounts.access import AccessDeniedError, can
 from rodnan.web.accounts.roles import Permission
 from rodnan.web.crfs.actions import EditConflictError, check_save_form, shown
@@ -20,8 +21,10 @@ from rodnan.web.crfs.fields import MRSS_PAIRS, QUESTIONNAIRES, build_fields, pos
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.actions import EntryRejectedError
-from rodnan.web.subjects.records import SCREENING_VISIT_DAY_MAX, screening_result
+from rodnan.web.subjects.records import SCREENING_VISIT_DAY_MAX, planned, screening_result
 from rodnan.web.subjects.selectors import get_form_record_for_user
+
+PATIENT_REASON = "answer changed by the patient in tablet mode"
 
 
 def _layout(form_code: str) -> str:
@@ -85,8 +88,11 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         text = str(request.POST.get("visit_date", "")).strip()
         visit_date = dt.date.fromisoformat(text) if text else None
+        reason = str(request.POST.get("reason", ""))
+        if request.GET.get("mode") == "patient" and not reason.strip():
+            reason = PATIENT_REASON  # the patient, the source of these answers, changed them on the tablet
         result = check_save_form(request.user, record, typed, expected_version=version, confirmed=confirmed,
-                                 reason=str(request.POST.get("reason", "")), visit_date=visit_date)  # fmt: skip
+                                 reason=reason, visit_date=visit_date)  # fmt: skip
     except ValueError as exc:
         if isinstance(exc, EntryRejectedError):
             context = _context(request, record, inputs, exc.entry, confirmed, version)
@@ -94,6 +100,9 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
             context["reason_error"] = exc.field == "reason"
             context["visit_date_error"] = f"visit date: {exc.rule}" if exc.field == "visit_date" else ""
             context["reason"] = request.POST.get("reason", "")
+            context["problems"] = [
+                (code, issue.message) for code, issue in [*exc.entry.errors.items(), *exc.entry.warnings.items()]
+            ]
             return render(request, "rodnan/form_entry.html", context, status=422)
         context = _context(request, record, inputs, None, confirmed, version)
         context["form_error"] = f"visit date: must be a date YYYY-MM-DD ({exc})"
@@ -115,6 +124,14 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
     if request.GET.get("mode") == "patient":
         return render(request, "rodnan/thank_you.html", {"record": record})
     messages.success(request, f"{form.label} at {record.visit.code} saved: {n} value{'s' if n != 1 else ''} changed.")
+    visit = result.record.visit
+    visit.refresh_from_db()
+    if visit.done_on is not None and visit.day > 0:
+        timing = visit_timing(planned(visit), visit.done_on)
+        if timing != "on_time":
+            window = f"{visit.window_start.isoformat()} to {visit.window_end.isoformat()}"
+            messages.warning(request, f"{visit.label} took place {timing} ({visit.done_on.isoformat()}), outside its window "
+                                      f"{window}; it is flagged on the subject page.")  # fmt: skip
     return redirect("subject_detail", pk=record.subject_id)
 
 

@@ -113,7 +113,7 @@ def check_consent(
     version = version.strip()
     if not version:
         raise InputError("consent_version", "is required (the version of the consent form the subject signed)", version)
-    _check_date("consent_date", consent_date)
+    _check_date("consent_date", consent_date, subject.screening_date, "screening date")
     old = subject.status
     subject.status = next_status(SubjectStatus(old), Transition.CONSENT).value
     subject.consent_version, subject.consent_date = version, consent_date

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from rodnan.core.eligibility import ScreeningResult, evaluate_criteria
 from rodnan.core.entry import EnteredValue, facts_from_values
-from rodnan.core.schedule import PlannedVisit, VisitState, visit_state
+from rodnan.core.schedule import PlannedVisit, VisitState, visit_state, visit_timing
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.models import Subject, Visit
@@ -70,6 +70,7 @@ class GridRow:
     visit: Visit
     state: VisitState
     cells: list[GridCell]
+    timing: str = ""  # early / late when the visit took place outside its window
 
 
 def visit_grid(subject: Subject, today: dt.date | None = None) -> tuple[list[str], list[GridRow]]:
@@ -88,7 +89,8 @@ def visit_grid(subject: Subject, today: dt.date | None = None) -> tuple[list[str
         for code in columns:
             record = records.get((visit.pk, code))
             cells.append(GridCell(record, record.status if record else "not_collected"))
-        rows.append(GridRow(visit, state_of(visit, today), cells))
+        timing = visit_timing(planned(visit), visit.done_on) if visit.done_on else ""
+        rows.append(GridRow(visit, state_of(visit, today), cells, "" if timing == "on_time" else timing))
     return columns, rows
 
 

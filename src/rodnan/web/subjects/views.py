@@ -13,12 +13,14 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from rodnan.core.dose import format_cells
 from rodnan.core.lifecycle import SubjectStatus, Transition, allowed_transitions
 from rodnan.errors import InputError
 from rodnan.web.accounts.access import AccessDeniedError, can, sites_with
 from rodnan.web.accounts.roles import Permission
 from rodnan.web.crfs.fields import posted_inputs
 from rodnan.web.studies.protocol import current_study, study_definition
+from rodnan.web.studies.templatetags.rodnan_ui import unit_label
 from rodnan.web.subjects import actions
 from rodnan.web.subjects.models import Subject
 from rodnan.web.subjects.records import screening_result, visit_grid
@@ -131,6 +133,7 @@ def _subject_context(request: HttpRequest, subject: Subject) -> dict[str, Any]:
         "can_mark": can(request.user, Permission.MARK_VISIT, subject.site_id),
         "can_audit": can(request.user, Permission.VIEW_AUDIT, subject.site_id), "today": timezone.localdate(),
         "dose": _dose(subject),
+        "forward": ("consent", "enrol", "infuse"),
     }  # fmt: skip
 
 
@@ -169,7 +172,7 @@ def subject_transition(request: HttpRequest, pk: int, transition: str) -> HttpRe
     definition = study_definition(subject.study)
     if step is Transition.INFUSE:
         context["items"] = [definition.item_by_code[c] for c in definition.form_by_code["infusion"].items]
-        context["dose"] = definition.intervention.dose
+        context["dose"] = f"{format_cells(definition.intervention.dose.value)} {unit_label(definition.intervention.dose.unit)}"
         context["tolerance"] = round(definition.intervention.dose_tolerance * 100)
     if step is Transition.ENROL:
         context["eligibility"] = screening_result(subject)

@@ -1,0 +1,62 @@
+"""Template filters for people: UCUM unit codes as they are printed on a lab report."""
+
+from __future__ import annotations
+
+import re
+
+from django import template
+
+register = template.Library()
+
+UNIT_LABELS: dict[str, str] = {
+    "{score}": "", "{cells}": "cells", "{cells}/kg": "cells/kg", "1": "", "a": "years", "mo": "months", "d": "days",
+    "10*9/L": "×10⁹/L", "10*12/L": "×10¹²/L", "10*6/L": "×10⁶/L", "/uL": "/µL", "10*3/uL": "×10³/µL", "10*6/uL": "×10⁶/µL",
+    "mm[Hg]": "mmHg", "g/(24.h)": "g/24 h", "mg/(24.h)": "mg/24 h", "umol/L": "µmol/L", "ug/L": "µg/L", "[iU]/mL": "IU/mL",
+    "[iU]/L": "IU/L", "[IU]/mL": "IU/mL", "[arb'U]/mL": "U/mL", "mm/h": "mm/h",
+    "[lb_av]": "lb", "[in_i]": "in", "mL/min": "mL/min", "mL/min/{1.73_m2}": "mL/min/1.73 m²",
+    "mmol/min/kPa": "mmol/min/kPa", "mL/min/mm[Hg]": "mL/min/mmHg", "%": "%", "Cel": "°C", "/min": "/min",
+}  # fmt: skip
+"""UCUM codes of this protocol's items and their printed form (UCUM stays what is stored and audited)."""
+
+_BRACED = re.compile(r"\{([^}]*)\}")
+
+
+@register.filter
+def unit_label(code: str | None) -> str:
+    """'10*9/L' -> '×10⁹/L', 'mm[Hg]' -> 'mmHg', '{score}' -> ''; other codes lose their braces and brackets."""
+    if not code:
+        return ""
+    if code in UNIT_LABELS:
+        return UNIT_LABELS[code]
+    text = _BRACED.sub(r"\1", code).replace("[", "").replace("]", "")
+    return "µ" + text[1:] if text.startswith("u") else text
+
+
+_TRAILING = ",;)"
+
+
+@register.filter
+def units_in_text(text: str | None) -> str:
+    """Every UCUM code of the table above that stands as a word in ``text``, printed for people
+    ("mpap_echo 17 mm[Hg], not > 40 mm[Hg]" -> "mpap_echo 17 mmHg, not > 40 mmHg")."""
+    if not text:
+        return ""
+    words = []
+    for word in str(text).split(" "):
+        core = word.rstrip(_TRAILING)
+        tail = word[len(core) :]
+        words.append(unit_label(core) + tail if core in UNIT_LABELS else word)
+    return " ".join(w for w in words if w != "") if "{score}" in str(text) else " ".join(words)
+
+
+@register.filter
+def get_item(mapping: dict[str, str] | None, key: str) -> str:
+    """``mapping[key]`` in a template, or "" when absent."""
+    return (mapping or {}).get(key, "")
+
+
+@register.filter
+def pathway_labels(result: object) -> str:
+    """The labels of a screening result's qualifying pathways, joined ("Lung involvement")."""
+    codes = set(getattr(result, "qualifying_pathways", ()))
+    return "; ".join(c.label for c in getattr(result, "criteria", ()) if c.kind == "pathway" and c.code in codes)
