@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,9 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# RODNAN_SCREENSHOTS=docs/screenshots refreshes the documentation's pictures; by default they go to a
+# folder of the test run, so a test run never changes tracked files.
+SCREENSHOTS = Path(os.environ.get("RODNAN_SCREENSHOTS") or tempfile.mkdtemp(prefix="rodnan-screenshots-"))
 VIEWPORT = {"width": 1366, "height": 900}
 
 
@@ -51,7 +54,7 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 
 @pytest.fixture
 def screenshot(page: Any) -> Callable[[str], Path]:
-    """``screenshot("login")`` saves a full-page PNG of the current page to docs/screenshots/login.png."""
+    """``screenshot("login")`` saves a full-page PNG of the current page to SCREENSHOTS/login.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def take(name: str) -> Path:

@@ -43,10 +43,12 @@ def units_in_text(text: str | None) -> str:
         return ""
     words = []
     for word in str(text).split(" "):
-        core = word.rstrip(_TRAILING)
-        tail = word[len(core) :]
+        core, tail = word, ""
+        while core not in UNIT_LABELS and core and core[-1] in _TRAILING:  # "g/(24.h)," keeps its own ")"
+            core, tail = core[:-1], core[-1] + tail
         words.append(unit_label(core) + tail if core in UNIT_LABELS else word)
-    return " ".join(w for w in words if w != "") if "{score}" in str(text) else " ".join(words)
+    joined = " ".join(w for w in words if w != "")
+    return joined.replace(" ,", ",").replace(" ;", ";").replace(" )", ")")
 
 
 @register.filter
