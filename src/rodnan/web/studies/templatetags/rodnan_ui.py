@@ -33,16 +33,20 @@ def unit_label(code: str | None) -> str:
 
 
 _TRAILING = ",;)"
+_NUMBER = re.compile(r"^[-+]?\d+(\.\d+)?(e[-+]?\d+)?$")
 
 
 @register.filter
 def units_in_text(text: str | None) -> str:
-    """Every UCUM code of the table above that stands as a word in ``text``, printed for people
+    """Every UCUM code of the table above that follows a number in ``text``, printed for people
     ("mpap_echo 17 mm[Hg], not > 40 mm[Hg]" -> "mpap_echo 17 mmHg, not > 40 mmHg")."""
     if not text:
         return ""
-    words = []
+    words: list[str] = []
     for word in str(text).split(" "):
+        if not words or not _NUMBER.match(words[-1]):  # a unit follows a number ("3 a"); "a" alone is an article
+            words.append(word)
+            continue
         core, tail = word, ""
         while core not in UNIT_LABELS and core and core[-1] in _TRAILING:  # "g/(24.h)," keeps its own ")"
             core, tail = core[:-1], core[-1] + tail
