@@ -242,7 +242,10 @@ def compare_log_rank(time: npt.ArrayLike, event: npt.ArrayLike, group: npt.Array
         raise InputError("group", f"must have one value per subject ({len(t)})", len(labels))
     if labels.isna().any():
         raise InputError("group", "must not be missing", int(labels.isna().sum()))
-    levels = sorted(labels.unique(), key=str)
+    try:
+        levels = sorted(labels.unique())
+    except TypeError:  # mixed label types: order by their text
+        levels = sorted(labels.unique(), key=str)
     if len(levels) < 2:
         raise InputError("group", "needs at least two groups", levels)
     test = multivariate_logrank_test(t, labels.to_numpy(), e)
@@ -303,11 +306,12 @@ def _confidence_limits(survival: FloatArray, sigma: FloatArray, z: float, conf_t
         elif conf_type == "log":
             lower = survival * np.exp(-z * sigma)
             upper = np.minimum(survival * np.exp(z * sigma), 1.0)
-        else:  # log-log: symmetric interval for log(-log S); S = 1 gives [1, 1]
-            log_s = np.log(survival)
-            spread = np.where(survival < 1, z * sigma / np.abs(np.where(survival < 1, log_s, -1.0)), 0.0)
-            lower = np.where(survival < 1, survival ** np.exp(spread), 1.0)
-            upper = np.where(survival < 1, survival ** np.exp(-spread), 1.0)
+        else:  # log-log: S^exp(+-z sigma / |log S|); S = 1 (no event yet, sigma = 0) gives [1, 1]
+            below_one = survival < 1
+            abs_log_s = np.where(below_one, -np.log(survival), 1.0)
+            spread = np.where(below_one, z * sigma / abs_log_s, 0.0)
+            lower = survival ** np.exp(spread)
+            upper = survival ** np.exp(-spread)
     lower = np.where(dead, np.nan, lower)
     upper = np.where(dead, np.nan, upper)
     return lower.astype(np.float64), upper.astype(np.float64)
