@@ -5,3 +5,6 @@ Each function takes plain arrays or pandas DataFrames and returns a frozen ``*Re
 statsmodels and scipy do the arithmetic. Methods, formulas and the references each was validated against
 are in docs/statistics.md.
 """
+
+# The data the analysis reads (data: TrialData, read_trial_dir, from_frames) and the ADaM-like analysis datasets
+# derived from it (datasets: derive_subject_level, derive_time_to_event, derive_parameter_visits, derive_responses).
