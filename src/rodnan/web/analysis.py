@@ -1,0 +1,83 @@
+"""The web database as a provider of the analysis interface (:mod:`rodnan.core.analysis.data`).
+
+Builds the three frames of the contract from the stored subjects and form records, values as
+entered (raw text and unit), and hands them to :func:`~rodnan.core.analysis.data.from_frames`, which
+converts and checks them exactly as it does the simulator's CSV files. The web application has no
+adverse-event module yet, so the adverse-event frame is empty (and says so in ``source``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from rodnan.core.analysis.data import TrialData, from_frames
+from rodnan.core.entry import EnteredValue
+from rodnan.web.crfs.models import FormRecord
+from rodnan.web.studies.models import Study
+from rodnan.web.studies.protocol import current_study, study_definition
+from rodnan.web.subjects.models import Subject
+from rodnan.web.subjects.records import screening_result
+
+VALUE_COLUMNS = ("subject_id", "visit", "item", "value", "unit", "date")
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def subject_rows(subjects: Iterable[Subject]) -> list[dict[str, object]]:
+    """One row of the subjects contract per subject (the subject ID once enrolled, else the screening number)."""
+    rows: list[dict[str, object]] = []
+    for subject in subjects:
+        infusion = subject.form_records.filter(form_code="infusion").first()
+        given = {code: EnteredValue.from_json(data) for code, data in (infusion.values if infusion else {}).items()}
+        weight, cells = given.get("infusion_weight"), given.get("cells_administered")
+        pathways = screening_result(subject).qualifying_pathways if subject.enrolment_date else ()
+        rows.append({
+            "subject_id": subject.label, "site": subject.site.code, "status": subject.status,
+            "screening_date": _iso(subject.screening_date), "consent_date": _iso(subject.consent_date),
+            "enrolment_date": _iso(subject.enrolment_date), "infusion_date": _iso(subject.infusion_date),
+            "end_date": _iso(subject.end_date), "death_date": _iso(subject.end_date) if subject.status == "died" else "",
+            "end_reason": subject.end_reason or subject.screen_fail_reason, "pathway": ";".join(pathways),
+            "infusion_weight_kg": weight.value if weight else None, "cells_administered": cells.value if cells else None,
+        })  # fmt: skip
+    return rows
+
+
+def value_rows(records: Iterable[FormRecord], labels: dict[int, str]) -> list[tuple[object, ...]]:
+    """One row of the values contract per stored item value, as entered, dated by its visit."""
+    rows: list[tuple[object, ...]] = []
+    seen: set[tuple[str, str, str]] = set()
+    for record in records:
+        subject, visit = labels[record.subject_id], record.visit
+        for code, data in (record.values or {}).items():
+            key = (subject, visit.code, code)
+            if key in seen:  # an item two forms of a visit share is one value (the first form's)
+                continue
+            seen.add(key)
+            value = EnteredValue.from_json(data)
+            rows.append((subject, visit.code, code, value.raw, value.unit or "", _iso(visit.done_on)))
+    return rows
+
+
+def trial_data_from_database(study: Study | None = None, derive: bool = True) -> TrialData:
+    """Every subject of ``study`` (default: the current protocol version) as the analysis reads it.
+
+    The adverse-event frame is empty: the web application does not record adverse events yet.
+    """
+    study = study or current_study()
+    subjects = list(Subject.objects.filter(study=study).select_related("site", "study").order_by("id"))
+    labels = {s.pk: s.label for s in subjects}
+    records = (
+        FormRecord.objects.filter(subject__in=subjects, visit__done_on__isnull=False)
+        .exclude(values={})
+        .select_related("visit")
+        .order_by("subject_id", "visit__day", "id")
+    )
+    subjects_frame = pd.DataFrame(subject_rows(subjects))
+    values_frame = pd.DataFrame(value_rows(records, labels), columns=list(VALUE_COLUMNS))
+    source = f"web database ({study}; no adverse events recorded in the web application yet)"
+    return from_frames(study_definition(study), subjects_frame, values_frame, None, source=source, derive=derive)
