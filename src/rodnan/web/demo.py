@@ -23,6 +23,7 @@ from rodnan.core.simulate.cohort import simulate_cohort
 from rodnan.web.accounts.actions import do_grant_membership
 from rodnan.web.accounts.roles import ROLES
 from rodnan.web.crfs.actions import check_save_form
+from rodnan.web.crfs.fields import derived_within
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import load_study, study_definition
@@ -85,7 +86,8 @@ def _shift(date_text: str, shift: dt.timedelta) -> dt.date:
 
 def _form_entries(definition: StudyDef, form: str, rows: list[tuple[str, str, str, str]], shift: dt.timedelta
                   ) -> dict[str, tuple[str, str | None]]:  # fmt: skip
-    items = set(definition.form_by_code[form].items)
+    # items the form computes from its own answers (the mRSS total, SF-36 scores) are not stored, as on screen
+    items = set(definition.form_by_code[form].items) - derived_within(definition, definition.form_by_code[form])
     entries: dict[str, tuple[str, str | None]] = {}
     for item, value, unit, _ in rows:
         if item not in items or value == "":

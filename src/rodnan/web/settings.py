@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "rodnan.web.security.SecurityHeadersMiddleware",
     "axes.middleware.AxesMiddleware",
+    "rodnan.web.security.IdleTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "rodnan.web.urls"
@@ -112,7 +113,7 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 # Sessions end after 30 minutes without a request, and when the browser closes.
 SESSION_COOKIE_AGE = 30 * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False  # rodnan.web.security.IdleTimeoutMiddleware renews it at most once a minute
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -41,7 +41,7 @@ class AuditEntry(models.Model):
     new_value = models.TextField(blank=True)
     reason = models.TextField(blank=True)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)  # no index: seq orders the chain; verification recomputes every hash
 
     class Meta:
         ordering = ["seq"]

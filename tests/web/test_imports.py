@@ -1,0 +1,57 @@
+"""The bulk import of paper CRFs keeps every invariant of the interactive actions."""
+
+from __future__ import annotations
+
+import pytest
+
+from rodnan.core.entry import check_form_entry
+from rodnan.core.lifecycle import SubjectStatus
+from rodnan.core.simulate.cohort import simulate_cohort
+from rodnan.errors import RodnanError
+from rodnan.web.audit.chain import verify_chain
+from rodnan.web.audit.models import AuditEntry
+from rodnan.web.crfs.models import FormRecord
+from rodnan.web.imports import check_import_cohort
+from rodnan.web.studies.protocol import study_definition
+from rodnan.web.subjects.models import Subject
+from tests.web.factories import make_site_b, make_study, make_user, site_a
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_import_is_audited_numbered_and_stored_as_the_form_save_stores_it() -> None:
+    study = make_study()
+    a, b = site_a(study), make_site_b(study)
+    importer = make_user("imp", "investigator", a)
+    from rodnan.web.accounts.models import Membership
+
+    Membership.objects.create(user=importer, site=b, role="investigator")
+    definition = study_definition(study)
+    cohort = simulate_cohort(definition, 12, seed=5)
+    report = check_import_cohort(importer, [a, b], cohort, seed=5)
+    assert Subject.objects.count() == 12
+    assert {s.site_id for s in Subject.objects.all()} == {a.pk, b.pk}
+    assert all(s.status in {v.value for v in SubjectStatus} for s in Subject.objects.all())
+    # numbering per site, as the interactive actions allocate it
+    for site in (a, b):
+        numbers = sorted(Subject.objects.filter(site=site).values_list("screening_number", flat=True))
+        assert numbers == [f"{site.code}-S{i:04d}" for i in range(1, len(numbers) + 1)]
+    # every stored value is what the entry check makes of it, and has one form.import audit entry
+    record = FormRecord.objects.exclude(values={}).exclude(form_code="infusion").order_by("id").first()
+    typed = {code: (v["raw"], v["unit"]) for code, v in record.values.items()}
+    entry = check_form_entry(definition, record.form_code, typed, set(typed))
+    assert {c: v.as_json() for c, v in entry.values.items()} == record.values
+    imported = AuditEntry.objects.filter(action="form.import", form_record=record)
+    assert sorted(imported.values_list("field", flat=True)) == sorted(record.values)
+    assert verify_chain().ok
+    assert report.subjects == 12
+    assert report.audit_entries == AuditEntry.objects.count()
+
+
+def test_an_importer_without_the_role_at_every_site_is_refused() -> None:
+    study = make_study()
+    a, b = site_a(study), make_site_b(study)
+    importer = make_user("imp", "investigator", a)
+    with pytest.raises(RodnanError):
+        check_import_cohort(importer, [a, b], simulate_cohort(study_definition(study), 2, seed=1))
+    assert Subject.objects.count() == 0
