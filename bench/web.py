@@ -20,8 +20,8 @@ size, and the CPU the server and the clients used per request. Targets (the web 
 the exit status is 1 when one is missed (after printing everything).
 
 Usage: ``python bench/web.py [--subjects 10000] [--sites 10] [--clients 20] [--duration 60 |
---requests-per-client N] [--think SECONDS] [--database sqlite|postgresql|both] [--workers 2]
-[--threads 4] [--keep DIR [--reuse]]``. ``--reuse`` measures the data a previous ``--keep`` run
+--requests-per-client N] [--think SECONDS] [--database sqlite|postgresql|both] [--workers 4]
+[--threads 2] [--keep DIR [--reuse]]``. ``--reuse`` measures the data a previous ``--keep`` run
 imported (a 10,000-subject import takes over half an hour).
 """
 
@@ -695,8 +695,8 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--keep", metavar="DIR", help="keep the data folders (and the PostgreSQL cluster) in DIR")
     parser.add_argument("--reuse", action="store_true", help="with --keep: measure the data already imported in DIR")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=250,
                         help="subjects per import transaction (250: fewer commits rewrite fewer index pages)")  # fmt: skip
