@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rodnan import __version__
-from rodnan.cli import calc, protocol, screen, simulate, web
+from rodnan.cli import calc, protocol, report, screen, simulate, web
 from rodnan.errors import RodnanError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(protocol.app, name="protocol")
 app.add_typer(calc.app, name="calc")
 app.add_typer(simulate.app, name="simulate")
 app.command("screen")(screen.screen)
+app.command("report")(report.report)
 app.command("demo")(web.demo)
 app.command("serve")(web.serve)
 app.add_typer(web.audit_app, name="audit")

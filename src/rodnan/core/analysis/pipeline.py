@@ -1,0 +1,657 @@
+"""The trial's analysis in one call: :func:`analyse_trial` turns :class:`TrialData` into every statistic of the report.
+
+The report (``rodnan report``), the in-silico trial and the tests share this one path from data to results,
+so a number in the report is the number a test checks. No figures and no I/O here: the figures
+(:mod:`rodnan.core.analysis.figures`) and the report (:mod:`rodnan.reports`) read a :class:`TrialAnalysis`.
+
+What is computed (docs/report.md lists the same, section by section):
+
+* **Datasets**: the endpoints of the protocol (:func:`~rodnan.core.endpoints.evaluate_endpoints`) and the
+  ADaM-like datasets ADSL, ADTTE, BDS and responders (:mod:`rodnan.core.analysis.datasets`).
+* **Disposition** (CONSORT): screened, screen failures, eligible, enrolled, infused, discontinued (by
+  reason), completed, counted from the subjects table. Candidates screened but never registered are not
+  in the data: :attr:`Disposition.screening_recorded` is False when no subject in the data failed or is
+  still in screening, and the report then says the screening log was not recorded.
+* **Kaplan-Meier** for DFS and OS (the infused subjects, time in months from the infusion: AVALMO), with
+  the log-log ("exponential Greenwood") 95 % interval, the median, the rates at 6 and 12 months and the
+  numbers at risk at 0, 3, 6, 9 and 12 months.
+* **Cox models** for DFS and OS: one univariable model per baseline covariate named in the objectives
+  (:data:`COX_COVARIATES`; continuous covariates per a clinically sized step, e.g. mRSS per 5 points),
+  each with Firth's penalised likelihood when events per variable are below 10 or the likelihood is
+  monotone (``penalizer="auto"``). A multivariable model of the prespecified covariates
+  (:data:`MULTIVARIABLE_COVARIATES`, in that priority order) is fitted only where the events allow at
+  least :data:`MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE` events per covariate for two or more of them; it
+  uses the first ``events // 5`` of the list (Firth when EPV < 10); otherwise the reason is recorded.
+* **Change over time**: a linear mixed model (REML, random intercept and slope per subject; random
+  intercept only if that fit fails) of mRSS, SF-36 PCS and MCS and HAQ-DI on months since the infusion
+  (the baseline record at month 0), and the paired Wilcoxon test of baseline against month 12 for those
+  and for the organ-function parameters.
+* **Responders** (ACR-CRISS, EUSTAR skin improvement at month 12) and **remission** per organ involved at
+  baseline (at any visit, at month 12, sustained), with Clopper-Pearson intervals.
+* **Adverse events** of the infused subjects by SOC and term, worst grade, seriousness and relatedness.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rodnan.core.analysis.cox import CoxResult, UnivariableCoxResult, fit_cox, fit_univariable_cox
+from rodnan.core.analysis.data import TrialData
+from rodnan.core.analysis.datasets import (
+    derive_parameter_visits,
+    derive_responses,
+    derive_subject_level,
+    derive_time_to_event,
+)
+from rodnan.core.analysis.longitudinal import MixedModelResult, WilcoxonResult, compare_paired_wilcoxon, fit_mixed_model
+from rodnan.core.analysis.summaries import (
+    AE_COLUMNS,
+    AdverseEventSummary,
+    summarise_adverse_events,
+    summarise_responders,
+)
+from rodnan.core.analysis.survival import ConfType, KaplanMeierResult, fit_kaplan_meier
+from rodnan.core.endpoints import EndpointsResult, evaluate_endpoints
+from rodnan.core.lifecycle import SubjectStatus
+from rodnan.core.protocol.model import Study
+from rodnan.errors import InputError
+
+CONF_LEVEL = 0.95
+CONF_TYPE: ConfType = "log-log"
+"""Kaplan-Meier interval transform: log-log (SAS, Stata, lifelines), best coverage in small samples."""
+AT_RISK_MONTHS: tuple[float, ...] = (0.0, 3.0, 6.0, 9.0, 12.0)
+RATE_MONTHS: tuple[float, ...] = (6.0, 12.0)
+LONGITUDINAL_PARAMETERS: tuple[str, ...] = ("MRSS", "SF36PCS", "SF36MCS", "HAQDI")
+"""PARAMCDs modelled over time (the primary outcome measures)."""
+ORGAN_PARAMETERS: tuple[str, ...] = ("FVCPP", "VCPP", "DLCOPP", "MPAP", "ALB", "CREAT", "PROT24H", "WEIGHT")
+"""PARAMCDs of the organ-function outcome (every 3 months)."""
+SHORT_LABELS = {
+    "MRSS": "mRSS",
+    "SF36PCS": "SF-36 PCS",
+    "SF36MCS": "SF-36 MCS",
+    "HAQDI": "HAQ-DI",
+    "FVCPP": "FVC % predicted",
+    "VCPP": "VC % predicted",
+    "DLCOPP": "DLCO % predicted",
+    "MPAP": "Mean PAP, echo",
+    "ALB": "Albumin",
+    "CREAT": "Creatinine",
+    "PROT24H": "24-h proteinuria",
+    "WEIGHT": "Body weight",
+}
+"""Short names of the parameters for tables and figures (the protocol's labels are long)."""
+COMPARISON_VISIT = "M12"
+"""The follow-up visit the paired Wilcoxon test compares with baseline."""
+MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE = 5
+"""A multivariable Cox model gets one covariate per this many events (Vittinghoff & McCulloch 2007: 5-9 is
+often adequate); Firth's likelihood is used below 10 (Peduzzi 1995)."""
+
+
+@dataclass(frozen=True)
+class CoxCovariateDef:
+    """A baseline covariate of the Cox models: the ADSL column, its label, and the step its hazard ratio is per.
+
+    For a choice covariate (``positive`` set) the model's variable is 1 for that code, 0 for any other code
+    and missing when the baseline answer is missing.
+    """
+
+    column: str
+    label: str
+    per: float = 1.0
+    unit: str = ""
+    positive: str | None = None
+
+    @property
+    def per_label(self) -> str:
+        """What the hazard ratio is per: "per 5 points", "positive vs negative"."""
+        if self.positive is not None:
+            return f"{self.positive} vs not"
+        return f"per {self.per:g} {self.unit}".rstrip()
+
+
+COX_COVARIATES: tuple[CoxCovariateDef, ...] = (
+    CoxCovariateDef("MRSSBL", "mRSS", 5, "points"),
+    CoxCovariateDef("FVCPPBL", "FVC % predicted", 10, "% pred."),
+    CoxCovariateDef("VCPPBL", "VC % predicted", 10, "% pred."),
+    CoxCovariateDef("DLCOPPBL", "DLCO % predicted", 10, "% pred."),
+    CoxCovariateDef("MPAPBL", "Mean PAP (echo)", 10, "mmHg"),
+    CoxCovariateDef("ALBBL", "Albumin", 5, "g/L"),
+    CoxCovariateDef("CREATBL", "Creatinine", 10, "µmol/L"),
+    CoxCovariateDef("PROT24BL", "24-h proteinuria", 0.5, "g/24 h"),
+    CoxCovariateDef("ATABL", "ATA (anti-Scl-70)", positive="positive"),
+    CoxCovariateDef("ACABL", "ACA", positive="positive"),
+    CoxCovariateDef("ANABL", "ANA", positive="positive"),
+    CoxCovariateDef("SSDNABL", "Anti-ssDNA", 10, "IU/mL"),
+    CoxCovariateDef("DSDNABL", "Anti-dsDNA", 10, "IU/mL"),
+    CoxCovariateDef("IGGBL", "IgG", 5, "g/L"),
+    CoxCovariateDef("IGABL", "IgA", 1, "g/L"),
+    CoxCovariateDef("IGMBL", "IgM", 0.5, "g/L"),
+    CoxCovariateDef("C3BL", "C3", 0.1, "g/L"),
+    CoxCovariateDef("C4BL", "C4", 0.1, "g/L"),
+    CoxCovariateDef("CD19BL", "B cells (CD19+)", 100, "/µL"),
+    CoxCovariateDef("CD3BL", "T cells (CD3+)", 100, "/µL"),
+)
+"""The baseline covariates of the fourth objective (organ function, clinical score, SSc serology; and B and T
+cells from the lymphocyte outcome), each with the step its hazard ratio is per."""
+
+MULTIVARIABLE_COVARIATES: tuple[str, ...] = ("MRSSBL", "FVCPPBL", "DLCOPPBL", "ATABL")
+"""Prespecified multivariable covariates, in priority order (skin, lung, the main SSc antibody)."""
+
+_TRUTH_FLAG = {0: False, 1: None, 2: True}
+
+
+@dataclass(frozen=True)
+class Disposition:
+    """Counts for the CONSORT flow, from the subjects table.
+
+    Attributes:
+        screened: subjects in the data (every row was screened).
+        screening_recorded: False when no subject failed or is still in screening: the data then hold
+            enrolled subjects only, and candidates screened but not enrolled were not recorded.
+        screen_failed: subjects with status screen_failed; ``screen_fail_reasons`` counts their end_reason.
+        in_screening: still in screening or consented but not enrolled.
+        eligible: screened - screen_failed - in_screening.
+        enrolled: with an enrolment or infusion date.
+        not_infused: enrolled without an infusion; ``not_infused_reasons`` counts their status.
+        infused: with an infusion date (the safety set and the DFS/OS population).
+        discontinued: infused and withdrawn, died or lost to follow-up; ``discontinued_reasons`` by status.
+        in_follow_up: infused and still in follow-up.
+        completed: completed the protocol follow-up.
+    """
+
+    screened: int
+    screening_recorded: bool
+    screen_failed: int
+    screen_fail_reasons: tuple[tuple[str, int], ...]
+    in_screening: int
+    eligible: int
+    enrolled: int
+    not_infused: int
+    not_infused_reasons: tuple[tuple[str, int], ...]
+    infused: int
+    discontinued: int
+    discontinued_reasons: tuple[tuple[str, int], ...]
+    in_follow_up: int
+    completed: int
+
+
+@dataclass(frozen=True, eq=False)
+class SurvivalAnalysis:
+    """Time-to-event analysis of one endpoint (DFS or OS); times in months from the infusion.
+
+    Attributes:
+        paramcd: "DFS" or "OS".
+        label: the endpoint's label from the protocol.
+        rows: the ADTTE rows analysed (one per infused subject).
+        kaplan_meier: the Kaplan-Meier fit on AVALMO and 1 - CNSR.
+        rates: ``kaplan_meier.survival_at(RATE_MONTHS)``.
+        at_risk: ``kaplan_meier.at_risk(AT_RISK_MONTHS)``.
+        events_by_rule: events per SRCRULE (DFS) with the rule's label: rule, label, events.
+        censoring: censored subjects per reason: reason, subjects.
+        cox_frame: one row per analysed subject: AVALMO, EVENT and the scaled covariates.
+        cox_univariable: one model per covariate of :data:`COX_COVARIATES` (column names = ADSL columns).
+        cox_multivariable: the multivariable model, or None when the events do not allow one.
+        multivariable_note: which covariates it uses and why, or why it was not fitted.
+    """
+
+    paramcd: str
+    label: str
+    rows: pd.DataFrame
+    kaplan_meier: KaplanMeierResult
+    rates: pd.DataFrame
+    at_risk: pd.DataFrame
+    events_by_rule: pd.DataFrame
+    censoring: pd.DataFrame
+    cox_frame: pd.DataFrame
+    cox_univariable: UnivariableCoxResult
+    cox_multivariable: CoxResult | None
+    multivariable_note: str
+
+
+@dataclass(frozen=True, eq=False)
+class ChangeAnalysis:
+    """Change over time in one parameter.
+
+    Attributes:
+        paramcd, label, unit: the parameter (label without the unit).
+        short_label: a short name for tables and figures (:data:`SHORT_LABELS`, else the label).
+        long: the records modelled: subject, month (0 at baseline), value.
+        mixed_model: the linear mixed model (None for parameters not modelled, or when it cannot be fitted).
+        mixed_model_note: why there is no model, or that the random slope was dropped.
+        wilcoxon: baseline against :data:`COMPARISON_VISIT` (None when no pair is complete).
+        baseline_median, followup_median: medians over the complete pairs.
+    """
+
+    paramcd: str
+    label: str
+    short_label: str
+    unit: str
+    long: pd.DataFrame
+    mixed_model: MixedModelResult | None
+    mixed_model_note: str
+    wilcoxon: WilcoxonResult | None
+    baseline_median: float
+    followup_median: float
+
+
+@dataclass(frozen=True, eq=False)
+class TrialAnalysis:
+    """Every statistic of the report, with the datasets they came from (see the module docstring).
+
+    Attributes:
+        study: the protocol.
+        source: where the data came from.
+        cutoff: the data cut-off (None: all data).
+        endpoints: the evaluated endpoints.
+        subject_level, time_to_event, parameter_visits, responses: ADSL, ADTTE, BDS, responder BDS.
+        disposition: CONSORT counts.
+        survival: "DFS" and "OS" analyses.
+        change: one :class:`ChangeAnalysis` per parameter of :data:`LONGITUDINAL_PARAMETERS` and
+            :data:`ORGAN_PARAMETERS` the data have.
+        responders: one row per response: code, label, visit, n, responders, rate, lower, upper, n_missing.
+        remission: one row per organ and measure (any visit, at month 12, sustained): organ, label, measure,
+            involved, n, responders, rate, lower, upper, n_missing.
+        adverse_events: the AE table of the infused subjects.
+        adverse_event_records: the AEs of the infused subjects (rows of ``TrialData.adverse_events``) with
+            USUBJID and MONTH (onset, months from the infusion; negative during the conditioning regimen).
+        adverse_events_before_infusion: AEs of infused subjects with onset before the infusion (in the table).
+        adverse_events_not_infused: AEs of subjects never infused (not in the table).
+        cox_covariates: the covariate definitions used.
+        conf_level, conf_type: of the intervals (Kaplan-Meier transform).
+        notes: what a reader must know about the analysis as a whole.
+    """
+
+    study: Study
+    source: str
+    cutoff: pd.Timestamp | None
+    endpoints: EndpointsResult
+    subject_level: pd.DataFrame
+    time_to_event: pd.DataFrame
+    parameter_visits: pd.DataFrame
+    responses: pd.DataFrame
+    disposition: Disposition
+    survival: Mapping[str, SurvivalAnalysis]
+    change: Mapping[str, ChangeAnalysis]
+    responders: pd.DataFrame
+    remission: pd.DataFrame
+    adverse_events: AdverseEventSummary
+    adverse_event_records: pd.DataFrame
+    adverse_events_before_infusion: int
+    adverse_events_not_infused: int
+    cox_covariates: tuple[CoxCovariateDef, ...]
+    conf_level: float
+    conf_type: ConfType
+    notes: tuple[str, ...]
+
+
+def analyse_trial(data: TrialData, cutoff: dt.date | None = None) -> TrialAnalysis:
+    """Run every analysis of the report on ``data`` (see the module docstring).
+
+    Args:
+        data: the trial's data (:func:`~rodnan.core.analysis.data.read_trial_dir` or ``from_frames``).
+        cutoff: data cut-off date passed to :func:`~rodnan.core.endpoints.evaluate_endpoints`.
+
+    Returns:
+        A :class:`TrialAnalysis`. Models that cannot be estimated (no events, too few subjects) are
+        results with warnings or notes, not exceptions.
+
+    Raises:
+        InputError: the protocol has no endpoints section, or no subject was infused.
+    """
+    study = data.study
+    endpoints = evaluate_endpoints(data, cutoff)
+    adsl = derive_subject_level(data, endpoints)
+    adtte = derive_time_to_event(data, endpoints)
+    bds = derive_parameter_visits(data, endpoints)
+    responses = derive_responses(data, endpoints)
+    infused = adsl[adsl["SAFFL"] == "Y"].reset_index(drop=True)
+    if infused.empty:
+        raise InputError("subjects", "no subject has an infusion date: there is nothing to analyse")
+    notes: list[str] = []
+    survival = {
+        paramcd: _survival(study, adtte, infused, paramcd, label)
+        for paramcd, label in (("DFS", _endpoint_label(study, "DFS")), ("OS", _endpoint_label(study, "OS")))
+    }
+    change = _change(study, bds, adsl)
+    events = data.adverse_events
+    treated_ids = set(infused["SUBJID"])
+    treated_events = events[events["subject_id"].isin(treated_ids)]
+    start = infused.set_index("SUBJID")["TRTSDT"]
+    onset_days = (treated_events["onset_date"] - treated_events["subject_id"].map(start)).dt.days
+    records = treated_events.assign(
+        USUBJID=treated_events["subject_id"].map(infused.set_index("SUBJID")["USUBJID"]),
+        MONTH=onset_days.to_numpy(dtype=np.float64, na_value=np.nan) / study.schedule.days_per_month,
+    ).reset_index(drop=True)
+    before = int((onset_days < 0).sum())
+    not_infused = len(events) - len(treated_events)
+    if not_infused:
+        notes.append(f"{not_infused} adverse event(s) of subjects never infused are not in the safety table.")
+    return TrialAnalysis(
+        study=study,
+        source=data.source,
+        cutoff=endpoints.cutoff,
+        endpoints=endpoints,
+        subject_level=adsl,
+        time_to_event=adtte,
+        parameter_visits=bds,
+        responses=responses,
+        disposition=derive_disposition(data.subjects),
+        survival=survival,
+        change=change,
+        responders=_responders(study, responses, len(infused)),
+        remission=_remission(study, endpoints, responses),
+        adverse_events=summarise_adverse_events(_ae_frame(treated_events), len(infused)),
+        adverse_event_records=records,
+        adverse_events_before_infusion=before,
+        adverse_events_not_infused=not_infused,
+        cox_covariates=COX_COVARIATES,
+        conf_level=CONF_LEVEL,
+        conf_type=CONF_TYPE,
+        notes=tuple(notes),
+    )
+
+
+# --- disposition ------------------------------------------------------------------------------------
+
+
+def derive_disposition(subjects: pd.DataFrame) -> Disposition:
+    """CONSORT counts from the subjects table (columns of :mod:`rodnan.core.analysis.data`)."""
+    status = subjects["status"].astype(str)
+    enrolled = (subjects["enrolment_date"].notna() | subjects["infusion_date"].notna()).to_numpy()
+    infused = subjects["infusion_date"].notna().to_numpy()
+    failed = (status == SubjectStatus.SCREEN_FAILED.value).to_numpy()
+    pending = (~enrolled & ~failed) & status.isin([SubjectStatus.SCREENING.value, SubjectStatus.CONSENTED.value]).to_numpy()
+    reasons = subjects["end_reason"].astype(str) if "end_reason" in subjects else pd.Series("", index=subjects.index)
+    not_infused = enrolled & ~infused
+    gone = (
+        infused
+        & status.isin([SubjectStatus.WITHDRAWN.value, SubjectStatus.DIED.value, SubjectStatus.LOST_TO_FOLLOW_UP.value]).to_numpy()
+    )
+    return Disposition(
+        screened=len(subjects),
+        screening_recorded=bool(failed.any() or pending.any()),
+        screen_failed=int(failed.sum()),
+        screen_fail_reasons=_counts(reasons[failed].replace("", "reason not recorded")),
+        in_screening=int(pending.sum()),
+        eligible=int(len(subjects) - failed.sum() - pending.sum()),
+        enrolled=int(enrolled.sum()),
+        not_infused=int(not_infused.sum()),
+        not_infused_reasons=_counts(status[not_infused].map(_status_label)),
+        infused=int(infused.sum()),
+        discontinued=int(gone.sum()),
+        discontinued_reasons=_counts(status[gone].map(_status_label)),
+        in_follow_up=int((infused & (status == SubjectStatus.IN_FOLLOW_UP.value).to_numpy()).sum()),
+        completed=int((infused & (status == SubjectStatus.COMPLETED.value).to_numpy()).sum()),
+    )
+
+
+def _status_label(status: str) -> str:
+    try:
+        return SubjectStatus(status).label.lower()
+    except ValueError:
+        return status
+
+
+def _counts(values: pd.Series) -> tuple[tuple[str, int], ...]:
+    counted = values.value_counts()
+    ordered = sorted(counted.items(), key=lambda item: (-int(item[1]), str(item[0])))
+    return tuple((str(name), int(count)) for name, count in ordered)
+
+
+# --- survival ---------------------------------------------------------------------------------------
+
+
+def _endpoint_label(study: Study, paramcd: str) -> str:
+    endpoints = study.endpoints
+    if endpoints is None:  # evaluate_endpoints has already raised
+        return paramcd
+    return endpoints.dfs.label if paramcd == "DFS" else endpoints.os.label
+
+
+def covariate_frame(infused: pd.DataFrame, covariates: tuple[CoxCovariateDef, ...] = COX_COVARIATES) -> pd.DataFrame:
+    """The Cox models' covariates of each subject (index USUBJID), scaled: value / ``per``, or 0/1 for choices."""
+    out = pd.DataFrame(index=pd.Index(infused["USUBJID"], name="USUBJID"))
+    for definition in covariates:
+        if definition.column not in infused:
+            out[definition.column] = np.nan
+            continue
+        column = infused[definition.column]
+        if definition.positive is not None:
+            text = column.fillna("").astype(str).to_numpy(dtype=object)
+            out[definition.column] = np.where(text == "", np.nan, (text == definition.positive).astype(np.float64))
+        else:
+            out[definition.column] = column.to_numpy(dtype=np.float64) / definition.per
+    return out
+
+
+def _survival(study: Study, adtte: pd.DataFrame, infused: pd.DataFrame, paramcd: str, label: str) -> SurvivalAnalysis:
+    rows = adtte[adtte["PARAMCD"] == paramcd].reset_index(drop=True)
+    time = rows["AVALMO"].to_numpy(dtype=np.float64)
+    event = (rows["CNSR"].to_numpy() == 0).astype(np.float64)
+    km = fit_kaplan_meier(time, event, CONF_LEVEL, CONF_TYPE)
+    covariates = covariate_frame(infused).reindex(rows["USUBJID"].to_numpy())
+    frame = pd.DataFrame({"AVALMO": time, "EVENT": event}, index=covariates.index)
+    frame = pd.concat([frame, covariates], axis=1).reset_index()
+    names = [c.column for c in COX_COVARIATES]
+    univariable = fit_univariable_cox(frame, "AVALMO", "EVENT", names, penalizer="auto", conf_level=CONF_LEVEL)
+    multivariable, note = _multivariable(frame)
+    happened = rows[rows["CNSR"] == 0]
+    rules = study.endpoints.dfs.events if study.endpoints is not None else []
+    rule_labels = {rule.code: rule.label for rule in rules}
+    by_rule = happened.groupby("SRCRULE", sort=False).size()
+    events_by_rule = pd.DataFrame(
+        {
+            "rule": list(by_rule.index),
+            "label": [rule_labels.get(str(code), str(code) or "Death") for code in by_rule.index],
+            "events": by_rule.to_numpy(dtype=np.int64),
+        }
+    )
+    if paramcd == "DFS" and rules:
+        order = {rule.code: k for k, rule in enumerate(rules)}
+        events_by_rule = events_by_rule.sort_values("rule", key=lambda s: s.map(order).fillna(99)).reset_index(drop=True)
+    censored = rows[rows["CNSR"] == 1].groupby("EVNTDESC").size().sort_values(ascending=False)
+    censoring = pd.DataFrame({"reason": list(censored.index), "subjects": censored.to_numpy(dtype=np.int64)})
+    return SurvivalAnalysis(
+        paramcd=paramcd,
+        label=label,
+        rows=rows,
+        kaplan_meier=km,
+        rates=km.survival_at(RATE_MONTHS),
+        at_risk=km.at_risk(AT_RISK_MONTHS),
+        events_by_rule=events_by_rule,
+        censoring=censoring,
+        cox_frame=frame,
+        cox_univariable=univariable,
+        cox_multivariable=multivariable,
+        multivariable_note=note,
+    )
+
+
+def _multivariable(frame: pd.DataFrame) -> tuple[CoxResult | None, str]:
+    """The prespecified multivariable model, trimmed to the events available (see the module docstring)."""
+    usable = [c for c in MULTIVARIABLE_COVARIATES if frame[c].notna().any() and frame[c].nunique(dropna=True) > 1]
+    complete = frame.dropna(subset=usable)
+    events = int(complete["EVENT"].sum())
+    k = min(len(usable), events // MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE)
+    if k < 2:
+        return None, (
+            f"not fitted: {events} event(s) among the {len(complete)} subjects with the prespecified covariates allow "
+            f"fewer than 2 covariates at {MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE} events per covariate; see the "
+            "univariable models"
+        )
+    chosen = usable[:k]
+    while len(chosen) >= 2:
+        subset = frame.dropna(subset=chosen)
+        constant = [c for c in chosen if subset[c].nunique() < 2]
+        if not constant:
+            break
+        chosen = [c for c in chosen if c not in constant]
+    if len(chosen) < 2:
+        return None, "not fitted: fewer than 2 prespecified covariates vary among the complete cases"
+    fit = fit_cox(frame, "AVALMO", "EVENT", chosen, penalizer="auto", conf_level=CONF_LEVEL)
+    labels = {c.column: c.label for c in COX_COVARIATES}
+    dropped = [labels[c] for c in MULTIVARIABLE_COVARIATES if c not in chosen]
+    note = f"{', '.join(labels[c] for c in chosen)}; {fit.events} events, EPV {fit.events_per_variable:.1f}"
+    if fit.penalizer == "firth":
+        note += "; Firth's penalised likelihood"
+    if dropped:
+        note += f"; left out for lack of events or variation: {', '.join(dropped)}"
+    return fit, note
+
+
+# --- change over time -------------------------------------------------------------------------------
+
+
+def _change(study: Study, bds: pd.DataFrame, adsl: pd.DataFrame) -> dict[str, ChangeAnalysis]:
+    per_month = study.schedule.days_per_month
+    start = adsl.set_index("USUBJID")["TRTSDT"]
+    out: dict[str, ChangeAnalysis] = {}
+    for paramcd in (*LONGITUDINAL_PARAMETERS, *ORGAN_PARAMETERS):
+        records = bds[bds["PARAMCD"] == paramcd]
+        if records.empty:
+            continue
+        label, unit = _split_label(str(records["PARAM"].iloc[0]))
+        post = records["CHG"].notna().to_numpy()
+        baseline = (records["ABLFL"] == "Y").to_numpy()
+        chosen = records[post | baseline]
+        days = (chosen["ADT"] - chosen["USUBJID"].map(start)).dt.days.to_numpy(dtype=np.float64)
+        month = np.where(chosen["ABLFL"].to_numpy() == "Y", 0.0, days / per_month)
+        long = pd.DataFrame(
+            {
+                "USUBJID": chosen["USUBJID"].to_numpy(dtype=object),
+                "AVISIT": chosen["AVISIT"].to_numpy(dtype=object),
+                "AVISITN": np.where(chosen["ABLFL"].to_numpy() == "Y", 0.0, chosen["AVISITN"].to_numpy(dtype=np.float64)),
+                "MONTH": month,
+                "AVAL": chosen["AVAL"].to_numpy(dtype=np.float64),
+                "BASE": chosen["BASE"].to_numpy(dtype=np.float64),
+                "CHG": chosen["CHG"].to_numpy(dtype=np.float64),
+            }
+        ).reset_index(drop=True)
+        model: MixedModelResult | None = None
+        note = ""
+        if paramcd in LONGITUDINAL_PARAMETERS:
+            model, note = _mixed_model(long)
+        at_visit = records[records["AVISIT"] == COMPARISON_VISIT].drop_duplicates("USUBJID").set_index("USUBJID")
+        base = records[baseline].drop_duplicates("USUBJID").set_index("USUBJID")["AVAL"]
+        pairs = pd.DataFrame({"base": base, "followup": at_visit["AVAL"].reindex(base.index)})
+        wilcoxon = compare_paired_wilcoxon(pairs["base"], pairs["followup"]) if len(pairs) else None
+        if wilcoxon is not None and wilcoxon.n_pairs == 0:
+            wilcoxon = None
+        complete = pairs.dropna()
+        out[paramcd] = ChangeAnalysis(
+            paramcd=paramcd,
+            label=label,
+            short_label=SHORT_LABELS.get(paramcd, label),
+            unit=unit,
+            long=long,
+            mixed_model=model,
+            mixed_model_note=note,
+            wilcoxon=wilcoxon,
+            baseline_median=float(complete["base"].median()) if len(complete) else math.nan,
+            followup_median=float(complete["followup"].median()) if len(complete) else math.nan,
+        )
+    return out
+
+
+def _split_label(param: str) -> tuple[str, str]:
+    """PARAM "Label (unit)" -> ("Label", "unit"); UCUM annotations such as {score} become ""."""
+    if param.endswith(")") and " (" in param:
+        label, unit = param[:-1].rsplit(" (", 1)
+    else:
+        label, unit = param, ""
+    unit = "" if unit.startswith("{") else unit.replace("mm[Hg]", "mmHg").replace("umol", "µmol").replace("/(24.h)", "/24 h")
+    return label, unit.replace("/uL", "/µL")
+
+
+def _mixed_model(long: pd.DataFrame) -> tuple[MixedModelResult | None, str]:
+    """Random intercept and slope; random intercept alone when that fit fails or does not converge."""
+    if long["USUBJID"].nunique() < 2 or long["MONTH"].nunique() < 2:
+        return None, "not fitted: fewer than two subjects or time points"
+    fit = fit_mixed_model(long, "AVAL", "USUBJID", "MONTH", random_slope=True)
+    if fit.converged and np.isfinite(fit.slope.se):
+        return fit, ""
+    simpler = fit_mixed_model(long, "AVAL", "USUBJID", "MONTH", random_slope=False)
+    return simpler, "random slope dropped: the model with a random slope did not converge"
+
+
+# --- responders and remission -----------------------------------------------------------------------
+
+
+def _responders(study: Study, responses: pd.DataFrame, n_infused: int) -> pd.DataFrame:
+    rows: list[dict[str, object]] = []
+    definitions = study.endpoints.responses if study.endpoints is not None else []
+    for definition in definitions:
+        flags = responses.loc[responses["PARAMCD"] == definition.code.upper(), "AVAL"].to_numpy(dtype=np.float64)
+        summary = summarise_responders([None if math.isnan(v) else bool(v) for v in flags], CONF_LEVEL)
+        rows.append(
+            {
+                "code": definition.code,
+                "label": definition.label,
+                "visit": definition.visit,
+                "n": summary.n,
+                "responders": summary.responders,
+                "rate": summary.rate,
+                "lower": summary.lower,
+                "upper": summary.upper,
+                "n_missing": summary.n_missing + (n_infused - len(flags)),
+            }
+        )
+    return pd.DataFrame(rows, columns=["code", "label", "visit", "n", "responders", "rate", "lower", "upper", "n_missing"])
+
+
+def _remission(study: Study, endpoints: EndpointsResult, responses: pd.DataFrame) -> pd.DataFrame:
+    columns = ["organ", "label", "measure", "involved", "n", "responders", "rate", "lower", "upper", "n_missing"]
+    remission = study.endpoints.remission if study.endpoints is not None else None
+    if remission is None:
+        return pd.DataFrame(columns=columns)
+    summary = endpoints.remission_summary
+    last = f"M{study.schedule.follow_up_months}"
+    rows: list[dict[str, object]] = []
+    for organ in remission.organs:
+        involved = summary[(summary["organ"] == organ.code) & (summary["involved"] == 2)]
+        at_last = responses[(responses["PARAMCD"] == f"RM{organ.code.upper()}") & (responses["AVISIT"] == last)]
+        measures: list[tuple[str, list[bool | None]]] = [
+            ("at any scheduled visit", [_TRUTH_FLAG[int(v)] for v in involved["remission"]]),
+            (f"at month {study.schedule.follow_up_months}", [None if math.isnan(v) else bool(v) for v in at_last["AVAL"]]),
+            (
+                f"sustained ({remission.sustained.visits} consecutive visits)",
+                [_TRUTH_FLAG[int(v)] for v in involved["sustained"]],
+            ),
+        ]
+        for measure, flags in measures:
+            flags = flags + [None] * max(len(involved) - len(flags), 0)
+            result = summarise_responders(flags, CONF_LEVEL)
+            rows.append(
+                {
+                    "organ": organ.code,
+                    "label": organ.label,
+                    "measure": measure,
+                    "involved": len(involved),
+                    "n": result.n,
+                    "responders": result.responders,
+                    "rate": result.rate,
+                    "lower": result.lower,
+                    "upper": result.upper,
+                    "n_missing": result.n_missing,
+                }
+            )
+    return pd.DataFrame(rows, columns=columns)
+
+
+# --- adverse events ---------------------------------------------------------------------------------
+
+
+def _ae_frame(events: pd.DataFrame) -> pd.DataFrame:
+    """The AE columns the summary reads; an optional column the provider lacks becomes missing ("not coded")."""
+    out = events.copy()
+    for column in AE_COLUMNS:
+        if column not in out:
+            out[column] = "not coded" if column == "soc" else None
+    out["soc"] = out["soc"].fillna("").astype(str).replace("", "not coded")
+    return out
