@@ -14,12 +14,45 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
 RodnanCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def site() -> Any:
+    """Site NJDT of the loaded protocol (the database's first site)."""
+    from tests.web import factories
+
+    return factories.site_a(factories.make_study())
+
+
+@pytest.fixture
+def investigator(site: Any) -> Any:
+    """An investigator at ``site``."""
+    from tests.web import factories
+
+    return factories.make_user("inv", "investigator", site)
+
+
+@pytest.fixture
+def coordinator(site: Any) -> Any:
+    """A study coordinator at ``site``."""
+    from tests.web import factories
+
+    return factories.make_user("coord", "coordinator", site)
+
+
+@pytest.fixture
+def admin(site: Any) -> Any:
+    """An administrator at ``site``."""
+    from tests.web import factories
+
+    return factories.make_user("admin", "administrator", site)
 
 
 @pytest.fixture(scope="session")

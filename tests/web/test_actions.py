@@ -42,26 +42,6 @@ MRSS_AREAS = {
 """17 area scores whose total is 1+0+0 + 1+1 + 2+2 + 2+2 + 3+3 + 0+0 + 1+1 + 0+0 = 19."""
 
 
-@pytest.fixture
-def study():
-    return f.make_study()
-
-
-@pytest.fixture
-def site(study):
-    return f.site_a(study)
-
-
-@pytest.fixture
-def investigator(site):
-    return f.make_user("inv", "investigator", site)
-
-
-@pytest.fixture
-def coordinator(site):
-    return f.make_user("coord", "coordinator", site)
-
-
 def _entries(values: dict[str, object]) -> dict[str, tuple[str, None]]:
     return {code: (str(value), None) for code, value in values.items()}
 

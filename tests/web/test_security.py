@@ -23,26 +23,6 @@ pytestmark = pytest.mark.django_db
 WRONG = "not-the-password-0000"
 
 
-@pytest.fixture
-def study():
-    return f.make_study()
-
-
-@pytest.fixture
-def site(study):
-    return f.site_a(study)
-
-
-@pytest.fixture
-def investigator(site):
-    return f.make_user("inv", "investigator", site)
-
-
-@pytest.fixture
-def admin(site):
-    return f.make_user("admin", "administrator", site)
-
-
 def _login(client: Client, username: str, password: str):
     return client.post("/login/", {"username": username, "password": password})
 

@@ -36,26 +36,6 @@ def posted(values: dict[str, object], **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def study():
-    return f.make_study()
-
-
-@pytest.fixture
-def site(study):
-    return f.site_a(study)
-
-
-@pytest.fixture
-def investigator(site):
-    return f.make_user("inv", "investigator", site)
-
-
-@pytest.fixture
-def coordinator(site):
-    return f.make_user("coord", "coordinator", site)
-
-
-@pytest.fixture
 def inv_client(client: Client, investigator) -> Client:
     client.force_login(investigator)
     return client

@@ -19,7 +19,7 @@ from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Study
 from rodnan.web.studies.protocol import current_study, study_definition
 from rodnan.web.subjects.models import Subject
-from rodnan.web.subjects.records import screening_result
+from rodnan.web.subjects.records import infusion_values, screening_result
 
 VALUE_COLUMNS = ("subject_id", "visit", "item", "value", "unit", "date")
 
@@ -32,8 +32,7 @@ def subject_rows(subjects: Iterable[Subject]) -> list[dict[str, object]]:
     """One row of the subjects contract per subject (the subject ID once enrolled, else the screening number)."""
     rows: list[dict[str, object]] = []
     for subject in subjects:
-        infusion = subject.form_records.filter(form_code="infusion").first()
-        given = {code: EnteredValue.from_json(data) for code, data in (infusion.values if infusion else {}).items()}
+        given = infusion_values(subject)
         weight, cells = given.get("infusion_weight"), given.get("cells_administered")
         pathways = screening_result(subject).qualifying_pathways if subject.enrolment_date else ()
         rows.append({

@@ -7,28 +7,12 @@ import pytest
 
 from rodnan.core.analysis.data import from_frames
 from rodnan.core.endpoints import compile_endpoints, evaluate_endpoints, split_variable
-from rodnan.core.protocol import Study, bundled_protocol_path, load_protocol_text
-from rodnan.errors import InputError, ProtocolError
-
-
-def _text() -> str:
-    return bundled_protocol_path().read_text(encoding="utf-8")
-
-
-def _broken(old: str, new: str) -> str:
-    text = _text()
-    assert text.count(old) == 1, old
-    return text.replace(old, new, 1)
-
-
-def _line_of(text: str, needle: str) -> int:
-    return text[: text.index(needle)].count("\n") + 1
-
-
-def _problems(text: str) -> list[tuple[int | None, str, str]]:
-    with pytest.raises(ProtocolError) as caught:
-        load_protocol_text(text, "broken.yaml")
-    return [(p.line, p.dotted_path, p.rule) for p in caught.value.problems]
+from rodnan.core.protocol import Study, load_protocol_text
+from rodnan.errors import InputError
+from tests.protocol_edits import broken as _broken
+from tests.protocol_edits import bundled_text as _text
+from tests.protocol_edits import line_of as _line_of
+from tests.protocol_edits import problems as _problems
 
 
 def test_bundled_dfs_rules_follow_domain_section_9_2(study: Study) -> None:

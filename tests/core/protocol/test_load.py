@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from rodnan.core.protocol import Study, bundled_protocol_path, load_protocol, load_protocol_text
+from rodnan.core.protocol import Study, load_protocol
 from rodnan.errors import ProtocolError
+from tests.protocol_edits import broken as _broken
+from tests.protocol_edits import line_of as _line_of
+from tests.protocol_edits import problems as _problems
 
 RECORD = Path(__file__).resolve().parents[2] / "data" / "NCT00962923.txt"  # the registry record, copied from shared/seed
 
@@ -140,22 +143,6 @@ def test_record_text_of_each_criterion_comes_from_the_registry_record(study: Stu
 
 
 # --- errors -----------------------------------------------------------------------------------------
-
-
-def _broken(old: str, new: str) -> str:
-    text = bundled_protocol_path().read_text(encoding="utf-8")
-    assert old in text, old
-    return text.replace(old, new, 1)
-
-
-def _line_of(text: str, needle: str) -> int:
-    return text[: text.index(needle)].count("\n") + 1
-
-
-def _problems(text: str) -> list[tuple[int | None, str, str]]:
-    with pytest.raises(ProtocolError) as caught:
-        load_protocol_text(text, "broken.yaml")
-    return [(p.line, p.dotted_path, p.rule) for p in caught.value.problems]
 
 
 def test_incompatible_unit_in_a_criterion_names_the_criterion_and_line() -> None:

@@ -10,7 +10,6 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from rodnan.core.dose import DoseCheck, check_dose
 from rodnan.core.eligibility import ScreeningResult, ScreeningVerdict
 from rodnan.core.entry import FormEntryResult, check_form_entry
 from rodnan.core.lifecycle import SubjectStatus, Transition, next_status
@@ -23,7 +22,7 @@ from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.models import Subject, Visit
-from rodnan.web.subjects.records import screening_result
+from rodnan.web.subjects.records import infusion_dose, screening_result
 
 
 class EntryRejectedError(InputError):
@@ -180,14 +179,6 @@ def check_enrol(user: Any, subject: Subject, enrolment_date: dt.date, expected_v
     return subject
 
 
-def infusion_dose(subject: Subject, entry: FormEntryResult) -> DoseCheck | None:
-    """The dose check of an infusion entry, when weight and cells are both given."""
-    cells, weight = entry.values.get("cells_administered"), entry.values.get("infusion_weight")
-    if cells is None or weight is None or not isinstance(cells.value, float) or not isinstance(weight.value, float):
-        return None
-    return check_dose(study_definition(subject.study), cells.value, weight.value)
-
-
 @transaction.atomic
 def check_record_infusion(
     user: Any, subject: Subject, entries: Mapping[str, tuple[str, str | None]], confirmed: Collection[str] = (),
@@ -204,7 +195,7 @@ def check_record_infusion(
     missing = [code for code in definition.form_by_code["infusion"].items if code not in entry.values]
     if missing:
         raise EntryRejectedError(entry, missing[0], "is required to record the infusion")
-    dose = infusion_dose(subject, entry)
+    dose = infusion_dose(subject, entry.values)
     if dose is not None and not dose.within_tolerance and "cells_administered" not in confirmed:
         raise EntryRejectedError(entry, "cells_administered", f"{dose.message}; confirm to record it as given")
     infusion_date = dt.date.fromisoformat(str(entry.values["infusion_date"].value))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
 
+from rodnan.core.dose import DoseCheck, check_dose
 from rodnan.core.eligibility import ScreeningResult, evaluate_criteria
 from rodnan.core.entry import EnteredValue, facts_from_values
 from rodnan.core.schedule import PlannedVisit, VisitState, visit_state, visit_timing
@@ -40,6 +42,20 @@ def screening_result(subject: Subject, overrides: dict[str, EnteredValue] | None
     if overrides:
         values.update(overrides)
     return evaluate_criteria(study_definition(subject.study), facts_from_values(values))
+
+
+def infusion_values(subject: Subject) -> dict[str, EnteredValue]:
+    """The values of the subject's infusion form (empty before the infusion)."""
+    record = FormRecord.objects.filter(subject=subject, form_code="infusion").first()
+    return {code: EnteredValue.from_json(data) for code, data in (record.values if record else {}).items()}
+
+
+def infusion_dose(subject: Subject, values: Mapping[str, EnteredValue]) -> DoseCheck | None:
+    """The dose check of infusion values, when weight and cells are both given."""
+    cells, weight = values.get("cells_administered"), values.get("infusion_weight")
+    if cells is None or weight is None or not isinstance(cells.value, float) or not isinstance(weight.value, float):
+        return None
+    return check_dose(study_definition(subject.study), cells.value, weight.value)
 
 
 def planned(visit: Visit) -> PlannedVisit:

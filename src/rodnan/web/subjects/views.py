@@ -23,7 +23,7 @@ from rodnan.web.studies.protocol import current_study, study_definition
 from rodnan.web.studies.templatetags.rodnan_ui import unit_label
 from rodnan.web.subjects import actions
 from rodnan.web.subjects.models import Subject
-from rodnan.web.subjects.records import screening_result, visit_grid
+from rodnan.web.subjects.records import infusion_dose, infusion_values, screening_result, visit_grid
 from rodnan.web.subjects.selectors import (
     ENROLLED_STATES,
     get_subject_for_user,
@@ -132,23 +132,9 @@ def _subject_context(request: HttpRequest, subject: Subject) -> dict[str, Any]:
         "transitions": transitions, "eligibility": eligibility, "status": SubjectStatus(subject.status),
         "can_mark": can(request.user, Permission.MARK_VISIT, subject.site_id),
         "can_audit": can(request.user, Permission.VIEW_AUDIT, subject.site_id), "today": timezone.localdate(),
-        "dose": _dose(subject),
+        "dose": infusion_dose(subject, infusion_values(subject)) if subject.infusion_date else None,
         "forward": ("consent", "enrol", "infuse"),
     }  # fmt: skip
-
-
-def _dose(subject: Subject) -> Any:
-    if subject.infusion_date is None:
-        return None
-    from rodnan.core.dose import check_dose
-    from rodnan.core.entry import EnteredValue
-
-    record = subject.form_records.filter(form_code="infusion").first()
-    values = {k: EnteredValue.from_json(v) for k, v in (record.values if record else {}).items()}
-    cells, weight = values.get("cells_administered"), values.get("infusion_weight")
-    if cells is None or weight is None or not isinstance(cells.value, float) or not isinstance(weight.value, float):
-        return None
-    return check_dose(study_definition(subject.study), cells.value, weight.value)
 
 
 @login_required
