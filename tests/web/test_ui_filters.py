@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rodnan.core.eligibility import evaluate_criteria
-from rodnan.web.studies.templatetags.rodnan_ui import pathway_labels, unit_label, units_in_text
+from rodnan.web.ui import pathway_labels, unit_label, units_in_text
 from tests.candidates import LUNG_ELIGIBLE
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
@@ -21,15 +22,32 @@ def role_at(user: Any, site: Site | int) -> Role | None:
     if not getattr(user, "is_authenticated", False):
         return None
     site_id = site if isinstance(site, int) else site.pk
-    cache: dict[int, str] = getattr(user, "_rodnan_roles", None) or _load_roles(user)
-    code = cache.get(site_id)
-    return ROLES.get(code) if code else None
+    for held in memberships_of(user):
+        if held.site_id == site_id:
+            return ROLES.get(held.role)
+    return None
 
 
-def _load_roles(user: Any) -> dict[int, str]:
-    roles = dict(Membership.objects.filter(user=user).values_list("site_id", "role"))
-    user._rodnan_roles = roles
-    return roles
+@dataclass(frozen=True)
+class Held:
+    """One membership of the user: a role at a site."""
+
+    site_id: int
+    site_code: str
+    role: str
+
+
+def memberships_of(user: Any) -> list[Held]:
+    """The user's memberships ordered by site code, read once per request (kept on the user object,
+    which Django loads afresh for every request)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    held: list[Held] | None = getattr(user, "_rodnan_roles", None)
+    if held is None:
+        rows = Membership.objects.filter(user=user).order_by("site__code").values_list("site_id", "site__code", "role")
+        held = [Held(*row) for row in rows]
+        user._rodnan_roles = held
+    return held
 
 
 def forget_roles(user: Any) -> None:
@@ -38,12 +56,14 @@ def forget_roles(user: Any) -> None:
         del user._rodnan_roles
 
 
+def site_ids_with(user: Any, permission: Permission) -> list[int]:
+    """The ids of the sites where the user's role grants ``permission``."""
+    return [h.site_id for h in memberships_of(user) if permission in ROLES[h.role].permissions]
+
+
 def sites_with(user: Any, permission: Permission) -> QuerySet[Site]:
     """The sites where the user's role grants ``permission``."""
-    if not getattr(user, "is_authenticated", False):
-        return Site.objects.none()
-    codes = [code for code, role in ROLES.items() if permission in role.permissions]
-    return Site.objects.filter(memberships__user=user, memberships__role__in=codes)
+    return Site.objects.filter(pk__in=site_ids_with(user, permission))
 
 
 def can(user: Any, permission: Permission, site: Site | int) -> bool:
@@ -69,5 +89,4 @@ def any_role_code(user: Any) -> str:
     """The user's role codes, comma-separated (for audit entries of events without a site)."""
     if not getattr(user, "is_authenticated", False):
         return ""
-    roles = getattr(user, "_rodnan_roles", None) or _load_roles(user)
-    return ",".join(sorted(set(roles.values())))
+    return ",".join(sorted({h.role for h in memberships_of(user)}))

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from rodnan.web.accounts.models import Membership
+from rodnan.web.accounts.access import memberships_of
 from rodnan.web.accounts.roles import ROLES, Permission
 
 
@@ -15,10 +15,10 @@ def membership(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     if not user.is_authenticated:
         return {}
-    rows = list(Membership.objects.filter(user=user).select_related("site").order_by("site__code"))
+    rows = memberships_of(user)
     permissions = set().union(*(ROLES[m.role].permissions for m in rows)) if rows else set()
     return {
-        "memberships": [(m.site.code, ROLES[m.role].label) for m in rows],
+        "memberships": [(m.site_code, ROLES[m.role].label) for m in rows],
         "nav_clinical": Permission.VIEW_SUBJECTS in permissions,
         "nav_users": Permission.MANAGE_USERS in permissions,
         "nav_account_audit": Permission.VIEW_ACCOUNT_AUDIT in permissions,

@@ -53,6 +53,7 @@ class SaveResult:
     record: FormRecord
     changed: tuple[str, ...]
     entry: FormEntryResult
+    visit: Visit  # as saved (done_on set by the first save of a value)
 
 
 @transaction.atomic
@@ -80,7 +81,7 @@ def check_save_form(
     current = FormRecord.objects.select_for_update(of=("self",)).select_related("updated_by", "subject").get(pk=record.pk)
     if current.version != expected_version:
         raise EditConflictError(current, expected_version)
-    definition = study_definition(current.subject.study)
+    definition = study_definition(record.subject.study)  # the record's study, read without its protocol text
     entry = check_form_entry(definition, current.form_code, entries, confirmed)
     if current.form_code == "infusion":  # only check_record_infusion writes it: it checks the dose and plans the visits
         raise EntryRejectedError(entry, "form", "the MSC infusion is recorded by the infusion step and cannot be changed here")
@@ -110,7 +111,7 @@ def check_save_form(
     old_confirmed = set(current.confirmed_warnings or [])
     newly_confirmed = sorted(code for code in entry.confirmed_warnings if code not in old_confirmed or code in changed)
     if not changed and not newly_confirmed and set(entry.confirmed_warnings) == old_confirmed:
-        return SaveResult(current, (), entry)
+        return SaveResult(current, (), entry, visit)
     current.values = new
     current.confirmed_warnings = sorted(entry.confirmed_warnings)
     current.status = FormRecord.Status.COMPLETE if entry.complete else FormRecord.Status.INCOMPLETE
@@ -127,4 +128,4 @@ def check_save_form(
                  site_id=subject.site_id, subject_id=subject.pk, form_record_id=current.pk)
           for code in newly_confirmed),
     ])  # fmt: skip
-    return SaveResult(current, changed, entry)
+    return SaveResult(current, changed, entry, visit)

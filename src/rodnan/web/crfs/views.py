@@ -124,8 +124,7 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
     if request.GET.get("mode") == "patient":
         return render(request, "rodnan/thank_you.html", {"record": record})
     messages.success(request, f"{form.label} at {record.visit.code} saved: {n} value{'s' if n != 1 else ''} changed.")
-    visit = result.record.visit
-    visit.refresh_from_db()
+    visit = result.visit
     if visit.done_on is not None and visit.day > 0:
         timing = visit_timing(planned(visit), visit.done_on)
         if timing != "on_time":

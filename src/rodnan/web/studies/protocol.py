@@ -25,9 +25,24 @@ def _parse(text: str, source: str) -> StudyDef:
     return load_protocol_text(text, source)
 
 
+_DEFINITIONS: dict[tuple[int, str], StudyDef] = {}
+
+
 def study_definition(study: Study) -> StudyDef:
-    """The validated core study of a loaded protocol version (parsed once per process)."""
-    return _parse(study.protocol_text, f"{study.code} {study.version}")
+    """The validated core study of a loaded protocol version (parsed once per process).
+
+    Looked up by the study's id and protocol SHA-256, so a page reads the study row without its
+    protocol text (``STUDY_WITHOUT_TEXT``); the text is read only the first time in a process.
+    """
+    key = (study.pk, study.protocol_sha256)
+    definition = _DEFINITIONS.get(key)
+    if definition is None:
+        definition = _DEFINITIONS[key] = _parse(study.protocol_text, f"{study.code} {study.version}")
+    return definition
+
+
+STUDY_WITHOUT_TEXT = "protocol_text"
+"""The field to defer when reading a study for a page (``.defer("subject__study__" + STUDY_WITHOUT_TEXT)``)."""
 
 
 def current_study() -> Study:

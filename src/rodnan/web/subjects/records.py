@@ -75,7 +75,7 @@ def state_of(visit: Visit, today: dt.date | None = None) -> VisitState:
 class GridCell:
     """One form of one visit on the subject page."""
 
-    record: FormRecord | None
+    record_id: int | None  # None: the form is not collected at this visit
     status: str  # not_started / incomplete / complete / not_collected
 
 
@@ -93,9 +93,9 @@ def visit_grid(subject: Subject, today: dt.date | None = None) -> tuple[list[str
     """The visits x forms grid: form codes in protocol order, and one row per visit."""
     definition = study_definition(subject.study)
     visits = list(subject.visits.order_by("day"))
-    records: dict[tuple[int, str], FormRecord] = {
-        (r.visit_id, r.form_code): r for r in FormRecord.objects.filter(subject=subject).only(
-            "id", "visit_id", "form_code", "status", "version")
+    records: dict[tuple[int, str], tuple[int, str]] = {
+        (visit_id, code): (pk, status) for pk, visit_id, code, status in FormRecord.objects.filter(subject=subject).values_list(
+            "id", "visit_id", "form_code", "status")
     }  # fmt: skip
     used = {code for (_, code) in records}
     columns = [f.code for f in definition.forms if f.code in used]
@@ -103,8 +103,8 @@ def visit_grid(subject: Subject, today: dt.date | None = None) -> tuple[list[str
     for visit in visits:
         cells = []
         for code in columns:
-            record = records.get((visit.pk, code))
-            cells.append(GridCell(record, record.status if record else "not_collected"))
+            pk, status = records.get((visit.pk, code), (None, "not_collected"))
+            cells.append(GridCell(pk, status))
         timing = visit_timing(planned(visit), visit.done_on) if visit.done_on else ""
         rows.append(GridRow(visit, state_of(visit, today), cells, "" if timing == "on_time" else timing))
     return columns, rows

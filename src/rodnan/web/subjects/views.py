@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,11 +17,10 @@ from django.views.decorators.http import require_POST
 from rodnan.core.dose import format_cells
 from rodnan.core.lifecycle import SubjectStatus, Transition, allowed_transitions
 from rodnan.errors import InputError
-from rodnan.web.accounts.access import AccessDeniedError, can, sites_with
+from rodnan.web.accounts.access import AccessDeniedError, can, memberships_of, site_ids_with, sites_with
 from rodnan.web.accounts.roles import Permission
 from rodnan.web.crfs.fields import posted_inputs
 from rodnan.web.studies.protocol import current_study, study_definition
-from rodnan.web.studies.templatetags.rodnan_ui import unit_label
 from rodnan.web.subjects import actions
 from rodnan.web.subjects.models import Subject
 from rodnan.web.subjects.records import infusion_dose, infusion_values, screening_result, visit_grid
@@ -35,6 +35,7 @@ from rodnan.web.subjects.selectors import (
     study_counts,
     viewable_sites,
 )
+from rodnan.web.ui import unit_label
 
 TRANSITION_PERMISSION = {
     Transition.CONSENT: Permission.CONSENT,
@@ -89,18 +90,26 @@ def home(request: HttpRequest) -> HttpResponse:
     })  # fmt: skip
 
 
+LIST_COLUMNS = ("pk", "subject_code", "screening_number", "site__code", "status", "screening_date", "infusion_date")
+"""What a row of the subject list shows (read as values: no model objects for 50 rows)."""
+
+
 @login_required
 def subject_list(request: HttpRequest) -> HttpResponse:
     """Subjects of the user's sites, filterable by status, site and number."""
     status = request.GET.get("status", "")
     search = request.GET.get("q", "").strip()
     site = request.GET.get("site", "")
-    subjects = list_subjects_for_user(request.user, status=status, search=search, site=site)
+    subjects = list_subjects_for_user(request.user, status=status, search=search, site=site).values(*LIST_COLUMNS)
     page = Paginator(subjects, 50).get_page(request.GET.get("page"))
     screen_sites = list(sites_with(request.user, Permission.SCREEN))
+    viewable = set(site_ids_with(request.user, Permission.VIEW_SUBJECTS))
     return render(request, "rodnan/subject_list.html", {
         "page": page, "status": status, "q": search, "site": site, "statuses": list(SubjectStatus),
-        "sites": list(viewable_sites(request.user)), "screen_sites": screen_sites, "today": timezone.localdate(),
+        "status_labels": {s.value: s.label for s in SubjectStatus},
+        "query": urlencode({"status": status, "site": site, "q": search}),
+        "site_codes": [h.site_code for h in memberships_of(request.user) if h.site_id in viewable],
+        "screen_sites": screen_sites, "today": timezone.localdate(),
     })  # fmt: skip
 
 

@@ -1,12 +1,8 @@
-"""Template filters for people: UCUM unit codes as they are printed on a lab report."""
+"""Filters for people: UCUM unit codes as they are printed on a lab report (used by the templates)."""
 
 from __future__ import annotations
 
 import re
-
-from django import template
-
-register = template.Library()
 
 UNIT_LABELS: dict[str, str] = {
     "{score}": "", "{cells}": "cells", "{cells}/kg": "cells/kg", "1": "", "a": "years", "mo": "months", "d": "days",
@@ -21,7 +17,6 @@ UNIT_LABELS: dict[str, str] = {
 _BRACED = re.compile(r"\{([^}]*)\}")
 
 
-@register.filter
 def unit_label(code: str | None) -> str:
     """'10*9/L' -> '×10⁹/L', 'mm[Hg]' -> 'mmHg', '{score}' -> ''; other codes lose their braces and brackets."""
     if not code:
@@ -36,7 +31,6 @@ _TRAILING = ",;)"
 _NUMBER = re.compile(r"^[-+]?\d+(\.\d+)?(e[-+]?\d+)?$")
 
 
-@register.filter
 def units_in_text(text: str | None) -> str:
     """Every UCUM code of the table above that follows a number in ``text``, printed for people
     ("mpap_echo 17 mm[Hg], not > 40 mm[Hg]" -> "mpap_echo 17 mmHg, not > 40 mmHg")."""
@@ -55,13 +49,11 @@ def units_in_text(text: str | None) -> str:
     return joined.replace(" ,", ",").replace(" ;", ";").replace(" )", ")")
 
 
-@register.filter
 def get_item(mapping: dict[str, str] | None, key: str) -> str:
     """``mapping[key]`` in a template, or "" when absent."""
     return (mapping or {}).get(key, "")
 
 
-@register.filter
 def pathway_labels(result: object) -> str:
     """The labels of a screening result's qualifying pathways, joined ("Lung involvement")."""
     codes = set(getattr(result, "qualifying_pathways", ()))
