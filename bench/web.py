@@ -7,7 +7,7 @@ server's default, production-like settings such as fsync=on, and stops at the en
    an importing investigator and one coordinator per site, created through the account actions;
 2. the simulated cohort (``simulate_cohort``) imported with ``rodnan.web.imports.check_import_cohort``
    (every value checked and audited; the audit chain is verified afterwards);
-3. ``rodnan serve`` (gunicorn, 2 workers x 4 threads) started as a separate process;
+3. ``rodnan serve`` (gunicorn, by default its own default of 5 sync workers) started as a separate process;
 4. 20 clients, each a separate process logged in as the coordinator of one site through the real
    /login/ form (CSRF included), request back to back, with no think time, in a loop: the subject
    list (a random page), two subject pages, a form page, and a form save (the form's own fields
@@ -20,8 +20,8 @@ size, and the CPU the server and the clients used per request. Targets (the web 
 the exit status is 1 when one is missed (after printing everything).
 
 Usage: ``python bench/web.py [--subjects 10000] [--sites 10] [--clients 20] [--duration 60 |
---requests-per-client N] [--think SECONDS] [--database sqlite|postgresql|both] [--workers 4]
-[--threads 2] [--keep DIR [--reuse]]``. ``--reuse`` measures the data a previous ``--keep`` run
+--requests-per-client N] [--think SECONDS] [--database sqlite|postgresql|both] [--workers 5]
+[--threads 1] [--keep DIR [--reuse]]``. ``--reuse`` measures the data a previous ``--keep`` run
 imported (a 10,000-subject import takes over half an hour).
 """
 
@@ -695,8 +695,8 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--keep", metavar="DIR", help="keep the data folders (and the PostgreSQL cluster) in DIR")
     parser.add_argument("--reuse", action="store_true", help="with --keep: measure the data already imported in DIR")
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=5, help="gunicorn workers (rodnan serve's default)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker; 1: sync workers (rodnan serve's default)")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=250,
                         help="subjects per import transaction (250: fewer commits rewrite fewer index pages)")  # fmt: skip

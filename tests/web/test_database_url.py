@@ -40,7 +40,7 @@ def test_postgresql_url_with_user_password_host_and_port(scheme: str) -> None:
         "HOST": "db.example.org",
         "PORT": "6543",
         "CONN_MAX_AGE": 60,
-        "OPTIONS": {},
+        "OPTIONS": {"server_side_binding": True, "prepare_threshold": 5},
     }
 
 
@@ -53,12 +53,17 @@ def test_postgresql_url_without_port_or_password() -> None:
 def test_postgresql_socket_host_and_port_in_the_query() -> None:
     entry = parse_database_url("postgresql://postgres@/rodnan?host=/tmp/sock&port=5544")
     assert (entry["HOST"], entry["PORT"], entry["USER"], entry["NAME"]) == ("/tmp/sock", "5544", "postgres", "rodnan")
-    assert entry["OPTIONS"] == {}  # host and port are taken out of the driver options
+    assert entry["OPTIONS"] == {"server_side_binding": True, "prepare_threshold": 5}  # host and port are taken out
 
 
 def test_postgresql_query_keeps_driver_options() -> None:
     entry = parse_database_url("postgresql://u:p@db:5432/trial?sslmode=require&application_name=rodnan")
-    assert entry["OPTIONS"] == {"sslmode": "require", "application_name": "rodnan"}
+    assert entry["OPTIONS"] == {
+        "sslmode": "require",
+        "application_name": "rodnan",
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+    }
     assert (entry["HOST"], entry["PORT"]) == ("db", "5432")
 
 
@@ -99,3 +104,20 @@ def test_password_is_not_echoed_for_an_unknown_scheme() -> None:
         parse_database_url("mysql://rodnan:hunter2-secret@db/trial")
     assert "hunter2-secret" not in str(caught.value)
     assert caught.value.value == "mysql"
+
+
+@pytest.mark.parametrize(
+    ("query", "binding", "threshold"),
+    [("prepare_threshold=none", True, None), ("prepare_threshold=0", True, 0), ("prepare_threshold=12", True, 12),
+     ("server_side_binding=false", False, 5), ("server_side_binding=TRUE&prepare_threshold=off", True, None)],
+)  # fmt: skip
+def test_postgresql_statement_options_from_the_query_are_typed(query: str, binding: bool, threshold: int | None) -> None:
+    options = parse_database_url(f"postgresql://u@db/trial?{query}")["OPTIONS"]
+    assert (options["server_side_binding"], options["prepare_threshold"]) == (binding, threshold)
+
+
+def test_postgresql_prepare_threshold_that_is_not_a_number_names_the_setting() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_database_url("postgresql://u@db/trial?prepare_threshold=often")
+    assert "DATABASE_URL" in str(caught.value)
+    assert "prepare_threshold" in str(caught.value)

@@ -38,16 +38,32 @@ def database_label() -> str:
     return f"PostgreSQL {settings.get('NAME')} on {settings.get('HOST') or 'localhost'}:{settings.get('PORT') or 5432}"
 
 
-def serve(host: str, port: int, workers: int, threads: int = 4, access_log: bool = False) -> None:
-    """Serve the application with gunicorn (blocks until stopped)."""
+DEFAULT_WORKERS, DEFAULT_THREADS = 5, 1
+"""Five single-threaded (sync) workers on two cores: a sync worker accepts a connection only when it is
+idle, so requests go to free workers; threaded workers keep each client's keep-alive connection and
+queued requests behind a busy one (p95 three times the median in the benchmark; decision 0007)."""
+
+
+def serve(host: str, port: int, workers: int = DEFAULT_WORKERS, threads: int = DEFAULT_THREADS,
+          access_log: bool = False) -> None:  # fmt: skip
+    """Serve the application with gunicorn (blocks until stopped): ``threads`` 1 selects sync workers.
+
+    Database connections the caller opened (the migration, the protocol load) are closed first: the
+    workers are forked from this process and must not share its connections (a PostgreSQL connection
+    used by two processes at once interleaves their commands; SQLite forbids carrying one across fork).
+    """
+    from django.db import connections
     from gunicorn.app.base import BaseApplication
 
     from rodnan.web.wsgi import application
 
+    connections.close_all()
+
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             options: dict[str, Any] = {
-                "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
+                "bind": f"{host}:{port}", "workers": workers, "threads": threads,
+                "worker_class": "gthread" if threads > 1 else "sync",
                 "accesslog": "-" if access_log else None, "timeout": 60, "graceful_timeout": 10,
             }  # fmt: skip
             for key, value in options.items():

@@ -38,11 +38,11 @@ class EditConflictError(RodnanError):
         self.current = current
 
 
-def shown(data: Mapping[str, Any] | None) -> str:
-    """A stored value as entered, with its unit ("2.3 g/dL"), or "" when missing."""
+def shown(data: Mapping[str, Any] | EnteredValue | None) -> str:
+    """A stored value (or one just entered) as entered, with its unit ("2.3 g/dL"), or "" when missing."""
     if not data:
         return ""
-    value = EnteredValue.from_json(dict(data))
+    value = data if isinstance(data, EnteredValue) else EnteredValue.from_json(dict(data))
     return value.raw + (f" {value.unit}" if value.unit else "")
 
 
@@ -89,8 +89,10 @@ def check_save_form(
         raise EntryRejectedError(entry)
     old: dict[str, Any] = dict(current.values or {})
     new = {code: value.as_json() for code, value in entry.values.items()}
+    old_shown = {code: shown(data) for code, data in old.items()}
+    new_shown = {code: shown(value) for code, value in entry.values.items()}
     changed = tuple(
-        code for code in definition.form_by_code[current.form_code].items if shown(old.get(code)) != shown(new.get(code))
+        code for code in definition.form_by_code[current.form_code].items if old_shown.get(code, "") != new_shown.get(code, "")
     )
     reason = reason.strip()
     if any(old.get(code) for code in changed) and not reason:
@@ -121,7 +123,7 @@ def check_save_form(
     where = f"{subject.label}/{visit.code}/{current.form_code}"
     append(user=user, role=role.code, changes=[
         *visit_changes,
-        *(Change("form.save", "form", where, code, shown(old.get(code)), shown(new.get(code)),
+        *(Change("form.save", "form", where, code, old_shown.get(code, ""), new_shown.get(code, ""),
                  reason if old.get(code) else "", site_id=subject.site_id, subject_id=subject.pk, form_record_id=current.pk)
           for code in changed),
         *(Change("form.confirm_warning", "form", where, code, "", entry.confirmed_warnings[code].rule, reason,

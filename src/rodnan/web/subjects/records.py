@@ -46,8 +46,9 @@ def screening_result(subject: Subject, overrides: dict[str, EnteredValue] | None
 
 def infusion_values(subject: Subject) -> dict[str, EnteredValue]:
     """The values of the subject's infusion form (empty before the infusion)."""
-    record = FormRecord.objects.filter(subject=subject, form_code="infusion").first()
-    return {code: EnteredValue.from_json(data) for code, data in (record.values if record else {}).items()}
+    rows = list(FormRecord.objects.filter(subject=subject, form_code="infusion").values_list("values", flat=True)[:1])
+    stored = (rows[0] if rows else None) or {}
+    return {code: EnteredValue.from_json(data) for code, data in stored.items()}
 
 
 def infusion_dose(subject: Subject, values: Mapping[str, EnteredValue]) -> DoseCheck | None:

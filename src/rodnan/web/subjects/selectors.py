@@ -51,28 +51,26 @@ def get_subject_for_user(user: Any, pk: int) -> Subject:
     Raises:
         Http404: no such subject at the user's sites.
     """
-    subject = (
-        Subject.objects.filter(pk=pk, site_id__in=_viewable(user))
-        .select_related("site", "study")
-        .defer(f"study__{STUDY_WITHOUT_TEXT}")
-        .first()
-    )
-    if subject is None:
-        raise Http404("no such subject at your sites")
-    return subject
+    try:  # get(), not first(): no ORDER BY and LIMIT to compile for a primary-key lookup
+        return (
+            Subject.objects.select_related("site", "study")
+            .defer(f"study__{STUDY_WITHOUT_TEXT}")
+            .get(pk=pk, site_id__in=_viewable(user))
+        )
+    except Subject.DoesNotExist:
+        raise Http404("no such subject at your sites") from None
 
 
 def get_form_record_for_user(user: Any, pk: int) -> FormRecord:
     """One form record of a subject at the user's sites (Http404 otherwise)."""
-    record = (
-        FormRecord.objects.filter(pk=pk, subject__site_id__in=_viewable(user))
-        .select_related("subject", "subject__site", "subject__study", "visit", "updated_by")
-        .defer(f"subject__study__{STUDY_WITHOUT_TEXT}")
-        .first()
-    )
-    if record is None:
-        raise Http404("no such form at your sites")
-    return record
+    try:
+        return (
+            FormRecord.objects.select_related("subject", "subject__study", "visit", "updated_by")
+            .defer(f"subject__study__{STUDY_WITHOUT_TEXT}")
+            .get(pk=pk, subject__site_id__in=_viewable(user))
+        )
+    except FormRecord.DoesNotExist:
+        raise Http404("no such form at your sites") from None
 
 
 def get_visit_for_user(user: Any, pk: int) -> Visit:
