@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from rodnan.core.entry import EnteredValue, FormEntryResult, check_form_entry
+from rodnan.core.protocol import Study as StudyDef
 from rodnan.errors import RodnanError
 from rodnan.web.accounts.access import require
 from rodnan.web.accounts.roles import Permission
@@ -56,7 +57,6 @@ class SaveResult:
     visit: Visit  # as saved (done_on set by the first save of a value)
 
 
-@transaction.atomic
 def check_save_form(
     user: Any,
     record: FormRecord,
@@ -77,16 +77,26 @@ def check_save_form(
             (which only :func:`rodnan.web.subjects.actions.check_record_infusion` writes).
     """
     role = require(user, Permission.ENTER_DATA, record.subject.site_id)
+    if record.version != expected_version:  # stale already when read: the conflict comes first, as below
+        raise EditConflictError(FormRecord.objects.select_related("updated_by").get(pk=record.pk), expected_version)
+    # The entry checks need no database: done before the transaction, so the write lock is held only
+    # for the version check, the writes and the audit entries (SQLite has one writer at a time).
+    definition = study_definition(record.subject.study)  # the record's study, read without its protocol text
+    entry = check_form_entry(definition, record.form_code, entries, confirmed)
+    if record.form_code == "infusion":  # only check_record_infusion writes it: it checks the dose and plans the visits
+        raise EntryRejectedError(entry, "form", "the MSC infusion is recorded by the infusion step and cannot be changed here")
+    if not entry.ok:
+        raise EntryRejectedError(entry)
+    with transaction.atomic():
+        return _write_form(user, role.code, record, entry, definition, expected_version, reason, visit_date)
+
+
+def _write_form(user: Any, role_code: str, record: FormRecord, entry: FormEntryResult, definition: StudyDef,
+                expected_version: int, reason: str, visit_date: dt.date | None) -> SaveResult:  # fmt: skip
     # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the outer join to updated_by
     current = FormRecord.objects.select_for_update(of=("self",)).select_related("updated_by", "subject").get(pk=record.pk)
     if current.version != expected_version:
         raise EditConflictError(current, expected_version)
-    definition = study_definition(record.subject.study)  # the record's study, read without its protocol text
-    entry = check_form_entry(definition, current.form_code, entries, confirmed)
-    if current.form_code == "infusion":  # only check_record_infusion writes it: it checks the dose and plans the visits
-        raise EntryRejectedError(entry, "form", "the MSC infusion is recorded by the infusion step and cannot be changed here")
-    if not entry.ok:
-        raise EntryRejectedError(entry)
     old: dict[str, Any] = dict(current.values or {})
     new = {code: value.as_json() for code, value in entry.values.items()}
     old_shown = {code: shown(data) for code, data in old.items()}
@@ -121,7 +131,7 @@ def check_save_form(
     current.updated_at, current.updated_by = timezone.now(), user
     current.save()
     where = f"{subject.label}/{visit.code}/{current.form_code}"
-    append(user=user, role=role.code, changes=[
+    append(user=user, role=role_code, changes=[
         *visit_changes,
         *(Change("form.save", "form", where, code, old_shown.get(code, ""), new_shown.get(code, ""),
                  reason if old.get(code) else "", site_id=subject.site_id, subject_id=subject.pk, form_record_id=current.pk)
