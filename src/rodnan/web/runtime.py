@@ -11,6 +11,7 @@ def setup(data: Path | None = None, database_url: str | None = None) -> Path:
     """Configure and start Django for ``data`` (default ``./rodnan-data``); returns the data folder."""
     folder = (data or Path(os.environ.get("RODNAN_DATA", "rodnan-data"))).resolve()
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "static").mkdir(exist_ok=True)  # STATIC_ROOT: whitenoise warns at start when it is missing
     os.environ["RODNAN_DATA"] = str(folder)
     if database_url is not None:
         os.environ["DATABASE_URL"] = database_url
