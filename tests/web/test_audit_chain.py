@@ -241,6 +241,30 @@ def test_the_orm_refuses_to_change_or_delete_an_entry() -> None:
 
 
 @pytest.mark.django_db
+def test_the_orm_refuses_bulk_updates_and_deletes() -> None:
+    """QuerySet.update(), delete(), bulk_update() and update_or_create() never reach the database."""
+    append_changes(3)
+    entries = AuditEntry.objects.filter(seq__gte=2)
+    with pytest.raises(AppendOnlyError, match="cannot be updated"):
+        entries.update(new_value="edited")
+    with pytest.raises(AppendOnlyError, match="cannot be deleted"):
+        entries.delete()
+    with pytest.raises(AppendOnlyError, match="cannot be deleted"):
+        AuditEntry.objects.all().delete()
+    changed = list(entries)
+    for entry in changed:
+        entry.reason = "tidied"
+    with pytest.raises(AppendOnlyError, match="cannot be updated"):
+        AuditEntry.objects.bulk_update(changed, ["reason"])
+    with pytest.raises(AppendOnlyError, match="appended by"):
+        AuditEntry.objects.update_or_create(seq=2, defaults={"reason": "x"})
+
+    assert list(AuditEntry.objects.values_list("reason", flat=True)) == ["", "", ""]
+    assert AuditEntry.objects.count() == 3
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db
 def test_raw_update_delete_truncate_refused_on_postgresql_and_caught_on_sqlite(db_vendor: str) -> None:
     """PostgreSQL's trigger (migration audit/0002) refuses them; SQLite has no trigger, so verify is the guard."""
     append_changes(3)

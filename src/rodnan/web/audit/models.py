@@ -5,7 +5,8 @@ logout, and every role or membership change is one :class:`AuditEntry`, written 
 :func:`rodnan.web.audit.chain.append` in the same transaction as the change itself. Entries form a
 hash chain (each hash covers the entry and the previous hash), so an edited, removed or inserted
 entry breaks the chain at that point (``rodnan audit verify``). There is no update or delete path in
-the code; on PostgreSQL a trigger refuses UPDATE and DELETE on the table.
+the code (the model and its querysets refuse both); on PostgreSQL a trigger refuses UPDATE, DELETE
+and TRUNCATE on the table.
 """
 
 from __future__ import annotations
@@ -20,6 +21,22 @@ from rodnan.errors import RodnanError
 
 class AppendOnlyError(RodnanError):
     """An attempt to change or delete an audit entry."""
+
+
+class AppendOnlyQuerySet(models.QuerySet["AuditEntry"]):
+    """Audit entries in bulk: read and created, never updated or deleted (on either database)."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("audit entries are append-only: entries cannot be updated")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit entries are append-only: entries cannot be deleted")
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        raise AppendOnlyError("audit entries are append-only: entries cannot be updated")
+
+    def update_or_create(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("audit entries are append-only: entries are appended by rodnan.web.audit.chain.append")
 
 
 class AuditEntry(models.Model):
@@ -42,6 +59,8 @@ class AuditEntry(models.Model):
     reason = models.TextField(blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)  # no index: seq orders the chain; verification recomputes every hash
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["seq"]
