@@ -86,6 +86,16 @@ def test_dashboard_shows_enrolment_against_target(inv_client, site, investigator
     assert "In follow-up 1 " in page
 
 
+def test_dashboard_counts_days_overdue_in_whole_days(inv_client, site, investigator):
+    """Infused 40 days ago: Month 1 (day 30, window ±7 days) closed on day 37, so it is 3 days overdue."""
+    subject = f.infused_subject(investigator, site)
+    month1 = subject.visits.get(code="M1")
+    assert month1.window_end == f.days_ago(3)  # the premise: the protocol's day 30 ± 7
+    rows = [line for line in text(inv_client.get("/")).split("NJDT") if "Month 1" in line]
+    assert rows, "Month 1 is listed as overdue"
+    assert "Month 1 " + f"{month1.window_start.isoformat()} – {month1.window_end.isoformat()} 3" in rows[0]
+
+
 def test_subject_list_lists_and_filters(inv_client, site, investigator):
     """The list shows screening numbers and subject IDs; ?status= filters."""
     f.enrolled_subject(investigator, site)

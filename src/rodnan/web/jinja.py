@@ -3,7 +3,7 @@ code, which rendered the subject page and list several times faster than Django'
 
 Globals: ``url(name, *args)`` (Django's ``reverse``, memoised per URL name: see :func:`url`) and
 ``static(path)``. Filters, besides Jinja2's own: ``date(format)`` in Django's format letters (aware
-times in the site's time zone), ``utc_date(format)``, ``pluralize``, ``timesince`` and the unit filters
+times in the site's time zone), ``utc_date(format)``, ``pluralize`` and the unit filters
 of :mod:`rodnan.web.ui`. Undefined names print as nothing, as in Django's templates.
 """
 
@@ -16,7 +16,6 @@ import jinja2
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import dateformat, timezone
-from django.utils.timesince import timesince
 
 from rodnan.web.ui import get_item, pathway_labels, unit_label, units_in_text
 
@@ -83,7 +82,7 @@ def environment(**options: Any) -> jinja2.Environment:
     env = jinja2.Environment(**(options | {"undefined": jinja2.ChainableUndefined}))
     env.globals |= {"url": url, "static": static}
     env.filters |= {
-        "date": date, "utc_date": utc_date, "pluralize": pluralize, "timesince": timesince, "unit_label": unit_label,
+        "date": date, "utc_date": utc_date, "pluralize": pluralize, "unit_label": unit_label,
         "units_in_text": units_in_text, "get_item": get_item, "pathway_labels": pathway_labels,
     }  # fmt: skip
     return env

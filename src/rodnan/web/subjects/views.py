@@ -86,7 +86,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "statuses": statuses, "overdue": overdue, "overdue_count": list_overdue_visits(request.user).count(), "due": due,
         "incomplete": [(r, headings.get(r.form_code, r.form_code)) for r in incomplete[:50]],
         "incomplete_count": incomplete.count(),
-        "can_screen": sites_with(request.user, Permission.SCREEN).exists(),
+        "can_screen": sites_with(request.user, Permission.SCREEN).exists(), "today": timezone.localdate(),
     })  # fmt: skip
 
 
