@@ -45,16 +45,17 @@ def _context(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[s
     layout = _layout(form.code)
     patient = request.GET.get("mode") == "patient" and layout == "questionnaire"
     screening = record.visit.day <= SCREENING_VISIT_DAY_MAX
+    can_edit = can(request.user, Permission.ENTER_DATA, record.subject.site_id) and record.form_code != "infusion"
     return {
         "record": record, "subject": record.subject, "visit": record.visit, "form": form, "fields": fields,
         "computed": computed, "layout": layout, "patient": patient, "version": version,
         "mrss_rows": [(label, by_code.get(right) if right else None, by_code.get(left) if left else None)
                       for label, right, left in MRSS_PAIRS],
-        "can_edit": can(request.user, Permission.ENTER_DATA, record.subject.site_id) and record.form_code != "infusion",
+        "can_edit": can_edit,
         "can_audit": can(request.user, Permission.VIEW_AUDIT, record.subject.site_id),
         "needs_visit_date": record.visit.done_on is None, "today": timezone.localdate(),
         "has_saved_values": bool(record.values),
-        "readonly": not can(request.user, Permission.ENTER_DATA, record.subject.site_id) or record.form_code == "infusion",
+        "readonly": not can_edit,
         # never in tablet mode: the checklist shows other clinical values (HIV, pregnancy) to whoever holds the tablet
         "eligibility": screening_result(record.subject, _overrides(entry)) if screening and not patient else None,
     }  # fmt: skip

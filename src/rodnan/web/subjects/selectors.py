@@ -11,10 +11,9 @@ from django.http import Http404
 from django.utils import timezone
 
 from rodnan.core.lifecycle import SubjectStatus
-from rodnan.web.accounts.access import site_ids_with, sites_with
+from rodnan.web.accounts.access import site_ids_with
 from rodnan.web.accounts.roles import Permission
 from rodnan.web.crfs.models import FormRecord
-from rodnan.web.studies.models import Site
 from rodnan.web.studies.protocol import STUDY_WITHOUT_TEXT
 from rodnan.web.subjects.models import Subject, Visit
 
@@ -23,19 +22,15 @@ ENROLLED_STATES = (SubjectStatus.ENROLLED, SubjectStatus.IN_FOLLOW_UP, SubjectSt
 ACTIVE_STATES = (SubjectStatus.SCREENING, SubjectStatus.CONSENTED, SubjectStatus.ENROLLED, SubjectStatus.IN_FOLLOW_UP)
 
 
-def viewable_sites(user: Any) -> QuerySet[Site]:
-    """Sites whose subjects the user may see."""
-    return sites_with(user, Permission.VIEW_SUBJECTS)
-
-
-def _viewable(user: Any) -> list[int]:
-    """The ids of the sites whose subjects the user may see (filters by id: no join, no subquery)."""
+def viewable_site_ids(user: Any) -> list[int]:
+    """The ids of the sites whose subjects the user may see (from the memberships read once per request;
+    the selectors filter by these ids: no join, no subquery)."""
     return site_ids_with(user, Permission.VIEW_SUBJECTS)
 
 
 def list_subjects_for_user(user: Any, status: str = "", search: str = "", site: str = "") -> QuerySet[Subject]:
     """The user's subjects, optionally filtered by status, site code and a number fragment."""
-    subjects = Subject.objects.filter(site_id__in=_viewable(user)).select_related("site")
+    subjects = Subject.objects.filter(site_id__in=viewable_site_ids(user)).select_related("site")
     if status:
         subjects = subjects.filter(status=status)
     if site:
@@ -55,7 +50,7 @@ def get_subject_for_user(user: Any, pk: int) -> Subject:
         return (
             Subject.objects.select_related("site", "study")
             .defer(f"study__{STUDY_WITHOUT_TEXT}")
-            .get(pk=pk, site_id__in=_viewable(user))
+            .get(pk=pk, site_id__in=viewable_site_ids(user))
         )
     except Subject.DoesNotExist:
         raise Http404("no such subject at your sites") from None
@@ -67,7 +62,7 @@ def get_form_record_for_user(user: Any, pk: int) -> FormRecord:
         return (
             FormRecord.objects.select_related("subject", "subject__study", "visit", "updated_by")
             .defer(f"subject__study__{STUDY_WITHOUT_TEXT}")
-            .get(pk=pk, subject__site_id__in=_viewable(user))
+            .get(pk=pk, subject__site_id__in=viewable_site_ids(user))
         )
     except FormRecord.DoesNotExist:
         raise Http404("no such form at your sites") from None
@@ -75,18 +70,18 @@ def get_form_record_for_user(user: Any, pk: int) -> FormRecord:
 
 def get_visit_for_user(user: Any, pk: int) -> Visit:
     """One visit of a subject at the user's sites (Http404 otherwise)."""
-    visit = Visit.objects.filter(pk=pk, subject__site_id__in=_viewable(user)).select_related("subject", "subject__site").first()
-    if visit is None:
-        raise Http404("no such visit at your sites")
-    return visit
+    try:
+        return Visit.objects.select_related("subject", "subject__site").get(pk=pk, subject__site_id__in=viewable_site_ids(user))
+    except Visit.DoesNotExist:
+        raise Http404("no such visit at your sites") from None
 
 
 def list_overdue_visits(user: Any, today: dt.date | None = None) -> QuerySet[Visit]:
     """Visits past their window, neither done nor marked missed, of active subjects at the user's sites."""
     today = today or timezone.localdate()
     return (
-        Visit.objects.filter(subject__site_id__in=_viewable(user), window_end__lt=today, done_on__isnull=True, missed=False,
-                             subject__status__in=[s.value for s in ACTIVE_STATES])
+        Visit.objects.filter(subject__site_id__in=viewable_site_ids(user), window_end__lt=today, done_on__isnull=True,
+                             missed=False, subject__status__in=[s.value for s in ACTIVE_STATES])
         .select_related("subject", "subject__site")
         .order_by("window_end")
     )  # fmt: skip
@@ -96,7 +91,7 @@ def list_due_visits(user: Any, today: dt.date | None = None) -> QuerySet[Visit]:
     """Visits whose window is open today and that are not yet done."""
     today = today or timezone.localdate()
     return (
-        Visit.objects.filter(subject__site_id__in=_viewable(user), window_start__lte=today, window_end__gte=today,
+        Visit.objects.filter(subject__site_id__in=viewable_site_ids(user), window_start__lte=today, window_end__gte=today,
                              done_on__isnull=True, missed=False, subject__status__in=[s.value for s in ACTIVE_STATES])
         .select_related("subject", "subject__site")
         .order_by("window_end")
@@ -106,7 +101,7 @@ def list_due_visits(user: Any, today: dt.date | None = None) -> QuerySet[Visit]:
 def list_incomplete_forms(user: Any) -> QuerySet[FormRecord]:
     """Forms started but incomplete, and forms not started at visits that took place (screen failures aside)."""
     return (
-        FormRecord.objects.filter(subject__site_id__in=_viewable(user))
+        FormRecord.objects.filter(subject__site_id__in=viewable_site_ids(user))
         .exclude(subject__status=SubjectStatus.SCREEN_FAILED.value)
         .filter(Q(status=FormRecord.Status.INCOMPLETE) | Q(status=FormRecord.Status.NOT_STARTED, visit__done_on__isnull=False))
         .select_related("subject", "visit")
@@ -116,5 +111,5 @@ def list_incomplete_forms(user: Any) -> QuerySet[FormRecord]:
 
 def study_counts(user: Any) -> dict[str, int]:
     """Subjects by status at the user's sites."""
-    rows = Subject.objects.filter(site_id__in=_viewable(user)).values("status").annotate(n=Count("id"))
+    rows = Subject.objects.filter(site_id__in=viewable_site_ids(user)).values("status").annotate(n=Count("id"))
     return {row["status"]: row["n"] for row in rows}

@@ -33,7 +33,7 @@ from rodnan.web.subjects.selectors import (
     list_overdue_visits,
     list_subjects_for_user,
     study_counts,
-    viewable_sites,
+    viewable_site_ids,
 )
 from rodnan.web.ui import unit_label
 
@@ -65,10 +65,10 @@ def _version(request: HttpRequest) -> int | None:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """The study page: enrolment against the target, subjects by status, overdue and due visits, open forms."""
-    if not viewable_sites(request.user).exists():
+    if not viewable_site_ids(request.user):
         return (
             redirect("users")
-            if sites_with(request.user, Permission.MANAGE_USERS).exists()
+            if site_ids_with(request.user, Permission.MANAGE_USERS)
             else render(request, "rodnan/no_access.html")
         )
     study = current_study()
@@ -86,7 +86,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "statuses": statuses, "overdue": overdue, "overdue_count": list_overdue_visits(request.user).count(), "due": due,
         "incomplete": [(r, headings.get(r.form_code, r.form_code)) for r in incomplete[:50]],
         "incomplete_count": incomplete.count(),
-        "can_screen": sites_with(request.user, Permission.SCREEN).exists(), "today": timezone.localdate(),
+        "can_screen": bool(site_ids_with(request.user, Permission.SCREEN)), "today": timezone.localdate(),
     })  # fmt: skip
 
 
@@ -103,7 +103,7 @@ def subject_list(request: HttpRequest) -> HttpResponse:
     subjects = list_subjects_for_user(request.user, status=status, search=search, site=site).values(*LIST_COLUMNS)
     page = Paginator(subjects, 50).get_page(request.GET.get("page"))
     screen_sites = list(sites_with(request.user, Permission.SCREEN))
-    viewable = set(site_ids_with(request.user, Permission.VIEW_SUBJECTS))
+    viewable = set(viewable_site_ids(request.user))
     return render(request, "rodnan/subject_list.html", {
         "page": page, "status": status, "q": search, "site": site, "statuses": list(SubjectStatus),
         "status_labels": {s.value: s.label for s in SubjectStatus},
