@@ -1,0 +1,1 @@
+"""Records (scheduled and log) and their states."""

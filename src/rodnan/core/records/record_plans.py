@@ -1,0 +1,231 @@
+"""Plans of a record: save a form's values (scheduled or log), add a log record, change a record's state.
+
+As for the subject plans, each function checks and computes, and returns a
+:class:`rodnan.core.records.model.Plan` or refuses with a named error; the screens, the bulk import
+and later the API call the same functions, so a rule exists once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+from dataclasses import replace
+
+from rodnan.core.entry import EnteredValue, FormEntryResult, check_form_entry
+from rodnan.core.protocol.model import Study
+from rodnan.core.records.errors import EntryRejectedError
+from rodnan.core.records.model import (
+    JSON,
+    AuditChange,
+    ItemDelta,
+    Plan,
+    RecordSnapshot,
+    RecordWrite,
+    SubjectSnapshot,
+    VisitSnapshot,
+    VisitWrite,
+)
+from rodnan.core.records.roles import intervention_form, log_items
+from rodnan.core.records.states import RecordEvent, RecordStateError, apply_event, check_event
+from rodnan.errors import InputError, RodnanError
+
+
+class RecordConflictError(RodnanError):
+    """The record was saved by someone else after the user opened it (its version moved on)."""
+
+    def __init__(self, record: RecordSnapshot, expected_version: int) -> None:
+        super().__init__(f"the record is at version {record.version}, not {expected_version}: it was saved meanwhile")
+        self.record = record
+        self.expected_version = expected_version
+
+
+def shown(data: Mapping[str, JSON] | EnteredValue | None) -> str:
+    """A stored value (or one just entered) as entered, with its unit ("2.3 g/dL"), or "" when missing."""
+    if not data:
+        return ""
+    value = data if isinstance(data, EnteredValue) else EnteredValue.from_json(dict(data))
+    return value.raw + (f" {value.unit}" if value.unit else "")
+
+
+def record_label(subject: SubjectSnapshot, record: RecordSnapshot) -> str:
+    """Where a record is, for the audit trail: "NJDT-001/M3/mrss" or, for a log record, "NJDT-001/medical_history#2"."""
+    visit, form, seq = record.key
+    return f"{subject.label}/{visit}/{form}" if visit is not None else f"{subject.label}/{form}#{seq}"
+
+
+def _partial_bounds(text: str) -> tuple[dt.date, dt.date]:
+    """The first and last day a (possibly partial) ISO date can mean: "2019" -> 2019-01-01 .. 2019-12-31."""
+    parts = [int(p) for p in text.split("-")]
+    if len(parts) == 1:
+        return dt.date(parts[0], 1, 1), dt.date(parts[0], 12, 31)
+    if len(parts) == 2:
+        first = dt.date(parts[0], parts[1], 1)
+        following = dt.date(parts[0] + parts[1] // 12, parts[1] % 12 + 1, 1)
+        return first, following - dt.timedelta(days=1)
+    day = dt.date(parts[0], parts[1], parts[2])
+    return day, day
+
+
+def _log_dates(study: Study, form_code: str, entry: FormEntryResult) -> tuple[str | None, str | None]:
+    """A log record's start and end from its items; refuses a missing start or an end before the start."""
+    spec = log_items(study.form_by_code[form_code])
+    if spec is None:
+        return None, None
+    start_item, end_item = spec
+    start = entry.values.get(start_item)
+    end = entry.values.get(end_item) if end_item else None
+    if start is None or start.value is None:
+        raise EntryRejectedError(entry, start_item, "is required: a log record needs its start date")
+    start_text, end_text = str(start.value), (str(end.value) if end is not None and end.value is not None else None)
+    if end_text is not None and end_item is not None and _partial_bounds(end_text)[1] < _partial_bounds(start_text)[0]:
+        raise EntryRejectedError(entry, end_item, f"cannot be before the start ({start_text})")
+    return start_text, end_text
+
+
+def plan_save_record(
+    study: Study,
+    subject: SubjectSnapshot,
+    record: RecordSnapshot,
+    entries: Mapping[str, tuple[str, str | None]],
+    *,
+    today: dt.date,
+    expected_version: int,
+    confirmed: Collection[str] = (),
+    reason: str = "",
+    visit: VisitSnapshot | None = None,
+    visit_date: dt.date | None = None,
+    created: bool = False,
+) -> Plan:
+    """Check and save one record's values: the changed items (old and new), the record's new state, the
+    visit marked done by its first values, the confirmed warnings.
+
+    Args:
+        study: the protocol.
+        subject: the record's subject.
+        record: the record as stored (for a new log record: its key and an empty state).
+        entries: item code -> (text as typed, unit typed or None).
+        today: the site's date.
+        expected_version: the version the user started from.
+        confirmed: item codes whose soft-range warning the user confirmed.
+        reason: the reason for change (required when a saved value changes).
+        visit: the scheduled record's visit (None for a log record).
+        visit_date: the date the visit took place (default today), used when the visit is not yet done.
+        created: True when the record is new (a log record being added).
+
+    Returns:
+        The plan; empty when nothing changed.
+
+    Raises:
+        RecordConflictError: the record's version is not ``expected_version``.
+        RecordStateError: the record's state refuses values (locked, frozen, entered in error,
+            not done, not expected).
+        EntryRejectedError: errors or unconfirmed warnings, a change without a reason, a missing or
+            wrong visit date or log date, or the intervention form (recorded by its own step).
+    """
+    if record.version != expected_version:
+        raise RecordConflictError(record, expected_version)
+    check_event(record.state, RecordEvent.SAVE)
+    entry = check_form_entry(study, record.form_code, entries, confirmed)
+    if record.form_code == intervention_form(study).code:
+        raise EntryRejectedError(entry, "form", "the MSC infusion is recorded by the infusion step and cannot be changed here")
+    if not entry.ok:
+        raise EntryRejectedError(entry)
+    start_date, end_date = _log_dates(study, record.form_code, entry)
+    old = dict(record.values)
+    new = {code: value.as_json() for code, value in entry.values.items()}
+    old_shown = {code: shown(data) for code, data in old.items()}
+    new_shown = {code: shown(value) for code, value in entry.values.items()}
+    form = study.form_by_code[record.form_code]
+    changed = tuple(code for code in form.items if old_shown.get(code, "") != new_shown.get(code, ""))
+    reason = reason.strip()
+    if any(old.get(code) for code in changed) and not reason:
+        raise EntryRejectedError(entry, "reason", "a reason for change is required when a saved value is changed")
+    where = record_label(subject, record)
+    audit: list[AuditChange] = []
+    visits: tuple[VisitWrite, ...] = ()
+    if visit is not None and visit.done_on is None and changed:
+        when = visit_date or today
+        if when > today:
+            raise EntryRejectedError(entry, "visit_date", "cannot be in the future")
+        if visit.day >= 0 and subject.infusion_date and when < subject.infusion_date:
+            raise EntryRejectedError(entry, "visit_date", f"cannot be before the infusion ({subject.infusion_date.isoformat()})")
+        visits = (VisitWrite(visit.code, when, False),)
+        audit.append(AuditChange("visit.done", "visit", f"{subject.label}/{visit.code}", "",
+                                 (ItemDelta("done_on", None, when.isoformat()),)))  # fmt: skip
+    old_confirmed = set(record.confirmed_warnings)
+    newly_confirmed = sorted(code for code in entry.confirmed_warnings if code not in old_confirmed or code in changed)
+    if not changed and not newly_confirmed and set(entry.confirmed_warnings) == old_confirmed and not created:
+        return Plan(entry=entry)
+    state = apply_event(record.state, RecordEvent.SAVE, complete=entry.complete, changed_items=changed)
+    saved = replace(
+        record, values=new, confirmed_warnings=tuple(sorted(entry.confirmed_warnings)), state=state, version=record.version + 1,
+        protocol_version=record.protocol_version or study.protocol.version, start_date=start_date or record.start_date,
+        end_date=end_date,
+    )  # fmt: skip
+    items = [ItemDelta(code, old.get(code), new.get(code)) for code in changed]
+    if state.status is not record.state.status:
+        items.append(ItemDelta("status", record.state.status.value, state.status.value))
+    action = "record.add" if created else "record.save"
+    if items or created:
+        audit.append(AuditChange(action, "record", where, reason if any(old.get(c) for c in changed) else "", tuple(items),
+                                 record.key))  # fmt: skip
+    if newly_confirmed:
+        audit.append(AuditChange("record.confirm_warning", "record", where, reason,
+                                 tuple(ItemDelta(code, None, entry.confirmed_warnings[code].rule) for code in newly_confirmed),
+                                 record.key))  # fmt: skip
+    return Plan(visits=visits, records=(RecordWrite(saved, created=created),), audit=tuple(audit), entry=entry)
+
+
+def plan_add_log_record(
+    study: Study,
+    subject: SubjectSnapshot,
+    form_code: str,
+    seq: int,
+    entries: Mapping[str, tuple[str, str | None]],
+    *,
+    today: dt.date,
+    confirmed: Collection[str] = (),
+    visit_code: str | None = None,
+) -> Plan:
+    """Add the ``seq``-th entry of a log form (e.g. one medical-history condition) for a subject.
+
+    Raises:
+        InputError: ``form_code`` is not a log form of the protocol.
+        EntryRejectedError: as :func:`plan_save_record` (a log record needs its start date).
+    """
+    form = study.form_by_code.get(form_code)
+    if form is None or log_items(form) is None:
+        raise InputError("form", "is not a log form of the protocol", form_code)
+    record = RecordSnapshot((None, form_code, seq), protocol_version=study.protocol.version, visit_code=visit_code)
+    return plan_save_record(study, subject, record, entries, today=today, expected_version=0, confirmed=confirmed, created=True)
+
+
+def plan_record_event(
+    subject: SubjectSnapshot, record: RecordSnapshot, event: RecordEvent, *, reason: str = "", items: Collection[str] = ()
+) -> Plan:
+    """Change a record's state (not done, not expected, query, verify, sign, freeze, lock, entered in error, ...).
+
+    Raises:
+        RecordStateError: the state does not allow ``event``.
+        InputError: a reason is required and missing; ``save`` is not a state change (use plan_save_record).
+    """
+    if event is RecordEvent.SAVE:
+        raise InputError("event", "values are saved by plan_save_record, not as a state change", event.value)
+    state = apply_event(record.state, event, reason=reason, items=items)
+    saved = replace(record, state=state, version=record.version + 1)
+    before, after = record.state.as_json(), state.as_json()
+    deltas = tuple(ItemDelta(name, before[name], after[name]) for name in ("status", "flags", "reason", "items")
+                   if before[name] != after[name])  # fmt: skip
+    change = AuditChange(f"record.{event.value}", "record", record_label(subject, record), reason.strip(), deltas, record.key)
+    return Plan(records=(RecordWrite(saved),), audit=(change,))
+
+
+__all__ = [
+    "RecordConflictError",
+    "RecordStateError",
+    "plan_add_log_record",
+    "plan_record_event",
+    "plan_save_record",
+    "record_label",
+    "shown",
+]
