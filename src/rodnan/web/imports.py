@@ -1,31 +1,25 @@
-"""Bulk import of a cohort's paper CRFs: subjects, their visits, their form values and the audit trail.
+"""Bulk import of a cohort's paper CRFs: subjects, their visits, their records and the audit trail.
 
-The interactive actions (:mod:`rodnan.web.subjects.actions`, :mod:`rodnan.web.crfs.actions`) take
-about 0.35 s per patient, one transaction per step; migrating thousands of paper CRFs through them
-would take hours. :func:`check_import_cohort` writes the same rows with ``bulk_create``, one
-transaction per batch of subjects, and keeps every rule the interactive path keeps:
+The import takes each subject through the same plans as the screens (:mod:`rodnan.core.records`:
+open screening, save record, consent, enrol, infusion, missed visit, end of participation), applied
+to an in-memory :class:`rodnan.core.records.course.Course` instead of the database, so no rule exists
+twice: a value the screens refuse is refused here with the same named error. Then each batch of
+subjects is written with a few bulk inserts and its audit entries appended to the chain in one
+batch (source ``import``), in one transaction per batch.
 
-- each subject moves only through :func:`rodnan.core.lifecycle.next_status`, with the dates the
-  actions check (nothing in the future; consent, enrolment, infusion and end in order);
-- screening numbers and subject IDs are allocated per site as the actions allocate them (the site
-  rows are locked while a batch allocates);
-- visits come from :func:`rodnan.core.schedule.plan_screening` and ``plan_visits``, one form record
-  per form of each visit, as the actions place them;
-- form values are checked by :func:`rodnan.core.entry.check_form_entry` and stored exactly as the
-  form save stores them (``{code: value.as_json()}``, status complete or incomplete, version 1);
-  a value the entry checks reject is left out and listed in the report, never stored;
-- enrolment needs the core's eligibility verdict from the screening values (an ineligible subject
-  is recorded as a screen failure with the failed criteria), the infusion needs the complete
-  infusion form and is checked against the protocol dose;
-- every imported item value is one audit entry (action ``form.import``, "" to the value, reason
-  "bulk import"), and every lifecycle step has the entries its action writes, all appended to the
-  hash chain by :func:`rodnan.web.audit.chain.append` in the batch's transaction.
+What the import adds of its own is only what paper brings: values the entry checks reject are left
+out and listed in the report (never stored), soft-range warnings count as confirmed (the paper form
+is the source), and an ineligible subject is recorded as a screen failure with the failed criteria.
 
 Values come from a :class:`rodnan.core.simulate.cohort.SimulatedCohort` (its long table has the
-layout of a paper-CRF transcription: subject, visit, item, value, unit, date). Dates are moved so
-that ``today`` falls inside each subject's course: a few are still screening, consented or waiting
-for the infusion, most are in follow-up at different months, some completed, and those the
-simulator withdrew, lost or let die are ended when their end falls before today.
+layout of a paper-CRF transcription: subject, visit, item, value, unit, date). Two modes:
+
+- ``as_simulated=False`` (the demo-like default): dates are moved so that ``today`` falls inside each
+  subject's course: a few are still screening, consented or waiting for the infusion, most are in
+  follow-up at different months, some completed, and those the simulator withdrew, lost or let die
+  are ended when their end falls before today (:func:`plan_stages`);
+- ``as_simulated=True``: the simulator's dates and courses as they are, up to ``today`` (for the
+  round trip of simulated files and database).
 """
 
 from __future__ import annotations
@@ -43,26 +37,27 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from rodnan.core.dose import check_dose
-from rodnan.core.eligibility import ScreeningVerdict, evaluate_criteria
-from rodnan.core.entry import EnteredValue, FormEntryResult, check_form_entry, facts_from_values
-from rodnan.core.lifecycle import SubjectStatus, Transition, next_status
+from rodnan.core.entry import check_form_entry
+from rodnan.core.lifecycle import Transition
 from rodnan.core.protocol import Study as StudyDef
-from rodnan.core.schedule import PlannedVisit, plan_screening, plan_visits
+from rodnan.core.records import record_plans, subject_plans
+from rodnan.core.records.course import Course
+from rodnan.core.records.model import RecordKey, RecordSnapshot
+from rodnan.core.records.roles import intervention_form
 from rodnan.core.simulate.cohort import SimulatedCohort
 from rodnan.errors import InputError
 from rodnan.web.accounts.access import require
 from rodnan.web.accounts.roles import Permission
-from rodnan.web.audit.chain import Change, append
-from rodnan.web.crfs.actions import shown
+from rodnan.web.audit.chain import append
 from rodnan.web.crfs.fields import derived_within
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.models import Subject, Visit
+from rodnan.web.subjects.store import SUBJECT_FIELDS, audit_changes, fill_record, new_visit
 
 IMPORT_REASON = "bulk import"
-"""The reason on every audit entry the import writes."""
+"""The reason given on the import's steps that ask for one."""
 
 CONSENT_VERSION = "2.0 (2009-07-20)"
 """The consent form version the imported subjects signed (the version the demo uses)."""
@@ -106,47 +101,9 @@ class ImportReport:
     audit_entries: int = 0
     rejected: list[tuple[str, str, str, str, str]] = field(default_factory=list)  # subject, visit, form, item, rule
     seconds: float = 0.0
-    seconds_checks: float = 0.0  # building the courses: entry checks, eligibility, dose, schedule
-    seconds_rows: float = 0.0  # bulk inserts of subjects, visits and form records
-    seconds_audit: float = 0.0  # hashing and inserting the audit entries (chain.append)
-
-
-@dataclass
-class _Event:
-    """An audit entry waiting for the primary keys of the rows it names."""
-
-    action: str
-    object_type: str
-    object_id: str
-    field: str
-    old: str
-    new: str
-    reason: str
-    subject: Subject
-    record: FormRecord | None = None
-
-    def change(self) -> Change:
-        return Change(self.action, self.object_type, self.object_id, self.field, self.old, self.new, self.reason,
-                      site_id=self.subject.site_id, subject_id=self.subject.pk,
-                      form_record_id=self.record.pk if self.record is not None else None)  # fmt: skip
-
-
-@dataclass
-class _Course:
-    """One subject as it will be written: the rows and, in order, the audit entries."""
-
-    subject: Subject
-    visits: list[Visit] = field(default_factory=list)
-    records: list[tuple[Visit, FormRecord]] = field(default_factory=list)
-    events: list[_Event] = field(default_factory=list)
-
-
-def _reason(detail: str = "") -> str:
-    return f"{IMPORT_REASON}: {detail}" if detail else IMPORT_REASON
-
-
-def _text(value: object) -> str:
-    return "" if value in (None, "") else (value.isoformat() if isinstance(value, dt.date) else str(value))
+    seconds_checks: float = 0.0  # the plans: entry checks, eligibility, dose, schedule, states
+    seconds_rows: float = 0.0  # bulk inserts of subjects, visits and records
+    seconds_audit: float = 0.0  # the audit entries (chain.append)
 
 
 class _Numbers:
@@ -158,221 +115,157 @@ class _Numbers:
         self.screened = Counter({row["site_id"]: row["n"] for row in counts})
         self.coded = Counter({row["site_id"]: row["coded"] for row in counts})
 
-    def screening_number(self, site: Site) -> str:
+    def next_screening(self, site: Site) -> int:
         self.screened[site.pk] += 1
-        return f"{site.code}-S{self.screened[site.pk]:04d}"
+        return self.screened[site.pk]
 
-    def subject_code(self, site: Site) -> str:
+    def next_subject(self, site: Site) -> int:
         self.coded[site.pk] += 1
-        return f"{site.code}-{self.coded[site.pk]:03d}"
+        return self.coded[site.pk]
 
 
 class _Builder:
-    """Builds one subject's course in memory, step by step as the actions would take it."""
+    """Builds one subject's course in memory, step by step through the plans the screens use."""
 
-    def __init__(self, definition: StudyDef, study: Study, user: Any, now: dt.datetime, today: dt.date,
-                 report: ImportReport) -> None:  # fmt: skip
-        self.definition, self.study, self.user, self.now, self.today = definition, study, user, now, today
-        self.report = report
-        self.version = definition.protocol.version
+    def __init__(self, definition: StudyDef, today: dt.date, report: ImportReport) -> None:
+        self.definition, self.today, self.report = definition, today, report
         self.date_items = {item.code for item in definition.items if item.type == "date"}
+        self.stored = {f.code: set(f.items) - derived_within(definition, f) for f in definition.forms}
         self.shift = dt.timedelta(0)
 
-    # -- rows -------------------------------------------------------------------------------------
-    def _visit(self, course: _Course, planned: PlannedVisit) -> Visit:
-        visit = Visit(subject=course.subject, code=planned.code, label=planned.label, day=planned.day,
-                      target_date=planned.target, window_start=planned.window_start, window_end=planned.window_end)  # fmt: skip
-        course.visits.append(visit)
-        for form in planned.forms:
-            course.records.append(
-                (visit, FormRecord(subject=course.subject, visit=visit, form_code=form, protocol_version=self.version))
-            )
-        return visit
-
-    def _event(self, course: _Course, action: str, object_type: str, object_id: str, field_name: str, old: object,
-               new: object, reason: str = IMPORT_REASON, record: FormRecord | None = None) -> None:  # fmt: skip
-        course.events.append(_Event(action, object_type, object_id, field_name, _text(old), _text(new), reason,
-                                    course.subject, record))  # fmt: skip
-
-    def _transition(self, course: _Course, transition: Transition, detail: str = "") -> None:
-        subject = course.subject
-        old = subject.status
-        subject.status = next_status(SubjectStatus(old), transition).value
-        subject.version += 1
-        self._event(course, f"subject.{transition.value}", "subject", subject.label, "status", old, subject.status,
-                    _reason(detail))  # fmt: skip
-
-    def _check_date(self, name: str, value: dt.date, not_before: dt.date | None) -> None:
-        if value > self.today or (not_before is not None and value < not_before):
-            raise InputError(name, f"must lie between {_text(not_before) or 'the start'} and today", value.isoformat())
-
     def _entries(self, form: str, rows: Sequence[Row]) -> dict[str, tuple[str, str | None]]:
-        """A form's entries from the visit's CRF rows (date answers moved like the visit dates)."""
-        definition = self.definition.form_by_code[form]
-        # items the form computes from its own answers (the mRSS total, SF-36 scores) are not stored, as on screen
-        items = set(definition.items) - derived_within(self.definition, definition)
+        """A form's entries from the visit's CRF rows (date answers moved like the visit dates); items the
+        form computes from its own answers (the mRSS total, SF-36 scores) are not stored, as on screen."""
+        items = self.stored[form]
         return {
             item: ((dt.date.fromisoformat(value) + self.shift).isoformat() if item in self.date_items else value, unit or None)
             for item, value, unit, _ in rows
             if item in items and value != ""
         }
 
-    def _check(self, course: _Course, visit_code: str, form: str, entries: dict[str, tuple[str, str | None]]
-               ) -> FormEntryResult:  # fmt: skip
-        """The entry check of one form, with values in error left out (and reported); warnings confirmed as on paper."""
+    def _valid(self, course: Course, visit_code: str, form: str, entries: dict[str, tuple[str, str | None]]) -> None:
+        """Leave out (and report) the values the entry checks reject: paper values in error are never stored."""
         entry = check_form_entry(self.definition, form, entries, set(entries))
-        if entry.errors:
-            for code, issue in entry.errors.items():
-                self.report.rejected.append((course.subject.label, visit_code, form, code, issue.rule))
-                entries.pop(code, None)
-            entry = check_form_entry(self.definition, form, entries, set(entries))
-        return entry
+        assert course.subject is not None
+        for code, issue in entry.errors.items():
+            self.report.rejected.append((course.subject.label, visit_code, form, code, issue.rule))
+            entries.pop(code, None)
 
-    def _store(self, course: _Course, visit: Visit, record: FormRecord, entry: FormEntryResult, complete: bool) -> None:
-        """Store the values as the form save does, with one ``form.import`` entry per value."""
-        record.values = {code: value.as_json() for code, value in entry.values.items()}
-        record.confirmed_warnings = sorted(entry.confirmed_warnings)
-        record.status = FormRecord.Status.COMPLETE if complete else FormRecord.Status.INCOMPLETE
-        record.version = 1
-        record.updated_at, record.updated_by = self.now, self.user
-        where = f"{course.subject.label}/{visit.code}/{record.form_code}"
-        for code in self.definition.form_by_code[record.form_code].items:
-            if code in record.values:
-                self._event(course, "form.import", "form", where, code, "", shown(record.values[code]), record=record)
-        for code in record.confirmed_warnings:
-            self._event(course, "form.confirm_warning", "form", where, code, "", entry.confirmed_warnings[code].rule,
-                        record=record)  # fmt: skip
+    def _save(self, course: Course, record: RecordSnapshot, rows: Sequence[Row], done_on: dt.date) -> None:
+        assert course.subject is not None
+        visit_code, form, _ = record.key
+        entries = self._entries(form, rows)
+        self._valid(course, str(visit_code), form, entries)
+        if not entries:
+            return
+        try:
+            plan = record_plans.plan_save_record(
+                self.definition, course.subject, record, entries, today=self.today, expected_version=record.version,
+                confirmed=set(entries), reason=IMPORT_REASON, visit=course.visits[str(visit_code)], visit_date=done_on,
+            )  # fmt: skip
+        except InputError as exc:
+            self.report.rejected.append((course.subject.label, str(visit_code), form, exc.field, exc.rule))
+            return
+        if plan.empty:
+            return
+        course.apply(plan)
         self.report.forms_saved += 1
-        self.report.values += len(record.values)
+        self.report.values += len(course.records[record.key].values)
 
-    def _enter_visit(self, course: _Course, visit: Visit, rows: Sequence[Row], done_on: dt.date) -> None:
-        """Enter a visit's forms from its CRF rows: the visit is done on ``done_on`` (one ``visit.done`` entry)."""
-        saved = False
-        for record_visit, record in course.records:
-            if record_visit is not visit:
-                continue
-            entries = self._entries(record.form_code, rows)
-            if not entries:
-                continue
-            entry = self._check(course, visit.code, record.form_code, entries)
-            if not entry.values:
-                continue
-            if not saved:
-                visit.done_on, visit.missed = done_on, False
-                self._event(course, "visit.done", "visit", f"{course.subject.label}/{visit.code}", "done_on", "", done_on)
-                saved = True
-            self._store(course, visit, record, entry, entry.complete)
+    def _enter_visit(self, course: Course, visit_code: str, rows: Sequence[Row], done_on: dt.date) -> None:
+        intervention = intervention_form(self.definition).code
+        for record in course.visit_records(visit_code):
+            if record.form_code != intervention:
+                self._save(course, record, rows, done_on)
 
-    # -- the course -------------------------------------------------------------------------------
     def build(self, site: Site, numbers: _Numbers, info: dict[str, Any], rows: dict[str, list[Row]], stage: str,
-              shift: dt.timedelta) -> _Course:  # fmt: skip
+              shift: dt.timedelta) -> Course:  # fmt: skip
         """The course of one subject, up to ``stage`` (or as far as ``today`` reaches for "follow_up")."""
         self.shift = shift
+        definition, today = self.definition, self.today
 
         def moved(name: str) -> dt.date | None:
             text = str(info.get(name) or "")
             return dt.date.fromisoformat(text) + shift if text else None
 
+        course = Course(definition.protocol.version)
         screened = moved("screening_date")
-        assert screened is not None
-        self._check_date("screening_date", screened, None)
-        subject = Subject(study=self.study, site=site, screening_number=numbers.screening_number(site),
-                          status=SubjectStatus.SCREENING.value, screening_date=screened, version=1)  # fmt: skip
-        course = _Course(subject)
-        self._event(course, "subject.screen", "subject", subject.label, "screening_number", "", subject.screening_number)
-        self._event(course, "subject.screen", "subject", subject.label, "screening_date", None, screened)
-        screening = self._visit(course, plan_screening(self.definition, screened))
-        scr_rows = rows.get(screening.code, [])
-        if scr_rows and scr_rows[0][3] <= self.today:
+        if screened is None:
+            raise InputError("screening_date", "is required for every imported subject", info.get("subject_id"))
+        course.apply(subject_plans.plan_open_screening(definition, site.code, numbers.next_screening(site), screened, today))
+        screening = next(iter(course.visits))
+        scr_rows = rows.get(screening, [])
+        if scr_rows and scr_rows[0][3] <= today:
             self._enter_visit(course, screening, scr_rows, scr_rows[0][3])
         consent = moved("consent_date")
-        if stage == "screening" or consent is None or consent > self.today:
+        if stage == "screening" or consent is None or consent > today:
             return course
-        self._check_date("consent_date", consent, None)
-        self._transition(course, Transition.CONSENT)
-        subject.consent_version, subject.consent_date = CONSENT_VERSION, consent
-        self._event(course, "subject.consent", "subject", subject.label, "consent_version", "", CONSENT_VERSION)
-        self._event(course, "subject.consent", "subject", subject.label, "consent_date", None, consent)
+        assert course.subject is not None
+        course.apply(subject_plans.plan_consent(course.subject, CONSENT_VERSION, consent, today))
         enrolment = moved("enrolment_date")
-        if stage == "consented" or enrolment is None or enrolment > self.today:
+        if stage == "consented" or enrolment is None or enrolment > today:
             return course
-        self._check_date("enrolment_date", enrolment, consent)
-        if not self._enrol(course, screening, enrolment, numbers):
+        if not self._enrol(course, screening, enrolment, numbers, site):
             return course
         infusion = moved("infusion_date")
-        if stage == "enrolled" or infusion is None or infusion > self.today:
+        if stage == "enrolled" or infusion is None or infusion > today:
             return course
-        if not self._infuse(course, rows.get("D0", []), enrolment):
+        if not self._infuse(course, rows):
             return course
         self._follow_up(course, info, rows, moved("death_date") or moved("end_date"))
         return course
 
-    def _enrol(self, course: _Course, screening: Visit, enrolment: dt.date, numbers: _Numbers) -> bool:
-        subject = course.subject
-        merged: dict[str, EnteredValue] = {}
-        for visit, record in course.records:  # the screening values, later records winning (as screening_values)
-            if visit is screening:
-                merged.update({code: EnteredValue.from_json(data) for code, data in record.values.items()})
-        result = evaluate_criteria(self.definition, facts_from_values(merged))
-        if result.verdict is not ScreeningVerdict.ELIGIBLE:
+    def _enrol(self, course: Course, screening: str, enrolment: dt.date, numbers: _Numbers, site: Site) -> bool:
+        assert course.subject is not None
+        values = subject_plans.screening_values(course.records.values(), {screening})
+        result = subject_plans.screening_result(self.definition, values)
+        if result.verdict.value != "eligible":
             failed = [c.label for c in result.criteria if c.kind != "pathway" and c.verdict.value != "met"]
             reason = f"not {result.verdict.value}: " + "; ".join(failed[:3])
-            self._transition(course, Transition.SCREEN_FAIL, reason)
-            subject.screen_fail_reason, subject.end_date = reason, enrolment
+            course.apply(subject_plans.plan_screen_fail(course.subject, reason, self.today, on=enrolment))
             return False
-        self._transition(course, Transition.ENROL, f"eligible; qualifying pathway(s): {', '.join(result.qualifying_pathways)}")
-        subject.subject_code, subject.enrolment_date = numbers.subject_code(subject.site), enrolment
-        self._event(course, "subject.enrol", "subject", subject.label, "subject_code", "", subject.subject_code)
-        self._event(course, "subject.enrol", "subject", subject.label, "enrolment_date", None, enrolment)
+        course.apply(subject_plans.plan_enrol(self.definition, course.subject, values, enrolment, numbers.next_subject(site),
+                                              site.code, self.today))  # fmt: skip
         return True
 
-    def _infuse(self, course: _Course, d0_rows: Sequence[Row], enrolment: dt.date) -> bool:
-        subject = course.subject
-        form = self.definition.form_by_code["infusion"]
-        entry = self._check(course, "D0", "infusion", self._entries("infusion", d0_rows))
-        if not entry.complete or any(code not in entry.values for code in form.items):
-            self.report.rejected.append((subject.label, "D0", "infusion", "form", "incomplete: the infusion is not recorded"))
+    def _infuse(self, course: Course, rows: dict[str, list[Row]]) -> bool:
+        assert course.subject is not None
+        form = intervention_form(self.definition)
+        day0 = next((v.code for v in self.definition.schedule.visits if form.code in v.forms), "")
+        entries = self._entries(form.code, rows.get(day0, []))
+        self._valid(course, day0, form.code, entries)
+        try:
+            plan = subject_plans.plan_infusion(self.definition, course.subject, entries, set(entries), self.today)
+        except InputError as exc:
+            self.report.rejected.append(
+                (course.subject.label, day0, form.code, exc.field, f"the infusion is not recorded: {exc.rule}")
+            )
             return False
-        infusion = dt.date.fromisoformat(str(entry.values["infusion_date"].value))
-        self._check_date("infusion_date", infusion, enrolment)
-        cells, weight = entry.values["cells_administered"].value, entry.values["infusion_weight"].value
-        dose = check_dose(self.definition, float(cells), float(weight)) if cells is not None and weight is not None else None
-        self._transition(course, Transition.INFUSE, dose.message if dose else "")
-        subject.infusion_date = infusion
-        planned = [p for p in plan_visits(self.definition, infusion) if p.day >= 0]
-        visits = [self._visit(course, p) for p in planned]
-        d0 = next(v for v in visits if v.day == 0)
-        d0.done_on = infusion
-        record = next(r for v, r in course.records if v is d0 and r.form_code == "infusion")
-        self._store(course, d0, record, entry, True)
-        self._event(course, "visit.schedule", "subject", subject.label, "visits", "", f"{len(planned)} visits from {infusion}")
+        course.apply(plan)
+        self.report.forms_saved += 1
+        self.report.values += len(plan.records[0].record.values)
         return True
 
-    def _follow_up(self, course: _Course, info: dict[str, Any], rows: dict[str, list[Row]], end: dt.date | None) -> None:
-        subject = course.subject
+    def _follow_up(self, course: Course, info: dict[str, Any], rows: dict[str, list[Row]], end: dt.date | None) -> None:
+        assert course.subject is not None
         status = str(info.get("status") or "")
         ends = end is not None and end <= self.today and status in END_REASONS
         stop_at = min(self.today, end) if ends and end is not None else self.today
-        for visit in course.visits:
+        for code, visit in list(course.visits.items()):
             if visit.day <= 0:
                 continue
-            visit_rows = rows.get(visit.code, [])
+            visit_rows = rows.get(code, [])
             if visit_rows and visit_rows[0][3] <= stop_at:
-                self._check_date("visit_date", visit_rows[0][3], subject.infusion_date)
-                self._enter_visit(course, visit, visit_rows, visit_rows[0][3])
+                self._enter_visit(course, code, visit_rows, visit_rows[0][3])
             elif not visit_rows and visit.window_end < stop_at:
-                visit.missed, visit.missed_reason = True, _reason(MISSED_REASON)
-                self._event(course, "visit.missed", "visit", f"{subject.label}/{visit.code}", "missed", "no", "yes",
-                            visit.missed_reason)  # fmt: skip
+                course.apply(subject_plans.plan_mark_visit_missed(course.subject, visit, f"{IMPORT_REASON}: {MISSED_REASON}"))
         if not ends or end is None:
             return
         transition, detail = END_REASONS[status]
         if transition is Transition.COMPLETE:
-            end = max((v.done_on for v in course.visits if v.done_on), default=end)
-        self._check_date("end_date", end, subject.infusion_date)
-        self._transition(course, transition, detail)
-        subject.end_date, subject.end_reason = end, detail
-        self._event(course, f"subject.{transition.value}", "subject", subject.label, "end_date", None, end)
+            end = max((v.done_on for v in course.visits.values() if v.done_on), default=end)
+        course.apply(subject_plans.plan_end_subject(course.subject, transition, end, detail, self.today,
+                                                    course.visits.values(), course.records.values()))  # fmt: skip
 
 
 def plan_stages(cohort: SimulatedCohort, today: dt.date, seed: int | None = None) -> list[tuple[str, dt.timedelta]]:
@@ -416,16 +309,50 @@ def _rows_by_subject(cohort: SimulatedCohort, first: int, stop: int, shifts: Seq
     return out
 
 
-def _write(courses: list[_Course], user: Any, role_code: str, report: ImportReport) -> None:
-    """Insert the batch's rows, then append its audit entries to the chain."""
+def _write(courses: list[tuple[Site, Course]], study: Study, user: Any, role_code: str, report: ImportReport) -> None:
+    """Insert the batch's subjects, visits and records, then append its audit entries to the chain in one batch."""
     start = time.perf_counter()
-    Subject.objects.bulk_create([c.subject for c in courses])
-    Visit.objects.bulk_create([v for c in courses for v in c.visits])
-    FormRecord.objects.bulk_create([r for c in courses for _, r in c.records])
+    now = timezone.now()
+    subjects = []
+    for site, course in courses:
+        assert course.subject is not None
+        subject = Subject(study=study, site=site)
+        for name in SUBJECT_FIELDS:
+            setattr(subject, name, getattr(course.subject, name))
+        subjects.append(subject)
+    Subject.objects.bulk_create(subjects)
+    visits: list[Visit] = []
+    by_visit: list[dict[str, Visit]] = []
+    for subject, (_, course) in zip(subjects, courses, strict=True):
+        rows = {}
+        for code, snapshot in course.visits.items():
+            row = new_visit(subject, snapshot.planned)
+            row.done_on, row.missed, row.missed_reason = snapshot.done_on, snapshot.missed, snapshot.missed_reason
+            rows[code] = row
+            visits.append(row)
+        by_visit.append(rows)
+    Visit.objects.bulk_create(visits)
+    records: list[tuple[int, RecordKey, FormRecord]] = []
+    for i, (subject, (_, course)) in enumerate(zip(subjects, courses, strict=True)):
+        for key, snapshot in course.records.items():
+            visit = by_visit[i][key[0]] if key[0] is not None else None
+            row = FormRecord(
+                subject=subject, visit=visit, form_code=key[1], seq=key[2], protocol_version=snapshot.protocol_version
+            )
+            if snapshot.visit_code:
+                row.linked_visit = by_visit[i][snapshot.visit_code]
+            records.append((i, key, fill_record(row, snapshot, user, now)))
+    FormRecord.objects.bulk_create([row for _, _, row in records])
+    pks: list[dict[RecordKey, int]] = [{} for _ in courses]
+    for i, key, row in records:
+        pks[i][key] = row.pk
     middle = time.perf_counter()
-    changes = [event.change() for c in courses for event in c.events]
-    append(user=user, role=role_code, changes=changes)
+    changes = [change for i, (subject, (_, course)) in enumerate(zip(subjects, courses, strict=True))
+               for change in audit_changes(course.audit, subject, pks[i])]  # fmt: skip
+    append(user=user, role=role_code, changes=changes, source="import")
     report.audit_entries += len(changes)
+    report.visits += len(visits)
+    report.form_records += len(records)
     report.seconds_rows += middle - start
     report.seconds_audit += time.perf_counter() - middle
 
@@ -433,14 +360,16 @@ def _write(courses: list[_Course], user: Any, role_code: str, report: ImportRepo
 def do_import_cohort(
     user: Any, role_code: str, sites: Iterable[Site], cohort: SimulatedCohort, today: dt.date | None = None,
     progress: Callable[[int, int], None] | None = None, *, batch_size: int = 50, seed: int | None = None,
+    as_simulated: bool = False,
 ) -> ImportReport:  # fmt: skip
     """Import every subject of ``cohort``, spread over ``sites`` in turn; the caller has checked ``user``'s role.
 
-    One transaction per ``batch_size`` subjects; ``progress(done, total)`` after each.
+    One transaction per ``batch_size`` subjects; ``progress(done, total)`` after each. With
+    ``as_simulated`` the simulator's dates and courses are kept as they are, up to ``today``.
 
     Raises:
         InputError: no sites, sites of different studies, or a date of the cohort that breaks the
-            order the actions enforce (nothing of that batch is written).
+            order the plans enforce (nothing of that batch is written).
     """
     started = timezone.now()
     sites = list(sites)
@@ -452,19 +381,17 @@ def do_import_cohort(
     today = today or timezone.localdate()
     definition = study_definition(study)
     report = ImportReport()
+    kept = [("follow_up", dt.timedelta(0))] * len(cohort.subjects)
+    stages = kept if as_simulated else plan_stages(cohort, today, seed)
     with _sqlite_cache(SQLITE_IMPORT_CACHE_KIB):
-        _import(user, role_code, sites, cohort, today, progress, batch_size, seed, study, definition, report)
+        _import(user, role_code, sites, cohort, today, progress, batch_size, stages, study, definition, report)
     report.seconds = (timezone.now() - started).total_seconds()
     return report
 
 
 @contextmanager
 def _sqlite_cache(kib: int) -> Iterator[None]:
-    """On SQLite, a larger page cache for this connection while the import runs (restored after).
-
-    Each audit entry adds a key at a random place of the unique index on its hash; with SQLite's
-    default 2 MiB cache nearly every such insert reads a page back from the file.
-    """
+    """On SQLite, a larger page cache for this connection while the import runs (restored after)."""
     if connection.vendor != "sqlite":
         yield
         return
@@ -480,9 +407,8 @@ def _sqlite_cache(kib: int) -> Iterator[None]:
 
 
 def _import(user: Any, role_code: str, sites: list[Site], cohort: SimulatedCohort, today: dt.date,
-            progress: Callable[[int, int], None] | None, batch_size: int, seed: int | None, study: Study,
-            definition: StudyDef, report: ImportReport) -> None:  # fmt: skip
-    stages = plan_stages(cohort, today, seed)
+            progress: Callable[[int, int], None] | None, batch_size: int, stages: list[tuple[str, dt.timedelta]],
+            study: Study, definition: StudyDef, report: ImportReport) -> None:  # fmt: skip
     shifts = [shift for _, shift in stages]
     subjects = cohort.subjects.to_dict("records")
     total = len(subjects)
@@ -492,20 +418,19 @@ def _import(user: Any, role_code: str, sites: list[Site], cohort: SimulatedCohor
         with transaction.atomic():
             locked = {s.pk: s for s in Site.objects.select_for_update().filter(pk__in=[s.pk for s in sites]).order_by("pk")}
             numbers = _Numbers(locked)
-            builder = _Builder(definition, study, user, timezone.now(), today, report)
-            courses = []
+            builder = _Builder(definition, today, report)
+            courses: list[tuple[Site, Course]] = []
             start = time.perf_counter()
             for i in range(first, stop):
                 stage, shift = stages[i]
                 site = locked[sites[i % len(sites)].pk]
-                courses.append(builder.build(site, numbers, subjects[i], rows[i - first], stage, shift))
+                courses.append((site, builder.build(site, numbers, subjects[i], rows[i - first], stage, shift)))
             report.seconds_checks += time.perf_counter() - start
-            _write(courses, user, role_code, report)
-        for course in courses:
+            _write(courses, study, user, role_code, report)
+        for _, course in courses:
+            assert course.subject is not None
             report.subjects += 1
             report.statuses[course.subject.status] += 1
-            report.visits += len(course.visits)
-            report.form_records += len(course.records)
         if progress:
             progress(stop, total)
 
@@ -513,6 +438,7 @@ def _import(user: Any, role_code: str, sites: list[Site], cohort: SimulatedCohor
 def check_import_cohort(
     user: Any, sites: Iterable[Site], cohort: SimulatedCohort, today: dt.date | None = None,
     progress: Callable[[int, int], None] | None = None, *, batch_size: int = 50, seed: int | None = None,
+    as_simulated: bool = False,
 ) -> ImportReport:  # fmt: skip
     """Import ``cohort`` (see :func:`do_import_cohort`) after checking that ``user`` holds, at every site,
     one role that grants each step the import records (screening to end of follow-up: an investigator).
@@ -525,4 +451,5 @@ def check_import_cohort(
     roles = {require(user, permission, site).code for site in sites for permission in IMPORT_PERMISSIONS}
     if len(roles) != 1:
         raise InputError("role", "the importing user must hold one role at every site", sorted(roles))
-    return do_import_cohort(user, roles.pop(), sites, cohort, today, progress, batch_size=batch_size, seed=seed)
+    return do_import_cohort(user, roles.pop(), sites, cohort, today, progress, batch_size=batch_size, seed=seed,
+                            as_simulated=as_simulated)  # fmt: skip

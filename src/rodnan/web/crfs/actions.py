@@ -1,5 +1,9 @@
-"""Saving a form: validate with the core, detect edit conflicts, write the values and one audit
-entry per changed item (old value, new value, reason) in one transaction."""
+"""Saving records from the screens: a form's values (scheduled or log), a new log record, a record's state.
+
+Each ``check_*`` checks the user's role, reads the rows as snapshots, asks the core's plan
+(:mod:`rodnan.core.records.record_plans`: entry checks, the state's rules, the changed items, the
+visit done, the audit entries) and writes it in one transaction. The bulk import calls the same plans.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
-from rodnan.core.entry import EnteredValue, FormEntryResult, check_form_entry
-from rodnan.core.protocol import Study as StudyDef
+from rodnan.core.entry import FormEntryResult
+from rodnan.core.records import record_plans as plans
+from rodnan.core.records.errors import EntryRejectedError
+from rodnan.core.records.record_plans import RecordConflictError, shown
+from rodnan.core.records.states import RecordEvent
 from rodnan.errors import RodnanError
 from rodnan.web.accounts.access import require
 from rodnan.web.accounts.roles import Permission
-from rodnan.web.audit.chain import Change, append
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.protocol import study_definition
-from rodnan.web.subjects.actions import EntryRejectedError
-from rodnan.web.subjects.models import Visit
+from rodnan.web.subjects.models import Subject, Visit
+from rodnan.web.subjects.store import apply_plan, record_snapshot, subject_snapshot, visit_snapshot
+
+__all__ = ["EditConflictError", "EntryRejectedError", "SaveResult", "check_add_log_record", "check_record_event",
+           "check_save_form", "shown"]  # fmt: skip
 
 
 class EditConflictError(RodnanError):
@@ -39,22 +49,18 @@ class EditConflictError(RodnanError):
         self.current = current
 
 
-def shown(data: Mapping[str, Any] | EnteredValue | None) -> str:
-    """A stored value (or one just entered) as entered, with its unit ("2.3 g/dL"), or "" when missing."""
-    if not data:
-        return ""
-    value = data if isinstance(data, EnteredValue) else EnteredValue.from_json(dict(data))
-    return value.raw + (f" {value.unit}" if value.unit else "")
-
-
 @dataclass(frozen=True)
 class SaveResult:
-    """A saved form: the record, the items that changed, the core's entry result (derived scores)."""
+    """A saved record: the row, the items that changed, the core's entry result (derived scores), its visit."""
 
     record: FormRecord
     changed: tuple[str, ...]
     entry: FormEntryResult
-    visit: Visit  # as saved (done_on set by the first save of a value)
+    visit: Visit | None  # as saved (done_on set by the first save of a value); None for a log record
+
+
+def _conflict(record: FormRecord, expected_version: int) -> EditConflictError:
+    return EditConflictError(FormRecord.objects.select_related("updated_by").get(pk=record.pk), expected_version)
 
 
 def check_save_form(
@@ -66,78 +72,91 @@ def check_save_form(
     confirmed: Collection[str] = (),
     reason: str = "",
     visit_date: dt.date | None = None,
+    source: str = "screen",
 ) -> SaveResult:
-    """Validate and save one form.
+    """Validate and save one record's values.
 
     Raises:
         AccessDeniedError: the user may not enter data at the subject's site.
         EditConflictError: the record changed since ``expected_version``.
+        RecordStateError: the record's state refuses values (locked, frozen, not done, not expected, ...).
         EntryRejectedError: errors or unconfirmed warnings (all of them, in ``entry``), a change of a
             saved value without a reason, a missing or future visit date, or the infusion form
             (which only :func:`rodnan.web.subjects.actions.check_record_infusion` writes).
     """
     role = require(user, Permission.ENTER_DATA, record.subject.site_id)
-    if record.version != expected_version:  # stale already when read: the conflict comes first, as below
-        raise EditConflictError(FormRecord.objects.select_related("updated_by").get(pk=record.pk), expected_version)
-    # The entry checks need no database: done before the transaction, so the write lock is held only
-    # for the version check, the writes and the audit entries (SQLite has one writer at a time).
-    definition = study_definition(record.subject.study)  # the record's study, read without its protocol text
-    entry = check_form_entry(definition, record.form_code, entries, confirmed)
-    if record.form_code == "infusion":  # only check_record_infusion writes it: it checks the dose and plans the visits
-        raise EntryRejectedError(entry, "form", "the MSC infusion is recorded by the infusion step and cannot be changed here")
-    if not entry.ok:
-        raise EntryRejectedError(entry)
+    if record.version != expected_version:  # stale already when read: the conflict comes first
+        raise _conflict(record, expected_version)
+    definition = study_definition(record.subject.study)
     with transaction.atomic():
-        return _write_form(user, role.code, record, entry, definition, expected_version, reason, visit_date)
+        # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the outer join to updated_by
+        current = FormRecord.objects.select_for_update(of=("self",)).select_related("subject", "visit").get(pk=record.pk)
+        visit = Visit.objects.select_for_update().get(pk=current.visit_id) if current.visit_id else None
+        subject = current.subject
+        snapshot = record_snapshot(current, visit.code if visit else None)
+        try:
+            plan = plans.plan_save_record(
+                definition, subject_snapshot(subject), snapshot, entries, today=timezone.localdate(),
+                expected_version=expected_version, confirmed=confirmed, reason=reason,
+                visit=visit_snapshot(visit) if visit else None, visit_date=visit_date,
+            )  # fmt: skip
+        except RecordConflictError:
+            raise _conflict(record, expected_version) from None
+        entry = plan.entry
+        assert entry is not None
+        if plan.empty:
+            return SaveResult(current, (), entry, visit)
+        apply_plan(plan, user=user, role=role.code, subject=subject, rows={snapshot.key: current}, source=source)
+        changed = tuple(d.field for a in plan.audit if a.action in ("record.save", "record.add") for d in a.items
+                        if d.field != "status")  # fmt: skip
+        if visit is not None:
+            visit.refresh_from_db()
+        return SaveResult(current, changed, entry, visit)
 
 
-def _write_form(user: Any, role_code: str, record: FormRecord, entry: FormEntryResult, definition: StudyDef,
-                expected_version: int, reason: str, visit_date: dt.date | None) -> SaveResult:  # fmt: skip
-    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the outer join to updated_by
-    current = FormRecord.objects.select_for_update(of=("self",)).select_related("updated_by", "subject").get(pk=record.pk)
-    if current.version != expected_version:
-        raise EditConflictError(current, expected_version)
-    old: dict[str, Any] = dict(current.values or {})
-    new = {code: value.as_json() for code, value in entry.values.items()}
-    old_shown = {code: shown(data) for code, data in old.items()}
-    new_shown = {code: shown(value) for code, value in entry.values.items()}
-    changed = tuple(
-        code for code in definition.form_by_code[current.form_code].items if old_shown.get(code, "") != new_shown.get(code, "")
-    )
-    reason = reason.strip()
-    if any(old.get(code) for code in changed) and not reason:
-        raise EntryRejectedError(entry, "reason", "a reason for change is required when a saved value is changed")
-    visit = Visit.objects.select_for_update().get(pk=current.visit_id)
-    visit_changes: list[Change] = []
-    subject = current.subject
-    if visit.done_on is None and changed:
-        when = visit_date or timezone.localdate()
-        if when > timezone.localdate():
-            raise EntryRejectedError(entry, "visit_date", "cannot be in the future")
-        if subject.screening_date and visit.day >= 0 and subject.infusion_date and when < subject.infusion_date:
-            raise EntryRejectedError(entry, "visit_date", f"cannot be before the infusion ({subject.infusion_date.isoformat()})")
-        visit.done_on, visit.missed = when, False
-        visit.save(update_fields=["done_on", "missed"])
-        visit_changes.append(Change("visit.done", "visit", f"{subject.label}/{visit.code}", "done_on", "", when.isoformat(),
-                                    site_id=subject.site_id, subject_id=subject.pk))  # fmt: skip
-    old_confirmed = set(current.confirmed_warnings or [])
-    newly_confirmed = sorted(code for code in entry.confirmed_warnings if code not in old_confirmed or code in changed)
-    if not changed and not newly_confirmed and set(entry.confirmed_warnings) == old_confirmed:
-        return SaveResult(current, (), entry, visit)
-    current.values = new
-    current.confirmed_warnings = sorted(entry.confirmed_warnings)
-    current.status = FormRecord.Status.COMPLETE if entry.complete else FormRecord.Status.INCOMPLETE
-    current.version += 1
-    current.updated_at, current.updated_by = timezone.now(), user
-    current.save()
-    where = f"{subject.label}/{visit.code}/{current.form_code}"
-    append(user=user, role=role_code, changes=[
-        *visit_changes,
-        *(Change("form.save", "form", where, code, old_shown.get(code, ""), new_shown.get(code, ""),
-                 reason if old.get(code) else "", site_id=subject.site_id, subject_id=subject.pk, form_record_id=current.pk)
-          for code in changed),
-        *(Change("form.confirm_warning", "form", where, code, "", entry.confirmed_warnings[code].rule, reason,
-                 site_id=subject.site_id, subject_id=subject.pk, form_record_id=current.pk)
-          for code in newly_confirmed),
-    ])  # fmt: skip
-    return SaveResult(current, changed, entry, visit)
+def check_add_log_record(
+    user: Any,
+    subject: Subject,
+    form_code: str,
+    entries: Mapping[str, tuple[str, str | None]],
+    *,
+    confirmed: Collection[str] = (),
+    source: str = "screen",
+) -> FormRecord:
+    """Add one entry of a log form (e.g. a medical-history condition) to a subject: the next sequence number.
+
+    Raises:
+        AccessDeniedError: the user may not enter data at the subject's site.
+        InputError: not a log form; EntryRejectedError: as :func:`check_save_form` (a start date is required).
+    """
+    role = require(user, Permission.ENTER_DATA, subject.site_id)
+    definition = study_definition(subject.study)
+    with transaction.atomic():
+        locked = Subject.objects.select_for_update().select_related("study").get(pk=subject.pk)
+        last = FormRecord.objects.filter(subject=locked, visit__isnull=True, form_code=form_code).aggregate(n=Max("seq"))["n"]
+        plan = plans.plan_add_log_record(definition, subject_snapshot(locked), form_code, (last or 0) + 1, entries,
+                                         today=timezone.localdate(), confirmed=confirmed)  # fmt: skip
+        apply_plan(plan, user=user, role=role.code, subject=locked, source=source)
+        key = plan.records[0].record.key
+        return FormRecord.objects.get(subject=locked, visit__isnull=True, form_code=key[1], seq=key[2])
+
+
+def check_record_event(
+    user: Any, record: FormRecord, event: RecordEvent, *, reason: str = "", items: Collection[str] = (),
+    permission: Permission = Permission.ENTER_DATA, source: str = "screen",
+) -> FormRecord:  # fmt: skip
+    """Change a record's state (not done, reopen, not expected, ...; later: query, verify, sign, freeze, lock).
+
+    ``permission`` is what the event needs (data management steps come with their own permissions).
+
+    Raises:
+        AccessDeniedError: the user lacks ``permission`` at the subject's site.
+        RecordStateError: the record's state does not allow the event; InputError: a reason is missing.
+    """
+    role = require(user, permission, record.subject.site_id)
+    with transaction.atomic():
+        current = FormRecord.objects.select_for_update(of=("self",)).select_related("subject", "visit").get(pk=record.pk)
+        snapshot = record_snapshot(current, current.visit.code if current.visit_id else None)
+        plan = plans.plan_record_event(subject_snapshot(current.subject), snapshot, event, reason=reason, items=items)
+        apply_plan(plan, user=user, role=role.code, subject=current.subject, rows={snapshot.key: current}, source=source)
+        return current

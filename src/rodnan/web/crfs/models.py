@@ -1,38 +1,59 @@
-"""Form records: one per subject, visit and form, holding the item values as entered and normalised."""
+"""Records: the one model of scheduled records (a form at a visit) and log records (repeating entries of a log
+form per subject, e.g. medical history), with their states."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+
+from rodnan.core.records.states import RecordStatus
 
 
 class FormRecord(models.Model):
-    """The values of one form at one visit of one subject.
+    """One record: the values of a form at one visit of one subject, or one entry of a log form.
 
-    ``values`` maps item code to :meth:`rodnan.core.entry.EnteredValue.as_json` (as typed, with its
-    unit, and normalised to the item's unit). Every change of an item is also an audit entry.
-    ``version`` increases with every save; a save that started from an older version is a conflict.
+    A scheduled record has a ``visit`` and ``seq`` 0; a log record has no ``visit``, a sequence number
+    (1, 2, ... per subject and form), its own ``start_date`` and ``end_date`` (ISO, possibly partial:
+    "2019", "2019-03") and optionally a ``linked_visit``. ``values`` maps item code to
+    :meth:`rodnan.core.entry.EnteredValue.as_json`. ``status``, ``flags``, ``state_reason`` and
+    ``item_flags`` are :class:`rodnan.core.records.states.RecordState` (its rules live in the core);
+    ``version`` increases with every write (optimistic locking). Every change is an audit entry.
     """
 
-    class Status(models.TextChoices):
-        NOT_STARTED = "not_started", "Not started"
-        INCOMPLETE = "incomplete", "Incomplete"
-        COMPLETE = "complete", "Complete"
+    Status = models.TextChoices("Status", [(s.value.upper(), (s.value, s.label)) for s in RecordStatus])  # type: ignore[misc]
 
     subject = models.ForeignKey("subjects.Subject", on_delete=models.PROTECT, related_name="form_records")
-    visit = models.ForeignKey("subjects.Visit", on_delete=models.PROTECT, related_name="form_records")
+    visit = models.ForeignKey("subjects.Visit", null=True, blank=True, on_delete=models.PROTECT, related_name="form_records")
     form_code = models.CharField(max_length=40)
+    seq = models.PositiveIntegerField(default=0)
+    start_date = models.CharField(max_length=10, null=True, blank=True)
+    end_date = models.CharField(max_length=10, null=True, blank=True)
+    linked_visit = models.ForeignKey("subjects.Visit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     protocol_version = models.CharField(max_length=20)
     values = models.JSONField(default=dict)
     confirmed_warnings = models.JSONField(default=list)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NOT_STARTED, db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=RecordStatus.NOT_STARTED.value, db_index=True)
+    flags = models.JSONField(default=list)
+    state_reason = models.TextField(blank=True)
+    item_flags = models.JSONField(default=dict)
     version = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(null=True, blank=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["visit", "form_code"], name="form_record_visit_form_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "form_code"], condition=Q(visit__isnull=False),
+                                    name="record_visit_form_unique"),
+            models.UniqueConstraint(fields=["subject", "form_code", "seq"], condition=Q(visit__isnull=True),
+                                    name="record_log_seq_unique"),
+        ]  # fmt: skip
         ordering = ["visit", "id"]
 
+    @property
+    def is_log(self) -> bool:
+        """True for an entry of a log form."""
+        return self.visit_id is None
+
     def __str__(self) -> str:
-        return f"{self.visit} {self.form_code}"
+        return f"{self.visit} {self.form_code}" if self.visit_id else f"{self.subject} {self.form_code}#{self.seq}"

@@ -1,0 +1,107 @@
+"""Benchmark: the bulk import of paper CRFs (10,000 simulated subjects at 10 sites) on SQLite and PostgreSQL.
+
+For each database, in a process of its own (Django is set up once per process): a fresh data folder
+(and, for PostgreSQL, a private cluster with the server's default, production-like settings such as
+fsync=on), migrated; the protocol, 10 sites and the users created through the account actions (as
+``bench/web.py`` does); the simulated cohort imported with ``rodnan.web.imports.check_import_cohort``,
+which takes every subject through the same plans as the screens; then the audit chain verified.
+
+Printed per database: the import's wall time and where it went (the plans, the row inserts, the audit
+append), the counts (subjects, visits, records, audit entries, rejected values), the verification time.
+Target (issue #13): 10,000 subjects in < 3 min on each database; the exit status is 1 when it is missed.
+
+Usage: ``python bench/import_cohort.py [--subjects 10000] [--sites 10] [--database sqlite|postgresql|both]
+[--batch-size 250] [--seed 6]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from web import PostgresCluster, fill, free_port  # bench/web.py: the private cluster and the filling
+
+TARGET_S = 180.0
+"""Issue #13: the import of 10,000 subjects in under 3 minutes on each database."""
+
+
+def run_database(args: argparse.Namespace, database: str) -> dict[str, Any]:
+    """Migrate a fresh database, import the cohort, verify the chain; returns the figures."""
+    folder = Path(tempfile.mkdtemp(prefix=f"rodnan-bench-import-{database}-"))
+    data = folder / "data"
+    data.mkdir(parents=True)
+    try:
+        with ExitStack() as stack:
+            url = None
+            if database == "postgresql":
+                cluster = PostgresCluster(folder / "postgresql", free_port())
+                stack.callback(cluster.stop)
+                cluster.start()
+                url = cluster.url
+            from rodnan.web import runtime
+
+            runtime.setup(data, url)
+            runtime.migrate()
+            figures = fill(args)
+            figures["database"] = runtime.database_label()
+            from django.db import connections
+
+            connections.close_all()
+            return figures
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=10_000)
+    parser.add_argument("--sites", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=250)
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--phase", choices=("sqlite", "postgresql"), help=argparse.SUPPRESS)
+    parser.add_argument("--json", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.verify = True
+    if args.phase:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        os.environ.setdefault("RODNAN_SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
+        Path(args.json).write_text(json.dumps(run_database(args, args.phase), indent=1))
+        return
+    databases = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        for database in databases:
+            print(f"{database}:", flush=True)
+            out = Path(tmp) / f"{database}.json"
+            command = [sys.executable, __file__, f"--subjects={args.subjects}", f"--sites={args.sites}", f"--seed={args.seed}",
+                       f"--batch-size={args.batch_size}", "--phase", database, "--json", str(out)]  # fmt: skip
+            if subprocess.run(command, check=False).returncode != 0 or not out.exists():
+                raise SystemExit(f"the {database} run failed")
+            f = json.loads(out.read_text())
+            met = f["import_s"] < TARGET_S
+            ok = ok and met and f["chain_ok"]
+            print(f"  {f['database']}: {f['subjects']:,} subjects imported in {f['import_s']:.1f} s "
+                  f"({'meets' if met else 'MISSES'} the {TARGET_S:.0f} s target): plans {f['checks_s']:.1f} s, "
+                  f"rows {f['rows_s']:.1f} s, audit {f['audit_s']:.1f} s", flush=True)  # fmt: skip
+            counts = f"{f['visits']:,} visits, {f['form_records']:,} records ({f['forms_saved']:,} saved, {f['values']:,} values)"
+            print(f"  {counts}, {f['audit_entries']:,} audit entries, {f['rejected']} values rejected; "
+                  f"statuses {f['statuses']}", flush=True)  # fmt: skip
+            print(f"  audit chain {'intact' if f['chain_ok'] else 'BROKEN'}: {f['chain_entries']:,} entries verified in "
+                  f"{f['verify_s']:.1f} s", flush=True)  # fmt: skip
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
