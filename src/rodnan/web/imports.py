@@ -53,7 +53,7 @@ from rodnan.core.simulate.cohort import SimulatedCohort
 from rodnan.errors import InputError
 from rodnan.web.accounts.access import require
 from rodnan.web.accounts.roles import Permission
-from rodnan.web.audit.chain import Change, append
+from rodnan.web.audit.chain import Change, ItemChange, append
 from rodnan.web.crfs.actions import shown
 from rodnan.web.crfs.fields import derived_within
 from rodnan.web.crfs.models import FormRecord
@@ -126,7 +126,7 @@ class _Event:
     record: FormRecord | None = None
 
     def change(self) -> Change:
-        return Change(self.action, self.object_type, self.object_id, self.field, self.old, self.new, self.reason,
+        return Change(self.action, self.object_type, self.object_id, self.reason, (ItemChange(self.field, self.old, self.new),),
                       site_id=self.subject.site_id, subject_id=self.subject.pk,
                       form_record_id=self.record.pk if self.record is not None else None)  # fmt: skip
 
@@ -424,7 +424,7 @@ def _write(courses: list[_Course], user: Any, role_code: str, report: ImportRepo
     FormRecord.objects.bulk_create([r for c in courses for _, r in c.records])
     middle = time.perf_counter()
     changes = [event.change() for c in courses for event in c.events]
-    append(user=user, role=role_code, changes=changes)
+    append(user=user, role=role_code, changes=changes, source="import")
     report.audit_entries += len(changes)
     report.seconds_rows += middle - start
     report.seconds_audit += time.perf_counter() - middle

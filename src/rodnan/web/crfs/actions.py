@@ -16,7 +16,7 @@ from rodnan.core.protocol import Study as StudyDef
 from rodnan.errors import RodnanError
 from rodnan.web.accounts.access import require
 from rodnan.web.accounts.roles import Permission
-from rodnan.web.audit.chain import Change, append
+from rodnan.web.audit.chain import Change, ItemChange, append
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.actions import EntryRejectedError
@@ -118,7 +118,8 @@ def _write_form(user: Any, role_code: str, record: FormRecord, entry: FormEntryR
             raise EntryRejectedError(entry, "visit_date", f"cannot be before the infusion ({subject.infusion_date.isoformat()})")
         visit.done_on, visit.missed = when, False
         visit.save(update_fields=["done_on", "missed"])
-        visit_changes.append(Change("visit.done", "visit", f"{subject.label}/{visit.code}", "done_on", "", when.isoformat(),
+        visit_changes.append(Change("visit.done", "visit", f"{subject.label}/{visit.code}",
+                                    items=(ItemChange("done_on", "", when.isoformat()),),
                                     site_id=subject.site_id, subject_id=subject.pk))  # fmt: skip
     old_confirmed = set(current.confirmed_warnings or [])
     newly_confirmed = sorted(code for code in entry.confirmed_warnings if code not in old_confirmed or code in changed)
@@ -133,10 +134,11 @@ def _write_form(user: Any, role_code: str, record: FormRecord, entry: FormEntryR
     where = f"{subject.label}/{visit.code}/{current.form_code}"
     append(user=user, role=role_code, changes=[
         *visit_changes,
-        *(Change("form.save", "form", where, code, old_shown.get(code, ""), new_shown.get(code, ""),
-                 reason if old.get(code) else "", site_id=subject.site_id, subject_id=subject.pk, form_record_id=current.pk)
+        *(Change("form.save", "form", where, reason if old.get(code) else "",
+                 (ItemChange(code, old_shown.get(code, ""), new_shown.get(code, "")),),
+                 site_id=subject.site_id, subject_id=subject.pk, form_record_id=current.pk)
           for code in changed),
-        *(Change("form.confirm_warning", "form", where, code, "", entry.confirmed_warnings[code].rule, reason,
+        *(Change("form.confirm_warning", "form", where, reason, (ItemChange(code, "", entry.confirmed_warnings[code].rule),),
                  site_id=subject.site_id, subject_id=subject.pk, form_record_id=current.pk)
           for code in newly_confirmed),
     ])  # fmt: skip

@@ -17,7 +17,7 @@ from rodnan.core.schedule import PlannedVisit, plan_screening, plan_visits
 from rodnan.errors import InputError
 from rodnan.web.accounts.access import require
 from rodnan.web.accounts.roles import Permission
-from rodnan.web.audit.chain import Change, append
+from rodnan.web.audit.chain import Change, ItemChange, append
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import study_definition
@@ -60,14 +60,15 @@ def _locked(subject: Subject, expected_version: int | None) -> Subject:
 
 def _transition_change(subject: Subject, transition: Transition, old: str, reason: str = "") -> Change:
     return Change(
-        f"subject.{transition.value}", "subject", subject.label, "status", old, subject.status, reason,
+        f"subject.{transition.value}", "subject", subject.label, reason, (ItemChange("status", old, subject.status),),
         site_id=subject.site_id, subject_id=subject.pk,
     )  # fmt: skip
 
 
 def _field_change(subject: Subject, field: str, old: object, new: object, action: str) -> Change:
     text = lambda v: "" if v in (None, "") else (v.isoformat() if isinstance(v, dt.date) else str(v))  # noqa: E731
-    return Change(action, "subject", subject.label, field, text(old), text(new), site_id=subject.site_id, subject_id=subject.pk)
+    return Change(action, "subject", subject.label, items=(ItemChange(field, text(old), text(new)),), site_id=subject.site_id,
+                  subject_id=subject.pk)  # fmt: skip
 
 
 def _create_visit(subject: Subject, planned: PlannedVisit, protocol_version: str) -> Visit:
@@ -95,7 +96,7 @@ def check_open_screening(user: Any, site: Site, study: Study, screening_date: dt
     definition = study_definition(study)
     _create_visit(subject, plan_screening(definition, screening_date), definition.protocol.version)
     append(user=user, role=role.code, changes=[
-        Change("subject.screen", "subject", subject.label, "screening_number", "", subject.screening_number,
+        Change("subject.screen", "subject", subject.label, items=(ItemChange("screening_number", "", subject.screening_number),),
                site_id=subject.site_id, subject_id=subject.pk),
         _field_change(subject, "screening_date", None, screening_date, "subject.screen"),
     ])  # fmt: skip
@@ -220,11 +221,13 @@ def check_record_infusion(
     record.save()
     changes = [_transition_change(subject, Transition.INFUSE, old, dose.message if dose else "")]
     changes += [
-        Change("form.save", "form", f"{subject.label}/{d0.code}/infusion", code, "", value.raw + (f" {value.unit}" if value.unit else ""),  # noqa: E501
+        Change("form.save", "form", f"{subject.label}/{d0.code}/infusion",
+               items=(ItemChange(code, "", value.raw + (f" {value.unit}" if value.unit else "")),),
                site_id=subject.site_id, subject_id=subject.pk, form_record_id=record.pk)
         for code, value in entry.values.items()
     ]  # fmt: skip
-    changes.append(Change("visit.schedule", "subject", subject.label, "visits", "", f"{len(planned)} visits from {infusion_date}",
+    changes.append(Change("visit.schedule", "subject", subject.label,
+                          items=(ItemChange("visits", "", f"{len(planned)} visits from {infusion_date}"),),
                           site_id=subject.site_id, subject_id=subject.pk))  # fmt: skip
     append(user=user, role=role.code, changes=changes)
     return subject
@@ -275,7 +278,7 @@ def check_mark_visit_missed(user: Any, visit: Visit, reason: str) -> Visit:
     visit.save(update_fields=["missed", "missed_reason"])
     subject = visit.subject
     append(user=user, role=role.code, changes=[
-        Change("visit.missed", "visit", f"{subject.label}/{visit.code}", "missed", "no", "yes", reason,
+        Change("visit.missed", "visit", f"{subject.label}/{visit.code}", reason, (ItemChange("missed", "no", "yes"),),
                site_id=subject.site_id, subject_id=subject.pk),
     ])  # fmt: skip
     return visit
