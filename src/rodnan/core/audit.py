@@ -384,7 +384,10 @@ def verify_rows(
             return ChainReport(count - 1, False, seq, problem)
     used = tuple(sorted(keys_used, key=_key_number))
     if head is not None and (head[0] != count or head[1] != prev):
-        problem = f"the chain ends at entry #{count} but its head records entry #{head[0]}: entries were removed from the end"
+        problem = f"the chain ends at entry #{count} but its head records entry #{head[0]}"
+        problem += (
+            f": entries #{count + 1} to #{head[0]} were removed from the end" if head[0] > count else " (the head was rewritten)"
+        )
         broken = count + 1 if head[0] > count else head[0]
         return ChainReport(count, False, broken, problem, count, prev, None, used)
     latest = max(checkpoints, key=lambda c: c.seq, default=None)
