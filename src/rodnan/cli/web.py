@@ -127,8 +127,9 @@ def verify(
             cp = report.checkpoint
             console.print(f"latest checkpoint: entry #{cp.seq} at {cp.at} (key {cp.key_id}), matched")
         return
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]audit chain broken[/] at entry #{report.first_broken_seq}: {report.problem} "
-                               f"({report.entries} entries before it verified)")  # fmt: skip
+    errors = Console(stderr=True, soft_wrap=True)
+    errors.print(f"[bold red]audit chain broken[/] at entry #{report.first_broken_seq}: {report.problem} "
+                 f"({report.entries} entries before it verified)")  # fmt: skip
     raise typer.Exit(1)
 
 
