@@ -289,21 +289,25 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 
 def _let_flush_empty_the_audit_table(sender: Any, using: str = "default", **kwargs: Any) -> None:
-    """On PostgreSQL, lift the audit table's TRUNCATE ban in the test database (after migrate and flush).
+    """Lift the audit table's ban on emptying it in the test database (after migrate and flush).
 
-    Django's transactional tests end by emptying every table with one TRUNCATE, which migration
-    audit/0002's trigger refuses. Only that one trigger is disabled, and only in the test database;
-    the UPDATE and DELETE triggers stay on, and the test of the TRUNCATE ban enables it again inside
-    its own transaction.
+    Django's transactional tests end by emptying every table: with one TRUNCATE on PostgreSQL, which
+    migration audit/0002's statement trigger refuses, and with DELETE on SQLite, which migration
+    audit/0004's trigger refuses. Only that one trigger is lifted, and only in the test database; the
+    UPDATE triggers (and PostgreSQL's row DELETE trigger) stay on, and the tests of the bans put it
+    back inside their own transaction.
     """
     if getattr(sender, "label", "") != "audit":
         return
     from django.db import connections
 
     connection = connections[using]
-    if connection.vendor != "postgresql":
-        return
     with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("DROP TRIGGER IF EXISTS audit_entry_no_delete")
+            return
+        if connection.vendor != "postgresql":
+            return
         cursor.execute("SELECT 1 FROM pg_trigger WHERE tgname = 'audit_entry_no_truncate' AND NOT tgisinternal")
         if cursor.fetchone():
             cursor.execute("ALTER TABLE audit_auditentry DISABLE TRIGGER audit_entry_no_truncate")

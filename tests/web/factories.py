@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -160,3 +161,16 @@ def last_seq() -> int:
     """The number of the latest audit entry (0 when there is none)."""
     entry = AuditEntry.objects.order_by("-seq").first()
     return entry.seq if entry else 0
+
+
+def flat(entries: list[AuditEntry]) -> list[SimpleNamespace]:
+    """Entries of one item change each, flattened for comparison: the entry's attributes plus ``field``,
+    ``old_value`` and ``new_value`` of its single item (an entry without items gives empty ones)."""
+    out = []
+    for entry in entries:
+        assert len(entry.items) <= 1, f"entry #{entry.seq} has {len(entry.items)} item changes"
+        item = entry.items[0] if entry.items else {"field": "", "old": "", "new": ""}
+        out.append(SimpleNamespace(**{name: getattr(entry, name) for name in (
+            "seq", "action", "object_type", "object_id", "reason", "user_id", "username", "role", "source", "site_id",
+            "subject_id", "form_record_id")}, field=item["field"], old_value=item["old"], new_value=item["new"]))  # fmt: skip
+    return out

@@ -66,7 +66,9 @@ def test_open_screening_allocates_numbers_and_places_the_screening_visit(site, c
     )
     assert set(FormRecord.objects.filter(visit=visit).values_list("status", "version")) == {("not_started", 0)}
     entries = f.audit_since(start)
-    assert [(e.action, e.field, e.old_value, e.new_value, e.username, e.role, e.subject_id, e.site_id) for e in entries[:2]] == [
+    assert [
+        (e.action, e.field, e.old_value, e.new_value, e.username, e.role, e.subject_id, e.site_id) for e in f.flat(entries[:2])
+    ] == [
         ("subject.screen", "screening_number", "", "NJDT-S0001", "coord", "coordinator", first.pk, site.pk),
         ("subject.screen", "screening_date", "", screened.isoformat(), "coord", "coordinator", first.pk, site.pk),
     ]
@@ -96,7 +98,7 @@ def test_full_lifecycle_through_actions(site, investigator):
     assert (subject.status, subject.consent_version, subject.consent_date, subject.version) == (
         "consented", "2.0 (2009-07-20)", consent_date, 2,
     )  # fmt: skip
-    assert [(e.action, e.field, e.old_value, e.new_value) for e in f.audit_since(start)] == [
+    assert [(e.action, e.field, e.old_value, e.new_value) for e in f.flat(f.audit_since(start))] == [
         ("subject.consent", "status", "screening", "consented"),
         ("subject.consent", "consent_version", "", "2.0 (2009-07-20)"),
         ("subject.consent", "consent_date", "", consent_date.isoformat()),
@@ -110,7 +112,7 @@ def test_full_lifecycle_through_actions(site, investigator):
     )  # fmt: skip
     assert subject.label == "NJDT-001"
     entries = f.audit_since(start)
-    assert [(e.action, e.field, e.old_value, e.new_value) for e in entries] == [
+    assert [(e.action, e.field, e.old_value, e.new_value) for e in f.flat(entries)] == [
         ("subject.enrol", "status", "consented", "enrolled"),
         ("subject.enrol", "subject_code", "", "NJDT-001"),
         ("subject.enrol", "enrolment_date", "", enrolment_date.isoformat()),
@@ -123,7 +125,7 @@ def test_full_lifecycle_through_actions(site, investigator):
     subject = actions.check_record_infusion(investigator, subject, f.infusion_entries(infusion_date), expected_version=3)
     assert (subject.status, subject.infusion_date, subject.version) == ("in_follow_up", infusion_date, 4)
     entries = f.audit_since(start)
-    assert [(e.action, e.field, e.new_value) for e in entries] == [
+    assert [(e.action, e.field, e.new_value) for e in f.flat(entries)] == [
         ("subject.infuse", "status", "in_follow_up"),
         ("form.save", "infusion_date", infusion_date.isoformat()),
         ("form.save", "product_lot", "LOT-2026-001"),
@@ -138,7 +140,7 @@ def test_full_lifecycle_through_actions(site, investigator):
     end_date = f.days_ago(1)
     subject = actions.check_end_subject(investigator, subject, Transition.COMPLETE, end_date, "", expected_version=4)
     assert (subject.status, subject.end_date, subject.version) == ("completed", end_date, 5)
-    assert [(e.action, e.field, e.old_value, e.new_value) for e in f.audit_since(start)] == [
+    assert [(e.action, e.field, e.old_value, e.new_value) for e in f.flat(f.audit_since(start))] == [
         ("subject.complete", "status", "in_follow_up", "completed"),
         ("subject.complete", "end_date", "", end_date.isoformat()),
     ]
@@ -372,7 +374,7 @@ def test_screen_fail_and_end_steps_need_a_reason(site, investigator):
     start = f.last_seq()
     failed = actions.check_screen_fail(investigator, subject, " DLCO repeat 40 % ")
     assert (failed.status, failed.screen_fail_reason, failed.end_date) == ("screen_failed", "DLCO repeat 40 %", f.today())
-    assert [(e.action, e.field, e.old_value, e.new_value, e.reason, e.role) for e in f.audit_since(start)] == [
+    assert [(e.action, e.field, e.old_value, e.new_value, e.reason, e.role) for e in f.flat(f.audit_since(start))] == [
         ("subject.screen_fail", "status", "screening", "screen_failed", "DLCO repeat 40 %", "investigator")
     ]
     infused = f.infused_subject(investigator, site)
@@ -394,7 +396,7 @@ def test_mark_visit_missed(site, investigator):
     m1.refresh_from_db()
     assert (m1.missed, m1.missed_reason) == (True, "patient in hospital")
     entries = f.audit_since(start)
-    assert [(e.action, e.object_id, e.old_value, e.new_value, e.reason) for e in entries] == [
+    assert [(e.action, e.object_id, e.old_value, e.new_value, e.reason) for e in f.flat(entries)] == [
         ("visit.missed", "NJDT-001/M1", "no", "yes", "patient in hospital")
     ]
     with pytest.raises(InputError, match="already marked missed"):
@@ -431,7 +433,10 @@ def test_first_save_of_a_visit_records_done_on_and_audits_each_item(site, coordi
     check_save_form(coordinator, record, entries, expected_version=0, visit_date=visit_date)
     visit = Visit.objects.get(subject=subject, code="SCR")
     assert visit.done_on == visit_date
-    got = [(e.action, e.object_id, e.field, e.old_value, e.new_value, e.reason, e.username, e.role) for e in f.audit_since(start)]
+    got = [
+        (e.action, e.object_id, e.field, e.old_value, e.new_value, e.reason, e.username, e.role)
+        for e in f.flat(f.audit_since(start))
+    ]
     where = "NJDT-S0001/SCR/demographics"
     assert got == [
         ("visit.done", "NJDT-S0001/SCR", "done_on", "", visit_date.isoformat(), "", "coord", "coordinator"),
@@ -479,7 +484,7 @@ def test_soft_range_warning_needs_confirmation(site, coordinator):
     check_save_form(coordinator, record, {"albumin": ("18", None)}, expected_version=0, confirmed={"albumin"})
     record.refresh_from_db()
     assert (record.version, record.values["albumin"]["value"], record.confirmed_warnings) == (1, 18.0, ["albumin"])
-    actions_written = [(e.action, e.field, e.new_value) for e in f.audit_since(start)]
+    actions_written = [(e.action, e.field, e.new_value) for e in f.flat(f.audit_since(start))]
     assert actions_written == [
         ("visit.done", "done_on", f.today().isoformat()),
         ("form.save", "albumin", "18"),
@@ -502,7 +507,7 @@ def test_changing_a_saved_value_needs_a_reason(site, coordinator, investigator):
 
     result = check_save_form(investigator, record, entries, expected_version=1, reason="lab report corrected")
     assert result.changed == ("esr", "albumin")  # in form order
-    got = [(e.action, e.field, e.old_value, e.new_value, e.username, e.role, e.reason) for e in f.audit_since(start)]
+    got = [(e.action, e.field, e.old_value, e.new_value, e.username, e.role, e.reason) for e in f.flat(f.audit_since(start))]
     assert got == [
         ("form.save", "esr", "12", "14", "inv", "investigator", "lab report corrected"),
         ("form.save", "albumin", "40", "38", "inv", "investigator", "lab report corrected"),

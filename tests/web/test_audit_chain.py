@@ -1,16 +1,17 @@
-"""The audit hash chain: appending, verifying, and every way of breaking it being caught.
+"""The keyed audit chain: appending, verifying, checkpoints, keys, and every way of breaking it being caught.
 
-Expected hashes are computed here by hand with hashlib and json from the rule the chain documents
-(SHA-256 over the previous hash followed by a canonical JSON of the entry's fields, sorted keys, UTC
-time with microseconds), not with the code under test. The same tests run on SQLite and on PostgreSQL;
-where the databases differ (PostgreSQL's trigger refuses UPDATE, DELETE and TRUNCATE of audit
-entries) each asserts its own database's behaviour.
+Expected hashes are computed here by hand with hmac, hashlib and json from the rule decision 0011
+documents (HMAC-SHA256 under the key file's bytes, over the domain line, the previous hash and the JSON
+array of the entry's fields), not with the code under test. The same tests run on SQLite and on
+PostgreSQL; tampering is done as an insider with database access would (raw SQL, triggers dropped first
+where they would block it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import itertools
 import json
 import os
@@ -29,7 +30,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
 
-from rodnan.web.audit.chain import Change, append, entry_hash, verify_chain
+from rodnan.core.audit import rotate_key
+from rodnan.errors import InputError
+from rodnan.web.audit.chain import Change, ItemChange, append, verify_chain
 from rodnan.web.audit.models import AppendOnlyError, AuditEntry, AuditHead
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,31 +41,52 @@ ZERO = "0" * 64
 UTC = dt.UTC
 
 
-def sha256_by_hand(prev_hash: str, fields: dict[str, Any]) -> str:
-    payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256((prev_hash + payload).encode("utf-8")).hexdigest()
+@pytest.fixture(autouse=True)
+def audit_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own key folder and checkpoint file."""
+    monkeypatch.setenv("RODNAN_AUDIT_KEY_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("RODNAN_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.jsonl"))
+    return tmp_path
 
 
-def append_changes(count: int, start: int = 1) -> list[AuditEntry]:
+def key_bytes(key_id: str = "k1") -> bytes:
+    return bytes.fromhex((Path(os.environ["RODNAN_AUDIT_KEY_DIR"]) / f"{key_id}.key").read_text().strip())
+
+
+def mac_by_hand(key: bytes, prev_hash: str, values: list[Any]) -> str:
+    message = "rodnan-audit-entry-v1\n" + prev_hash + "\n" + json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def append_changes(count: int, start: int = 1) -> None:
     """``count`` entries, one append each, with values that name their position."""
-    entries = []
     for n in range(start, start + count):
-        entries += append(
-            user=None, role="data_manager", changes=[Change("value.change", "FormRecord", str(n), "albumin", "", f"{n}.0 g/dL")]
-        )
-    return entries
+        item = ItemChange("albumin", "", f"{n}.0 g/dL")
+        append(user=None, role="data_manager", changes=[Change("value.change", "FormRecord", str(n), items=(item,))])
+
+
+def stored(seq: int) -> AuditEntry:
+    return AuditEntry.objects.get(seq=seq)
 
 
 def tamper(db_vendor: str, sql: str, params: tuple[object, ...] = ()) -> None:
     """Run raw SQL behind the application's back, as someone with database access would.
 
-    On PostgreSQL the append-only triggers are switched off first (as the table's owner, the test
-    user, may); inside the test's transaction, so they are back on when the test ends.
+    The append-only triggers are dropped (SQLite) or switched off (PostgreSQL, as the table's owner may)
+    first; inside the test's transaction, so they are back when the test ends.
     """
-    if db_vendor == "postgresql":
-        alter_audit_table("DISABLE TRIGGER USER")
+    drop_triggers(db_vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def drop_triggers(db_vendor: str) -> None:
+    if db_vendor == "postgresql":
+        alter_audit_table("DISABLE TRIGGER USER")
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER IF EXISTS audit_entry_no_update")
+        cursor.execute("DROP TRIGGER IF EXISTS audit_entry_no_delete")
 
 
 def alter_audit_table(action: str) -> None:
@@ -85,49 +109,120 @@ def test_appended_entries_verify_with_the_right_count() -> None:
     first = append(
         user=None, role="coordinator", changes=[Change("subject.create", "Subject", "1"), Change("visit.plan", "Visit", "2")]
     )
-    rest = append_changes(3, start=3)
-    entries = first + rest
+    append_changes(3, start=3)
 
+    assert (first.first_seq, first.last_seq, first.count) == (1, 2, 2)
+    entries = list(AuditEntry.objects.order_by("seq"))
     assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
-    assert list(AuditEntry.objects.order_by("seq").values_list("seq", flat=True)) == [1, 2, 3, 4, 5]
     assert entries[0].prev_hash == ZERO
     assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(entries))
+    assert first.head == entries[1].hash
     head = AuditHead.objects.get(pk=1)
     assert (head.seq, head.last_hash) == (5, entries[-1].hash)
     report = verify_chain()
     assert (report.ok, report.entries, report.first_broken_seq, report.problem) == (True, 5, None, "")
+    assert (report.head_seq, report.head_hash) == (5, entries[-1].hash)
 
 
 @pytest.mark.django_db
 def test_empty_chain_verifies() -> None:
     report = verify_chain()
     assert (report.ok, report.entries) == (True, 0)
-    assert append(user=None, role="", changes=[]) == []
+    result = append(user=None, role="", changes=[])
+    assert (result.count, AuditEntry.objects.count()) == (0, 0)
 
 
 @pytest.mark.django_db
-def test_hashes_match_a_hand_computed_sha256() -> None:
+def test_hashes_match_a_hand_computed_hmac() -> None:
     alice = get_user_model().objects.create_user(username="alice")
     at = dt.datetime(2026, 3, 4, 13, 6, 7, 80910, tzinfo=ZoneInfo("Asia/Shanghai"))  # 05:06:07.080910 UTC
-    change = Change(
-        "value.change", "FormRecord", "17", "albumin", "3.1 g/dL", "2.9 g/dL", "transcription error: 2,9 µmol read as 3,1"
+    esr = {"raw": "14", "unit": "mm/h", "value": 14}
+    items = (ItemChange("albumin", "3.1 g/dL", "2.9 g/dL"), ItemChange("esr", None, esr))
+    change = Change("form.save", "form", "NJDT-001/M3/labs", "transcription error: 2,9 µmol read as 3,1", items)
+    append(
+        user=alice, role="investigator", changes=[change, Change("form.sign", "FormRecord", "17")], at=at, source="api:lab-feed"
     )
-    first, second = append(user=alice, role="investigator", changes=[change, Change("form.sign", "FormRecord", "17")], at=at)
 
-    fields = {
-        "seq": 1, "at": "2026-03-04T05:06:07.080910+00:00", "username": "alice", "role": "investigator",
-        "site_id": None, "subject_id": None, "form_record_id": None, "action": "value.change", "object_type": "FormRecord",
-        "object_id": "17", "field": "albumin", "old_value": "3.1 g/dL", "new_value": "2.9 g/dL",
-        "reason": "transcription error: 2,9 µmol read as 3,1",
-    }  # fmt: skip
-    expected_first = sha256_by_hand(ZERO, fields)
-    fields.update(seq=2, action="form.sign", field="", old_value="", new_value="", reason="")
-    expected_second = sha256_by_hand(expected_first, fields)
+    key = key_bytes("k1")
+    changes = (
+        '[{"field":"albumin","new":"2.9 g/dL","old":"3.1 g/dL"},'
+        '{"field":"esr","new":{"raw":"14","unit":"mm/h","value":14},"old":null}]'
+    )
+    first = [1, "2026-03-04T05:06:07.080910Z", alice.pk, "alice", "investigator", "api:lab-feed", None, None, None, "form.save",
+             "form", "NJDT-001/M3/labs", "transcription error: 2,9 µmol read as 3,1", changes, "k1"]  # fmt: skip
+    expected_first = mac_by_hand(key, ZERO, first)
+    second = [2, "2026-03-04T05:06:07.080910Z", alice.pk, "alice", "investigator", "api:lab-feed", None, None, None, "form.sign",
+              "FormRecord", "17", "", "[]", "k1"]  # fmt: skip
+    expected_second = mac_by_hand(key, expected_first, second)
 
-    assert (first.hash, second.hash) == (expected_first, expected_second)
-    stored = dict(AuditEntry.objects.values_list("seq", "hash"))
-    assert stored == {1: expected_first, 2: expected_second}
-    assert AuditEntry.objects.get(seq=2).prev_hash == expected_first
+    assert dict(AuditEntry.objects.values_list("seq", "hash")) == {1: expected_first, 2: expected_second}
+    assert stored(1).changes == changes
+    assert stored(1).items[1] == {"field": "esr", "old": None, "new": esr}
+    assert (stored(2).prev_hash, stored(2).source, stored(2).key_id, stored(2).user_id) == (
+        expected_first,
+        "api:lab-feed",
+        "k1",
+        alice.pk,
+    )
+    assert verify_chain().ok
+
+
+def test_the_key_file_is_created_once_with_mode_0600(db: None) -> None:
+    folder = Path(os.environ["RODNAN_AUDIT_KEY_DIR"])
+    assert not folder.exists()
+    append_changes(1)
+    key = folder / "k1.key"
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert len(key_bytes()) == 32
+    first = key.read_text()
+    append_changes(1, start=2)
+    assert key.read_text() == first
+    assert sorted(p.name for p in folder.iterdir()) == ["k1.key"]
+
+
+@pytest.mark.django_db
+def test_bad_source_time_and_values_are_refused_by_name() -> None:
+    for source in ("web", "api:", "api: spaced", "", "import "):
+        with pytest.raises(InputError) as caught:
+            append(user=None, role="", changes=[Change("x")], source=source)
+        assert caught.value.field == "source"
+    with pytest.raises(InputError) as caught:
+        append(user=None, role="", changes=[Change("x")], at=dt.datetime(2026, 1, 1))
+    assert caught.value.field == "at"
+    with pytest.raises(InputError) as caught:
+        append(user=None, role="", changes=[Change("x", items=(ItemChange("when", None, dt.date(2026, 1, 1)),))])
+    assert caught.value.field == "changes"
+    assert AuditEntry.objects.count() == 0
+    for source in ("screen", "import", "patient", "system", "api:ward-3 tablet"):
+        append(user=None, role="", changes=[Change("x")], source=source)
+    assert list(AuditEntry.objects.values_list("source", flat=True)) == [
+        "screen",
+        "import",
+        "patient",
+        "system",
+        "api:ward-3 tablet",
+    ]
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db
+def test_a_rotated_key_signs_new_entries_and_old_ones_still_verify() -> None:
+    append_changes(2)
+    assert rotate_key(Path(os.environ["RODNAN_AUDIT_KEY_DIR"])) == "k2"
+    append_changes(2, start=3)
+
+    assert list(AuditEntry.objects.values_list("key_id", flat=True)) == ["k1", "k1", "k2", "k2"]
+    row = stored(3)
+    values = [3, row.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), None, "", "data_manager", "screen", None, None, None,
+              "value.change", "FormRecord", "3", "", row.changes, "k2"]  # fmt: skip
+    assert row.hash == mac_by_hand(key_bytes("k2"), stored(2).hash, values)
+    report = verify_chain()
+    assert (report.ok, report.entries, report.keys_used) == (True, 4, ("k1", "k2"))
+
+    (Path(os.environ["RODNAN_AUDIT_KEY_DIR"]) / "k1.key").unlink()  # an old key lost: its entries cannot be verified
+    report = verify_chain()
+    assert (report.ok, report.first_broken_seq) == (False, 1)
+    assert "entry #1 names key 'k1', which is not in the key ring" in report.problem
 
 
 @pytest.mark.django_db
@@ -135,7 +230,7 @@ def test_hashes_match_a_hand_computed_sha256() -> None:
     "at",
     [
         dt.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
-        dt.datetime(2026, 1, 2, 3, 4, 5, 0, tzinfo=UTC),  # no microseconds: still written as .000000
+        dt.datetime(2026, 1, 2, 3, 4, 5, 0, tzinfo=UTC),  # no microseconds: still hashed as .000000
         dt.datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
         dt.datetime(2026, 7, 1, 0, 0, 0, 1, tzinfo=ZoneInfo("Asia/Shanghai")),  # the day before in UTC
         dt.datetime(2026, 3, 29, 2, 30, 0, 500000, tzinfo=dt.timezone(dt.timedelta(hours=-5, minutes=-30))),
@@ -143,20 +238,20 @@ def test_hashes_match_a_hand_computed_sha256() -> None:
     ids=["micro", "zero-micro", "end-of-year", "shanghai", "odd-offset"],
 )
 def test_hash_is_the_same_after_the_database_round_trip(at: dt.datetime) -> None:
-    """The hash computed at append equals the one recomputed from what the database gives back."""
-    (written,) = append(
-        user=None, role="monitor", changes=[Change("query.open", "FormRecord", "9", "weight", "70", "70.5")], at=at
+    """The hash computed at append equals the one recomputed from what the database (and the ORM) gives back."""
+    result = append(
+        user=None,
+        role="monitor",
+        changes=[Change("query.open", "FormRecord", "9", items=(ItemChange("weight", 70, 70.5),))],
+        at=at,
     )
 
-    read = AuditEntry.objects.get(seq=1)
+    read = stored(1)
     assert read.at == at
     assert read.at.microsecond == at.microsecond
-    row = AuditEntry.objects.values().get(seq=1)
-    assert entry_hash(ZERO, row) == written.hash == read.hash
-    by_hand = {name: row[name] for name in ("seq", "username", "role", "site_id", "subject_id", "form_record_id", "action",
-                                            "object_type", "object_id", "field", "old_value", "new_value", "reason")}  # fmt: skip
-    by_hand["at"] = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-    assert sha256_by_hand(ZERO, by_hand) == read.hash
+    values = [1, at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), None, "", "monitor", "screen", None, None, None,
+              "query.open", "FormRecord", "9", "", '[{"field":"weight","new":70.5,"old":70}]', "k1"]  # fmt: skip
+    assert mac_by_hand(key_bytes(), ZERO, values) == read.hash == result.head
     assert verify_chain().ok
 
 
@@ -172,70 +267,22 @@ def test_a_rolled_back_transaction_leaves_no_entry_and_no_gap() -> None:
         failing_change()
     assert AuditEntry.objects.count() == 2
     assert AuditHead.objects.get(pk=1).seq == 2
-    (next_entry,) = append_changes(1, start=3)
-    assert next_entry.seq == 3
+    append_changes(1, start=3)
+    assert stored(3).object_id == "3"
     assert verify_chain().ok
-
-
-# -- tampering -------------------------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_a_changed_value_is_caught_at_its_entry(db_vendor: str) -> None:
-    append_changes(5)
-    tamper(db_vendor, "UPDATE audit_auditentry SET new_value = %s WHERE seq = %s", ("9.9 g/dL", 3))
-
-    assert AuditEntry.objects.get(seq=3).new_value == "9.9 g/dL"
-    report = verify_chain()
-    assert (report.ok, report.first_broken_seq, report.entries) == (False, 3, 2)
-    assert "entry #3 was changed" in report.problem
-
-
-@pytest.mark.django_db
-def test_a_rewritten_entry_with_a_fresh_hash_breaks_the_next_link(db_vendor: str) -> None:
-    """Recomputing the edited entry's own hash does not help: the next entry still names the old one."""
-    append_changes(4)
-    row = AuditEntry.objects.values().get(seq=2)
-    row["new_value"] = "forged"
-    forged_hash = entry_hash(row["prev_hash"], row)  # the hash rule is public: a forger can recompute it
-    tamper(db_vendor, "UPDATE audit_auditentry SET new_value = %s, hash = %s WHERE seq = %s", ("forged", forged_hash, 2))
-
-    report = verify_chain()
-    assert (report.ok, report.first_broken_seq, report.entries) == (False, 3, 2)
-    assert "entry #3 does not link to entry #2" in report.problem
-
-
-@pytest.mark.django_db
-def test_a_removed_middle_entry_is_reported_missing(db_vendor: str) -> None:
-    append_changes(5)
-    tamper(db_vendor, "DELETE FROM audit_auditentry WHERE seq = %s", (3,))
-
-    report = verify_chain()
-    assert (report.ok, report.first_broken_seq, report.entries) == (False, 3, 2)
-    assert report.problem == "entry #3 is missing (the next entry is #4)"
-
-
-@pytest.mark.django_db
-def test_removed_last_entries_are_caught_by_the_head(db_vendor: str) -> None:
-    append_changes(5)
-    tamper(db_vendor, "DELETE FROM audit_auditentry WHERE seq >= %s", (4,))
-
-    report = verify_chain()
-    assert (report.ok, report.first_broken_seq, report.entries) == (False, 4, 3)
-    assert "ends at entry #3 but its head records #5" in report.problem
 
 
 @pytest.mark.django_db
 def test_the_orm_refuses_to_change_or_delete_an_entry() -> None:
     append_changes(2)
-    entry = AuditEntry.objects.get(seq=1)
-    entry.new_value = "edited"
+    entry = stored(1)
+    entry.reason = "edited"
     with pytest.raises(AppendOnlyError, match="cannot be changed"):
         entry.save()
     with pytest.raises(AppendOnlyError, match="cannot be deleted"):
         entry.delete()
 
-    assert AuditEntry.objects.get(seq=1).new_value == "1.0 g/dL"
+    assert stored(1).reason == ""
     assert AuditEntry.objects.count() == 2
     assert verify_chain().ok
 
@@ -246,7 +293,7 @@ def test_the_orm_refuses_bulk_updates_and_deletes() -> None:
     append_changes(3)
     entries = AuditEntry.objects.filter(seq__gte=2)
     with pytest.raises(AppendOnlyError, match="cannot be updated"):
-        entries.update(new_value="edited")
+        entries.update(reason="edited")
     with pytest.raises(AppendOnlyError, match="cannot be deleted"):
         entries.delete()
     with pytest.raises(AppendOnlyError, match="cannot be deleted"):
@@ -260,39 +307,41 @@ def test_the_orm_refuses_bulk_updates_and_deletes() -> None:
         AuditEntry.objects.update_or_create(seq=2, defaults={"reason": "x"})
 
     assert list(AuditEntry.objects.values_list("reason", flat=True)) == ["", "", ""]
-    assert AuditEntry.objects.count() == 3
     assert verify_chain().ok
 
 
 @pytest.mark.django_db
-def test_raw_update_delete_truncate_refused_on_postgresql_and_caught_on_sqlite(db_vendor: str) -> None:
-    """PostgreSQL's trigger (migration audit/0002) refuses them; SQLite has no trigger, so verify is the guard."""
+def test_the_database_refuses_raw_update_and_delete(db_vendor: str) -> None:
+    """Triggers refuse them on both databases (SQLite: migration audit/0004; PostgreSQL: audit/0002, TRUNCATE too)."""
     append_changes(3)
     statements = [
-        ("UPDATE", "UPDATE audit_auditentry SET new_value = 'x' WHERE seq = 2"),
+        ("UPDATE", "UPDATE audit_auditentry SET reason = 'x' WHERE seq = 2"),
         ("DELETE", "DELETE FROM audit_auditentry WHERE seq = 3"),
+        ("DELETE", "DELETE FROM audit_auditentry"),
     ]
     if db_vendor == "postgresql":
         statements.append(("TRUNCATE", "TRUNCATE audit_auditentry"))
         # The test run lifts the TRUNCATE ban so Django can empty tables between tests (tests/django_env.py);
         # put it back for this test (its transaction rolls this back).
         alter_audit_table("ENABLE TRIGGER audit_entry_no_truncate")
-        for operation, sql in statements:
-            with (
-                pytest.raises(DatabaseError, match=f"append-only: {operation} refused"),
-                transaction.atomic(),
-                connection.cursor() as cursor,
-            ):
-                cursor.execute(sql)
-        assert AuditEntry.objects.count() == 3
-        assert verify_chain().ok
     else:
-        assert db_vendor == "sqlite"
-        for _operation, sql in statements:
-            with connection.cursor() as cursor:
-                cursor.execute(sql)
-        report = verify_chain()
-        assert (report.ok, report.first_broken_seq) == (False, 2)
+        # The test run drops the DELETE trigger for the same reason: create it again as migration 0004 does.
+        from importlib import import_module
+
+        migration = import_module("rodnan.web.audit.migrations.0004_keyed_chain_entries")
+        with connection.cursor() as cursor:
+            for statement in migration.SQLITE_FORBID:
+                cursor.execute(statement)
+    for operation, sql in statements:
+        with (
+            pytest.raises(DatabaseError, match=f"append-only: {operation} refused"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql)
+    assert AuditEntry.objects.count() == 3
+    assert list(AuditEntry.objects.values_list("reason", flat=True)) == ["", "", ""]
+    assert verify_chain().ok
 
 
 # -- concurrency and flushes -----------------------------------------------------------------------
@@ -357,7 +406,7 @@ def test_concurrent_appends_never_fork_the_chain(db_vendor: str, tmp_path: Path)
         }  # fmt: skip
     else:
         assert db_vendor == "sqlite"
-        env = {**_env_without_database_url(), "PYTHONPATH": str(ROOT)}
+        env = {**_env_without_database_url(), "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
         done = subprocess.run([sys.executable, "-c", SQLITE_FILE_SCRIPT, str(tmp_path / "data"), str(threads), str(each)],
                               capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False)  # fmt: skip
         assert done.returncode == 0, done.stderr
@@ -381,8 +430,8 @@ def test_the_chain_starts_again_after_a_flush() -> None:
     assert not AuditHead.objects.exists()
     assert verify_chain().ok
 
-    (entry,) = append_changes(1)
-    assert (entry.seq, entry.prev_hash) == (1, ZERO)
+    append_changes(1)
+    assert (stored(1).seq, stored(1).prev_hash) == (1, ZERO)
     assert verify_chain().ok
 
 
@@ -404,7 +453,10 @@ def test_cli_verify_on_the_demo_then_on_a_tampered_copy(tmp_path: Path, rodnan_c
 
     target = count // 2
     with closing(sqlite3.connect(database)) as db, db:
-        changed = db.execute("UPDATE audit_auditentry SET new_value = new_value || ' (edited)' WHERE seq = ?", (target,)).rowcount
+        with pytest.raises(sqlite3.DatabaseError, match="append-only: UPDATE refused"):
+            db.execute("UPDATE audit_auditentry SET reason = 'edited' WHERE seq = ?", (target,))
+        db.execute("DROP TRIGGER audit_entry_no_update")  # as an insider with the database file would
+        changed = db.execute("UPDATE audit_auditentry SET reason = reason || ' (edited)' WHERE seq = ?", (target,)).rowcount
     assert changed == 1
 
     broken = rodnan_cli("audit", "verify", "--data", str(data))

@@ -67,8 +67,8 @@ def _check_audit() -> None:
     report = verify_chain()
     assert report.ok, report.problem
     assert report.entries == AuditEntry.objects.count() > 0
-    assert AuditEntry.objects.filter(action="subject.screen", field="screening_number").count() == 20
-    assert AuditEntry.objects.filter(action="subject.enrol", field="status").count() == 15
+    assert AuditEntry.objects.filter(action="subject.screen", changes__contains='"field":"screening_number"').count() == 20
+    assert AuditEntry.objects.filter(action="subject.enrol", changes__contains='"field":"status"').count() == 15
     assert AuditEntry.objects.filter(action="subject.infuse").count() == 14
 
 

@@ -42,7 +42,8 @@ def test_an_import_is_audited_numbered_and_stored_as_the_form_save_stores_it() -
     entry = check_form_entry(definition, record.form_code, typed, set(typed))
     assert {c: v.as_json() for c, v in entry.values.items()} == record.values
     imported = AuditEntry.objects.filter(action="form.import", form_record=record)
-    assert sorted(imported.values_list("field", flat=True)) == sorted(record.values)
+    assert sorted(item["field"] for entry in imported for item in entry.items) == sorted(record.values)
+    assert set(imported.values_list("source", flat=True)) == {"import"}
     assert verify_chain().ok
     assert report.subjects == 12
     assert report.audit_entries == AuditEntry.objects.count()

@@ -304,8 +304,9 @@ def test_audit_views_list_the_change_with_its_reason(inv_client, site, investiga
     response = inv_client.post(f"/forms/{record.pk}/", posted({**LUNG_ELIGIBLE, "albumin": 38}, version="1",
                                                               reason="lab report corrected"))  # fmt: skip
     assert response.status_code == 302
-    entry = AuditEntry.objects.get(action="form.save", field="albumin", old_value="40")
-    assert (entry.new_value, entry.reason, entry.username, entry.role) == ("38", "lab report corrected", "inv", "investigator")
+    entry = AuditEntry.objects.get(action="form.save", changes__contains='"field":"albumin"', reason__gt="")
+    assert entry.items == [{"field": "albumin", "old": "40", "new": "38"}]
+    assert (entry.reason, entry.username, entry.role) == ("lab report corrected", "inv", "investigator")
     row = "inv investigator form.save NJDT-S0001/SCR/screening Serum albumin 40 38 lab report corrected"
     assert row in text(inv_client.get(f"/forms/{record.pk}/audit/"))
     subject_page = text(inv_client.get(f"/subjects/{subject.pk}/audit/"))

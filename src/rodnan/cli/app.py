@@ -26,6 +26,7 @@ app.command("screen")(screen.screen)
 app.command("report")(report.report)
 app.command("demo")(web.demo)
 app.command("serve")(web.serve)
+app.command("worker")(web.worker)
 app.add_typer(web.audit_app, name="audit")
 
 

@@ -1,8 +1,9 @@
-"""``rodnan demo``, ``rodnan serve`` and ``rodnan audit verify``: the web application from the command line."""
+"""``rodnan demo``, ``rodnan serve``, ``rodnan worker`` and ``rodnan audit``: the web application from the command line."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -26,6 +27,7 @@ def demo(
     console = Console(stderr=True)
     folder = runtime.setup(data)
     runtime.migrate()
+    runtime.prepare_audit_key()
     from rodnan.web.demo import DEMO_PASSWORD, fill_demo
     from rodnan.web.subjects.models import Subject
 
@@ -43,7 +45,8 @@ def demo(
     Console().print(table)
     if serve:
         console.print(f"Serving on http://{host}:{port}/  (Ctrl+C stops)")
-        runtime.serve(host, port)
+        with runtime.background_worker(folder):
+            runtime.serve(host, port)
 
 
 class _nothing:  # noqa: N801 - a do-nothing context manager in place of the status spinner
@@ -63,38 +66,98 @@ def serve(
     database_url: str = typer.Option(None, "--database-url", envvar="DATABASE_URL",
                                      help="postgresql://user:password@host:port/name (default: SQLite in the data folder)."),
 ) -> None:  # fmt: skip
-    """Serve the application with gunicorn for real use (migrates the database first)."""
+    """Serve the application with gunicorn for real use (migrates the database first), with the background task worker."""
     from rodnan.web import runtime
 
-    runtime.setup(data, database_url)
+    folder = runtime.setup(data, database_url)
     runtime.migrate()
+    keys = runtime.prepare_audit_key()
     from rodnan.web.studies.protocol import load_study
 
     study = load_study()
-    Console(stderr=True).print(f"{study} on {runtime.database_label()}; serving on http://{host}:{port}/")
-    runtime.serve(host, port, workers=workers, threads=threads, access_log=True)
+    Console(stderr=True).print(f"{study} on {runtime.database_label()}; audit keys in {keys}; serving on http://{host}:{port}/")
+    with runtime.background_worker(folder):
+        runtime.serve(host, port, workers=workers, threads=threads, access_log=True)
+
+
+def worker(
+    data: Path = typer.Option(Path("rodnan-data"), "--data", help=DATA_HELP),
+    database_url: str = typer.Option(None, "--database-url", envvar="DATABASE_URL",
+                                     help="postgresql://user:password@host:port/name (default: SQLite in the data folder)."),
+    batch: bool = typer.Option(False, "--batch", help="Run what is queued (and the periodic tasks due), then exit."),
+    parent: int = typer.Option(None, "--parent", hidden=True, help="Stop when this process is gone (serve and demo)."),
+) -> None:  # fmt: skip
+    """Run the background task worker (rodnan serve and rodnan demo start one themselves); Ctrl+C stops it."""
+    from rodnan.web import runtime
+
+    runtime.setup(data, database_url)
+    from rodnan.web.tasks import checkpoint_minutes, run_worker
+
+    Console(stderr=True).print(f"task worker on {runtime.database_label()}; audit checkpoint every {checkpoint_minutes():g} min")
+    run_worker(parent=parent, batch=batch)
 
 
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 
 
+def _url_option() -> Any:
+    return typer.Option(None, "--database-url", envvar="DATABASE_URL", help="Database to use instead of the data folder's.")
+
+
 @audit_app.command("verify")
 def verify(
     data: Path = typer.Option(Path("rodnan-data"), "--data", help=DATA_HELP),
-    database_url: str = typer.Option(None, "--database-url", envvar="DATABASE_URL",
-                                     help="Database to verify instead of the data folder's."),
-) -> None:  # fmt: skip
-    """Recompute the audit hash chain; report the first broken link (exit 1) or how many entries are intact."""
+    database_url: str = _url_option(),
+) -> None:
+    """Verify the keyed audit chain against its head and the latest checkpoint; report the first broken entry (exit 1)."""
     from rodnan.web import runtime
 
     runtime.setup(data, database_url)
-    from rodnan.web.audit.chain import verify_chain
+    from rodnan.web.audit.chain import checkpoint_file, verify_chain
 
     report = verify_chain()
-    console = Console()
+    console = Console(soft_wrap=True)
     if report.ok:
         console.print(f"audit chain intact: {report.entries} entries verified ({runtime.database_label()})")
+        console.print(f"head: entry #{report.head_seq} {report.head_hash}")
+        if report.checkpoint is None:
+            console.print(f"no checkpoint yet in {checkpoint_file()}: a cut tail or a wiped trail cannot be told apart "
+                          "from a shorter one (rodnan audit checkpoint writes one)")  # fmt: skip
+        else:
+            cp = report.checkpoint
+            console.print(f"latest checkpoint: entry #{cp.seq} at {cp.at} (key {cp.key_id}), matched")
         return
-    Console(stderr=True).print(f"[bold red]audit chain broken[/] at entry #{report.first_broken_seq}: {report.problem} "
-                               f"({report.entries} entries before it verified)")  # fmt: skip
+    errors = Console(stderr=True, soft_wrap=True)
+    errors.print(f"[bold red]audit chain broken[/] at entry #{report.first_broken_seq}: {report.problem} "
+                 f"({report.entries} entries before it verified)")  # fmt: skip
     raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def checkpoint(
+    data: Path = typer.Option(Path("rodnan-data"), "--data", help=DATA_HELP),
+    database_url: str = _url_option(),
+) -> None:
+    """Sign the chain's head and append it to the checkpoint file outside the database; print the line."""
+    from rodnan.web import runtime
+
+    runtime.setup(data, database_url)
+    from rodnan.web.audit.chain import checkpoint_file, write_checkpoint
+
+    written = write_checkpoint()
+    typer.echo(written.line())
+    Console(stderr=True).print(f"appended to {checkpoint_file()}")
+
+
+@audit_app.command("rotate-key")
+def rotate_key(data: Path = typer.Option(Path("rodnan-data"), "--data", help=DATA_HELP)) -> None:
+    """Add a new audit key: new entries and checkpoints use it; the old keys stay so old entries verify."""
+    from rodnan.web import runtime
+
+    runtime.setup(data)
+    from rodnan.core.audit import rotate_key as add_key
+    from rodnan.web.audit.chain import key_dir, key_ring
+
+    key_ring()  # the first key, if this is the first start
+    new = add_key(key_dir())
+    Console().print(f"new audit key {new} in {key_dir()}; keep every older key file: the entries they signed need them")

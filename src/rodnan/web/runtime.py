@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,38 @@ def setup(data: Path | None = None, database_url: str | None = None) -> Path:
 
     django.setup()
     return folder
+
+
+def prepare_audit_key() -> Path:
+    """Create the audit key at first start (``<data>/audit/keys/k1.key``, mode 0600); returns the key folder."""
+    from rodnan.web.audit.chain import key_dir, key_ring
+
+    key_ring()
+    return key_dir()
+
+
+WORKER_COMMAND = [sys.executable, "-c", "from rodnan.cli.app import main; main()", "worker"]
+
+
+@contextmanager
+def background_worker(data: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``rodnan worker`` for ``data`` beside the caller (the web server) and stop it when the block ends.
+
+    The worker inherits the environment :func:`setup` prepared (data folder, ``DATABASE_URL``); it stops
+    by itself if this process dies without stopping it.
+    """
+    command = [*WORKER_COMMAND, "--data", str(data), "--parent", str(os.getpid())]
+    worker = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    try:
+        yield worker
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(timeout=5)
 
 
 def migrate(verbosity: int = 0) -> None:

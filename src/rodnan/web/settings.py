@@ -6,6 +6,8 @@ Everything that differs between a demo, a test run and a real site comes from th
   secret key and the collected static files.
 - ``DATABASE_URL``: ``postgresql://user:password@host:port/name`` for production; when unset,
   ``sqlite:///<RODNAN_DATA>/rodnan.sqlite3``.
+- ``RODNAN_AUDIT_KEY_DIR`` (default ``<data>/audit/keys``), ``RODNAN_AUDIT_CHECKPOINT_FILE`` (default
+  ``<data>/audit/checkpoints.jsonl``), ``RODNAN_AUDIT_CHECKPOINT_MINUTES`` (default 60): decision 0011.
 - ``RODNAN_SECRET_KEY`` (else a key generated once into the data folder), ``RODNAN_DEBUG``,
   ``RODNAN_ALLOWED_HOSTS`` (comma-separated), ``RODNAN_SECURE_COOKIES`` (1 behind HTTPS).
 """
@@ -45,6 +47,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "rodnan.web.studies",
     "rodnan.web.accounts",
     "rodnan.web.audit",
@@ -148,5 +152,9 @@ LOGGING = {
         "rodnan": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# The one background task runner (decision 0012): tasks are queued in the database; the worker that
+# ``rodnan serve`` and ``rodnan demo`` start beside the web server runs them (rodnan.web.tasks).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 RODNAN_PROTOCOL = os.environ.get("RODNAN_PROTOCOL", "")  # a protocol file; empty: the bundled one

@@ -13,7 +13,7 @@ from rodnan.errors import InputError
 from rodnan.web.accounts.access import forget_roles, require
 from rodnan.web.accounts.models import Membership
 from rodnan.web.accounts.roles import ROLES, Permission
-from rodnan.web.audit.chain import Change, append
+from rodnan.web.audit.chain import Change, ItemChange, append
 from rodnan.web.studies.models import Site
 
 
@@ -48,7 +48,8 @@ def do_grant_membership(admin: Any, admin_role: str, user: Any, site: Site, role
     membership, _ = Membership.objects.update_or_create(user=user, site=site, defaults={"role": role})
     forget_roles(user)
     append(user=admin, role=admin_role, changes=[
-        Change("membership.grant", "user", user.username, "role", old.role if old else "", role, site_id=site.pk),
+        Change("membership.grant", "user", user.username, items=(ItemChange("role", old.role if old else "", role),),
+               site_id=site.pk),
     ])  # fmt: skip
     return membership
 
@@ -75,5 +76,5 @@ def check_revoke_membership(admin: Any, user: Any, site: Site) -> None:
     membership.delete()
     forget_roles(user)
     append(user=admin, role=admin_role.code, changes=[
-        Change("membership.revoke", "user", user.username, "role", old, "", site_id=site.pk),
+        Change("membership.revoke", "user", user.username, items=(ItemChange("role", old, ""),), site_id=site.pk),
     ])  # fmt: skip

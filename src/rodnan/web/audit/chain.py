@@ -1,137 +1,276 @@
-"""Appending to the audit hash chain and verifying it.
+"""Appending to the keyed audit chain, verifying it, and checkpointing its head.
 
-Each entry's hash is SHA-256 over the previous entry's hash and a canonical JSON of the entry's
-fields (sequence number, UTC time, user, role, site, subject, form record, action, object, field,
-old value, new value, reason). Appends lock the single :class:`AuditHead` row, so concurrent
-writers queue and the chain never forks; the entry is written in the caller's transaction, so a
-change and its audit entry land together or not at all.
+One entry per event (one action on one object) with the list of its item changes, as REDCap's log
+keeps one entry per save. Each entry's hash is an HMAC-SHA256 over all of its fields and the previous
+hash, under a key kept outside the database (:mod:`rodnan.core.audit` holds the format; decision 0011).
+Appends lock the single :class:`AuditHead` row, so concurrent writers queue and the chain never
+forks; entries are written in the caller's transaction with one ``executemany`` (PostgreSQL: COPY),
+never model objects, so a change and its audit entries land together or not at all, and a batch of
+3,000 entries costs milliseconds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-from collections.abc import Iterable, Iterator, Mapping
+import os
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
-from rodnan.web.audit.models import AuditEntry, AuditHead
+from rodnan.core.audit import (
+    GENESIS,
+    HASHED_FIELDS,
+    ChainReport,
+    Checkpoint,
+    KeyRing,
+    append_checkpoint,
+    canonical_time,
+    changes_text,
+    check_source,
+    ensure_key,
+    entry_mac,
+    load_key_ring,
+    new_checkpoint,
+    read_checkpoints,
+    verify_rows,
+)
+from rodnan.errors import InputError
 
-GENESIS = "0" * 64
-"""The previous hash of the first entry."""
+__all__ = [
+    "GENESIS",
+    "AppendResult",
+    "ChainReport",
+    "Change",
+    "ItemChange",
+    "append",
+    "checkpoint_file",
+    "key_dir",
+    "key_ring",
+    "verify_chain",
+    "write_checkpoint",
+]  # fmt: skip
 
-HASHED_FIELDS = (
-    "seq", "at", "username", "role", "site_id", "subject_id", "form_record_id", "action", "object_type", "object_id",
-    "field", "old_value", "new_value", "reason",
-)  # fmt: skip
+ENTRY_TABLE = "audit_auditentry"
+HEAD_TABLE = "audit_audithead"
+COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
+"""The audit table's columns the chain writes and reads, in this order (``id`` is the database's)."""
 
 
-def _canonical(value: object) -> object:
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
-    return value
+@dataclass(frozen=True)
+class ItemChange:
+    """One field's change within an event: any JSON values (a form item's stored value is ``EnteredValue.as_json()``)."""
 
-
-def entry_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
-    """The hash of an entry with these field values following ``prev_hash``."""
-    payload = json.dumps({name: _canonical(fields[name]) for name in HASHED_FIELDS}, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256((prev_hash + payload).encode("utf-8")).hexdigest()
+    field: str
+    old: Any = None
+    new: Any = None
 
 
 @dataclass(frozen=True)
 class Change:
-    """What one audit entry records (the chain adds sequence, time and hashes)."""
+    """One audited event: an action on one object, with the list of its item changes."""
 
     action: str
     object_type: str = ""
     object_id: str = ""
-    field: str = ""
-    old_value: str = ""
-    new_value: str = ""
     reason: str = ""
+    items: tuple[ItemChange, ...] = ()
     site_id: int | None = None
     subject_id: int | None = None
     form_record_id: int | None = None
 
 
-def append(*, user: Any, role: str, changes: Iterable[Change], at: dt.datetime | None = None) -> list[AuditEntry]:
-    """Append entries for ``changes`` by ``user`` acting as ``role``; returns them in chain order.
-
-    ``user`` is a user object, or None for an anonymous event (a failed login names the user
-    name tried in ``object_id``).
-    """
-    changes = list(changes)
-    if not changes:
-        return []
-    at = (at or timezone.now()).astimezone(dt.UTC)
-    with transaction.atomic():
-        # get_or_create: a flushed database (Django's transactional tests, ``manage.py flush``) has lost
-        # the head row that migration 0002 wrote; an empty chain starts again from GENESIS.
-        head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1, defaults={"seq": 0, "last_hash": GENESIS})
-        entries: list[AuditEntry] = []
-        prev = head.last_hash
-        seq = head.seq
-        for change in changes:
-            seq += 1
-            fields: dict[str, Any] = {
-                "seq": seq,
-                "at": at,
-                "username": getattr(user, "username", "") if user is not None else "",
-                "role": role,
-                "site_id": change.site_id,
-                "subject_id": change.subject_id,
-                "form_record_id": change.form_record_id,
-                "action": change.action,
-                "object_type": change.object_type,
-                "object_id": change.object_id,
-                "field": change.field,
-                "old_value": change.old_value,
-                "new_value": change.new_value,
-                "reason": change.reason,
-            }
-            digest = entry_hash(prev, fields)
-            entries.append(AuditEntry(user=user, prev_hash=prev, hash=digest, **fields))
-            prev = digest
-        AuditEntry.objects.bulk_create(entries)
-        AuditHead.objects.filter(pk=1).update(seq=seq, last_hash=prev)
-    return entries
-
-
 @dataclass(frozen=True)
-class ChainReport:
-    """The result of verifying the chain."""
+class AppendResult:
+    """What an append wrote: the sequence numbers of its first and last entries and the new head hash."""
 
-    entries: int
-    ok: bool
-    first_broken_seq: int | None = None
-    problem: str = ""
+    first_seq: int
+    last_seq: int
+    head: str
+
+    @property
+    def count(self) -> int:
+        """How many entries were appended."""
+        return self.last_seq - self.first_seq + 1 if self.last_seq >= self.first_seq else 0
 
 
-def _rows(chunk: int = 5000) -> Iterator[dict[str, Any]]:
-    names = [*HASHED_FIELDS, "prev_hash", "hash"]
-    yield from AuditEntry.objects.order_by("seq").values(*names).iterator(chunk_size=chunk)
+# -- where the key and the checkpoints live ---------------------------------------------------------
 
 
-def verify_chain() -> ChainReport:
-    """Recompute every hash in order; report the first entry whose link or content does not match."""
-    prev = GENESIS
-    count = 0
-    for row in _rows():
-        count += 1
-        seq = row["seq"]
-        if seq != count:
-            return ChainReport(count - 1, False, count, f"entry #{count} is missing (the next entry is #{seq})")
-        if row["prev_hash"] != prev:
-            return ChainReport(count - 1, False, seq, f"entry #{seq} does not link to entry #{seq - 1} (previous hash differs)")
-        if entry_hash(prev, row) != row["hash"]:
-            return ChainReport(count - 1, False, seq, f"entry #{seq} was changed after it was written (its hash does not match)")
-        prev = row["hash"]
-    head = AuditHead.objects.filter(pk=1).first() or AuditHead(pk=1, seq=0, last_hash=GENESIS)
-    if head.seq != count or head.last_hash != prev:
-        problem = f"the chain ends at entry #{count} but its head records #{head.seq}: entries were removed from the end"
-        return ChainReport(count, False, count + 1 if head.seq > count else head.seq, problem)
-    return ChainReport(count, True)
+def key_dir() -> Path:
+    """The audit key folder: ``RODNAN_AUDIT_KEY_DIR``, else ``<data>/audit/keys``."""
+    configured = os.environ.get("RODNAN_AUDIT_KEY_DIR", "").strip()
+    return Path(configured).resolve() if configured else Path(settings.DATA_DIR) / "audit" / "keys"
+
+
+def checkpoint_file() -> Path:
+    """The checkpoint file: ``RODNAN_AUDIT_CHECKPOINT_FILE``, else ``<data>/audit/checkpoints.jsonl``."""
+    configured = os.environ.get("RODNAN_AUDIT_CHECKPOINT_FILE", "").strip()
+    return Path(configured).resolve() if configured else Path(settings.DATA_DIR) / "audit" / "checkpoints.jsonl"
+
+
+_ring_lock = threading.Lock()
+_ring: tuple[Path, int, KeyRing] | None = None
+
+
+def key_ring(create: bool = True) -> KeyRing:
+    """The audit key ring, read once per process and again when the key folder changes (a rotation).
+
+    Args:
+        create: write the first key when the folder has none (appends); False reads only (verify).
+    """
+    global _ring
+    folder = key_dir()
+    try:
+        stamp = folder.stat().st_mtime_ns
+    except FileNotFoundError:
+        stamp = -1
+    with _ring_lock:
+        if _ring is not None and _ring[0] == folder and _ring[1] == stamp and _ring[2].keys:
+            return _ring[2]
+        ring = ensure_key(folder) if create else load_key_ring(folder)
+        if ring.keys:
+            _ring = (folder, folder.stat().st_mtime_ns, ring)
+        return ring
+
+
+# -- append ----------------------------------------------------------------------------------------
+
+
+def _lock_head(cursor: Any) -> tuple[int, str]:
+    """The head row's (seq, last hash), locked until the transaction ends; recreated when a flush removed it."""
+    suffix = " FOR UPDATE" if connection.vendor == "postgresql" else ""  # SQLite: BEGIN IMMEDIATE holds the write lock
+    cursor.execute(f"SELECT seq, last_hash FROM {HEAD_TABLE} WHERE id = 1{suffix}")
+    row = cursor.fetchone()
+    if row is None:  # a flushed database (Django's transactional tests, manage.py flush) lost the head row
+        cursor.execute(f"INSERT INTO {HEAD_TABLE} (id, seq, last_hash) VALUES (1, 0, %s)", [GENESIS])
+        return 0, GENESIS
+    return int(row[0]), str(row[1])
+
+
+def append(
+    *, user: Any, role: str, changes: Iterable[Change], source: str = "screen", at: dt.datetime | None = None
+) -> AppendResult:
+    """Append one entry per change, by ``user`` acting as ``role``, in the caller's transaction.
+
+    Args:
+        user: the user object, or None for an anonymous event (a failed login names the user name
+            tried in ``object_id``).
+        role: the role code the user acted in.
+        changes: the events, in order.
+        source: ``screen``, ``import``, ``api:<token name>``, ``patient`` or ``system``.
+        at: the time of the events (default now); an aware datetime.
+
+    Returns:
+        The first and last sequence numbers and the new head hash (first > last when nothing was appended).
+
+    Raises:
+        InputError: a bad ``source``, a naive ``at``, or item values that are not JSON values.
+    """
+    check_source(source)
+    changes = list(changes)
+    if at is not None and timezone.is_naive(at):
+        raise InputError("at", "must be an aware datetime (with a time zone)", at)
+    at = at or timezone.now()
+    at_text = canonical_time(at)
+    user_id = getattr(user, "pk", None) if user is not None else None
+    username = getattr(user, "username", "") if user is not None else ""
+    ring = key_ring()
+    key_id = ring.current
+    key = ring.key(key_id)
+    texts = [changes_text((i.field, i.old, i.new) for i in change.items) for change in changes]  # errors before the lock
+    stored_at: Any = at if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value(at)
+    with transaction.atomic(), connection.cursor() as cursor:
+        seq, prev = _lock_head(cursor)
+        if not changes:
+            return AppendResult(seq + 1, seq, prev)
+        first = seq + 1
+        rows = []
+        for change, text in zip(changes, texts, strict=True):
+            seq += 1
+            values = [seq, at_text, user_id, username, role, source, change.site_id, change.subject_id, change.form_record_id,
+                      change.action, change.object_type, change.object_id, change.reason, text, key_id]  # fmt: skip
+            digest = entry_mac(key, prev, values)
+            values[1] = stored_at
+            values.append(prev)
+            values.append(digest)
+            rows.append(values)
+            prev = digest
+        _insert(cursor, rows)
+        cursor.execute(f"UPDATE {HEAD_TABLE} SET seq = %s, last_hash = %s WHERE id = 1", [seq, prev])
+    return AppendResult(first, seq, prev)
+
+
+def _insert(cursor: Any, rows: list[list[Any]]) -> None:
+    """Insert the rows: COPY on PostgreSQL, one executemany on SQLite."""
+    names = ", ".join(COLUMNS)
+    if connection.vendor == "postgresql":
+        with cursor.cursor.copy(f"COPY {ENTRY_TABLE} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" for _ in COLUMNS)
+    cursor.cursor.executemany(f"INSERT INTO {ENTRY_TABLE} ({names}) VALUES ({marks})", rows)
+
+
+# -- verify and checkpoint -------------------------------------------------------------------------
+
+
+def head() -> tuple[int, str] | None:
+    """The head row's (seq, last hash), or None when the row is missing."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT seq, last_hash FROM {HEAD_TABLE} WHERE id = 1")
+        row = cursor.fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def _rows(limit: int | None, chunk: int = 20000) -> Iterator[dict[str, Any]]:
+    """Every entry in seq order (up to ``limit``), read in pages by seq (memory stays flat on both databases)."""
+    names = ", ".join(COLUMNS)
+    last = -1
+    stop = f" AND seq <= {int(limit)}" if limit is not None else ""
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {names} FROM {ENTRY_TABLE} WHERE seq > %s{stop} ORDER BY seq LIMIT {chunk}", [last])
+            page = cursor.fetchall()
+        if not page:
+            return
+        for row in page:
+            yield dict(zip(COLUMNS, row, strict=True))
+        last = page[-1][0]
+
+
+def verify_chain(checkpoints: bool = True) -> ChainReport:
+    """Verify the whole chain against the head row and (``checkpoints``) the checkpoint file.
+
+    The head is read first: entries appended while the verification runs are beyond it and not read.
+    """
+    current = head() or (0, GENESIS)
+    marks = read_checkpoints(checkpoint_file()) if checkpoints else []
+    report = verify_rows(_rows(current[0]), key_ring(create=False), current, marks)
+    if not report.ok:
+        return report
+    # Entries past the head read at the start may have been appended since; past the head read now, they
+    # cannot (an append commits its entries and the head together): the head row was rewritten.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT max(seq) FROM {ENTRY_TABLE}")
+        last = cursor.fetchone()[0]
+    now = head() or (0, GENESIS)
+    if last is not None and last > now[0]:
+        problem = f"entry #{last} lies beyond the chain's head (entry #{now[0]}): the head row was rewritten"
+        return ChainReport(report.entries, False, now[0] + 1, problem, report.head_seq, report.head_hash, report.checkpoint,
+                           report.keys_used)  # fmt: skip
+    return report
+
+
+def write_checkpoint(at: dt.datetime | None = None) -> Checkpoint:
+    """Sign the current head and append it to the checkpoint file; returns the checkpoint."""
+    current = head() or (0, GENESIS)
+    checkpoint = new_checkpoint(key_ring(), current[0], current[1], at or timezone.now())
+    append_checkpoint(checkpoint_file(), checkpoint)
+    return checkpoint

@@ -1,16 +1,19 @@
 """The append-only audit trail.
 
-Every change of clinical data, every state change of a subject, every login, failed login and
-logout, and every role or membership change is one :class:`AuditEntry`, written by
-:func:`rodnan.web.audit.chain.append` in the same transaction as the change itself. Entries form a
-hash chain (each hash covers the entry and the previous hash), so an edited, removed or inserted
-entry breaks the chain at that point (``rodnan audit verify``). There is no update or delete path in
-the code (the model and its querysets refuse both); on PostgreSQL a trigger refuses UPDATE, DELETE
-and TRUNCATE on the table.
+Every event (a change of clinical data, a state change of a subject, a login, failed login or
+logout, a role or membership change) is one :class:`AuditEntry` carrying the list of its item
+changes, written by :func:`rodnan.web.audit.chain.append` in the same transaction as the change
+itself. Entries form a keyed hash chain (each hash is an HMAC over the entry and the previous hash,
+under a key kept outside the database), so an edited, removed or inserted entry breaks the chain at
+that point (``rodnan audit verify``; decision 0011). There is no update or delete path in the code
+(the model and its querysets refuse both); on both databases triggers refuse UPDATE and DELETE on
+the table (and TRUNCATE on PostgreSQL).
 """
 
 from __future__ import annotations
 
+import json
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -40,7 +43,7 @@ class AppendOnlyQuerySet(models.QuerySet["AuditEntry"]):
 
 
 class AuditEntry(models.Model):
-    """One audited event: who (user, role), what (action, object, field, old and new value), when (UTC), why."""
+    """One audited event: who (user, role, source), what (action, object, item changes), when (UTC), why, and its hash."""
 
     seq = models.PositiveBigIntegerField(unique=True)
     at = models.DateTimeField(db_index=True)
@@ -53,10 +56,10 @@ class AuditEntry(models.Model):
     action = models.CharField(max_length=40)
     object_type = models.CharField(max_length=40, blank=True)
     object_id = models.CharField(max_length=40, blank=True)
-    field = models.CharField(max_length=60, blank=True)
-    old_value = models.TextField(blank=True)
-    new_value = models.TextField(blank=True)
     reason = models.TextField(blank=True)
+    source = models.CharField(max_length=100, default="screen")  # screen, import, api:<token name>, patient, system
+    changes = models.TextField(default="[]")  # canonical JSON text of the items: [{"field", "old", "new"}, ...]
+    key_id = models.CharField(max_length=20)  # the audit key whose HMAC is ``hash``
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)  # no index: seq orders the chain; verification recomputes every hash
 
@@ -73,6 +76,11 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("audit entries are append-only: an entry cannot be deleted")
+
+    @cached_property
+    def items(self) -> list[dict[str, Any]]:
+        """The item changes: ``{"field", "old", "new"}`` dicts, in the order written."""
+        return list(json.loads(self.changes or "[]"))
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.object_type}:{self.object_id}"

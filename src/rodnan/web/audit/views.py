@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -24,6 +27,28 @@ def _order(request: HttpRequest) -> str:
     return "desc" if request.GET.get("order") == "desc" else "asc"
 
 
+def shown_value(value: Any) -> str:
+    """An item's old or new value as the audit page shows it: a form value as entered with its unit, else its text."""
+    if isinstance(value, dict):
+        from rodnan.web.crfs.actions import shown
+
+        return shown(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _rows(entries: Iterable[AuditEntry]) -> list[tuple[AuditEntry, list[dict[str, str]]]]:
+    """Each entry with its item changes ready to show (one table row per item, grouped under the entry)."""
+    return [
+        (entry, [{"field": str(i.get("field", "")), "old": shown_value(i.get("old")), "new": shown_value(i.get("new"))}
+                 for i in entry.items])
+        for entry in entries
+    ]  # fmt: skip
+
+
 def _labels(subject: Subject) -> dict[str, str]:
     """Item labels by code, for the audit table (the code stays in the cell's title)."""
     return {item.code: item.label for item in study_definition(subject.study).items}
@@ -38,8 +63,9 @@ def subject_audit(request: HttpRequest, pk: int) -> HttpResponse:
     order = _order(request)
     entries = AuditEntry.objects.filter(subject=subject).order_by("-seq" if order == "desc" else "seq")
     page = Paginator(entries, 200).get_page(request.GET.get("page"))
-    return render(request, "rodnan/audit.html", {"title": f"Audit trail of {subject.label}", "subject": subject, "page": page,
-                                                  "order": order, "labels": _labels(subject)})  # fmt: skip
+    context = {"title": f"Audit trail of {subject.label}", "subject": subject, "page": page, "rows": _rows(page), "order": order,
+               "labels": _labels(subject)}  # fmt: skip
+    return render(request, "rodnan/audit.html", context)
 
 
 @login_required
@@ -53,8 +79,9 @@ def form_audit(request: HttpRequest, pk: int) -> HttpResponse:
     page = Paginator(entries, 200).get_page(request.GET.get("page"))
     form = study_definition(record.subject.study).form_by_code.get(record.form_code)
     title = f"Audit trail of {record.subject.label}, {record.visit.label}, {form.label if form else record.form_code}"
-    return render(request, "rodnan/audit.html", {"title": title, "subject": record.subject, "record": record, "page": page,
-                                                  "order": order, "labels": _labels(record.subject)})  # fmt: skip
+    context = {"title": title, "subject": record.subject, "record": record, "page": page, "rows": _rows(page), "order": order,
+               "labels": _labels(record.subject)}  # fmt: skip
+    return render(request, "rodnan/audit.html", context)
 
 
 @login_required
@@ -71,4 +98,5 @@ def account_audit(request: HttpRequest) -> HttpResponse:
         .order_by("-seq")
     )
     page = Paginator(entries, 200).get_page(request.GET.get("page"))
-    return render(request, "rodnan/audit.html", {"title": "Account events", "page": page, "accounts": True, "order": "desc"})
+    return render(request, "rodnan/audit.html", {"title": "Account events", "page": page, "rows": _rows(page), "accounts": True,
+                                                  "order": "desc"})  # fmt: skip
