@@ -48,9 +48,11 @@ def test_end_not_before_start_compares_latest_end_with_earliest_start() -> None:
 
 
 def test_entry_stores_the_iso_text_at_its_precision(study: Study) -> None:
-    entry = check_form_entry(study, "medical_history", {"mh_term": ("Raynaud's phenomenon", None), "mh_start": (" 2015-03 ", None),
-                                                       "mh_ongoing": ("yes", None), "mh_end": ("2019", None)})  # fmt: skip
-    assert entry.ok and entry.complete
+    entries = {"mh_term": ("Raynaud's phenomenon", None), "mh_start": (" 2015-03 ", None), "mh_ongoing": ("yes", None),
+               "mh_end": ("2019", None)}  # fmt: skip
+    entry = check_form_entry(study, "medical_history", entries)
+    assert entry.ok
+    assert entry.complete
     assert entry.values["mh_start"].value == "2015-03"
     assert entry.values["mh_start"].type == "partial_date"
     assert entry.values["mh_end"].value == entry.values["mh_end"].display == "2019"
