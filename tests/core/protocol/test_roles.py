@@ -76,12 +76,15 @@ def test_analysis_plan_reproduces_the_former_python_constants(study: Study) -> N
     assert plan.comparison_visit == "M12"
     assert plan.cox.multivariable == ["MRSSBL", "FVCPPBL", "DLCOPPBL", "ATABL"]
     assert plan.cox.min_events_per_covariate == 5
-    old = [("MRSSBL", "mRSS", 5, "points"), ("FVCPPBL", "FVC % predicted", 10, "% pred."), ("VCPPBL", "VC % predicted", 10, "% pred."),
-           ("DLCOPPBL", "DLCO % predicted", 10, "% pred."), ("MPAPBL", "Mean PAP (echo)", 10, "mmHg"), ("ALBBL", "Albumin", 5, "g/L"),
-           ("CREATBL", "Creatinine", 10, "µmol/L"), ("PROT24BL", "24-h proteinuria", 0.5, "g/24 h"), ("ATABL", "ATA (anti-Scl-70)", 1, ""),
-           ("ACABL", "ACA", 1, ""), ("ANABL", "ANA", 1, ""), ("SSDNABL", "Anti-ssDNA", 10, "IU/mL"), ("DSDNABL", "Anti-dsDNA", 10, "IU/mL"),
-           ("IGGBL", "IgG", 5, "g/L"), ("IGABL", "IgA", 1, "g/L"), ("IGMBL", "IgM", 0.5, "g/L"), ("C3BL", "C3", 0.1, "g/L"),
-           ("C4BL", "C4", 0.1, "g/L"), ("CD19BL", "B cells (CD19+)", 100, "/µL"), ("CD3BL", "T cells (CD3+)", 100, "/µL")]  # fmt: skip
+    old = [
+        ("MRSSBL", "mRSS", 5, "points"), ("FVCPPBL", "FVC % predicted", 10, "% pred."),
+        ("VCPPBL", "VC % predicted", 10, "% pred."), ("DLCOPPBL", "DLCO % predicted", 10, "% pred."),
+        ("MPAPBL", "Mean PAP (echo)", 10, "mmHg"), ("ALBBL", "Albumin", 5, "g/L"), ("CREATBL", "Creatinine", 10, "µmol/L"),
+        ("PROT24BL", "24-h proteinuria", 0.5, "g/24 h"), ("ATABL", "ATA (anti-Scl-70)", 1, ""), ("ACABL", "ACA", 1, ""),
+        ("ANABL", "ANA", 1, ""), ("SSDNABL", "Anti-ssDNA", 10, "IU/mL"), ("DSDNABL", "Anti-dsDNA", 10, "IU/mL"),
+        ("IGGBL", "IgG", 5, "g/L"), ("IGABL", "IgA", 1, "g/L"), ("IGMBL", "IgM", 0.5, "g/L"), ("C3BL", "C3", 0.1, "g/L"),
+        ("C4BL", "C4", 0.1, "g/L"), ("CD19BL", "B cells (CD19+)", 100, "/µL"), ("CD3BL", "T cells (CD3+)", 100, "/µL"),
+    ]  # fmt: skip
     assert [(c.column, c.label, c.per, c.unit) for c in plan.cox.covariates] == old
     assert [c.column for c in plan.cox.covariates if c.positive == "positive"] == ["ATABL", "ACABL", "ANABL"]
     assert plan.cox.covariates[0].per_label == "per 5 points"
@@ -151,7 +154,7 @@ def test_body_area_item_must_be_a_number_item_of_the_form() -> None:
 
 
 def test_unknown_layout_is_refused() -> None:
-    line, path, rule = _only(broken("    layout: table\n", "    layout: grid\n"))
+    _, path, rule = _only(broken("    layout: table\n", "    layout: grid\n"))
     assert path == "forms[10].layout"
     assert rule.startswith("Input should be 'default', 'body_grid', 'questionnaire' or 'table'")
 
