@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from rodnan.core.analysis.data import TrialData, from_frames
-from rodnan.core.analysis.datasets import SUBJECT_CELLS
+from rodnan.core.analysis.datasets import SUBJECT_CELLS, SUBJECT_INFUSION_DATE
 from rodnan.core.entry import EnteredValue
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Study
@@ -40,7 +40,7 @@ def subject_rows(subjects: Iterable[Subject]) -> list[dict[str, object]]:
         rows.append({
             "subject_id": subject.label, "site": subject.site.code, "status": subject.status,
             "screening_date": _iso(subject.screening_date), "consent_date": _iso(subject.consent_date),
-            "enrolment_date": _iso(subject.enrolment_date), "infusion_date": _iso(subject.infusion_date),
+            "enrolment_date": _iso(subject.enrolment_date), SUBJECT_INFUSION_DATE: _iso(subject.infusion_date),
             "end_date": _iso(subject.end_date), "death_date": _iso(subject.end_date) if subject.status == "died" else "",
             "end_reason": subject.end_reason or subject.screen_fail_reason, "pathway": ";".join(pathways),
             "infusion_weight_kg": weight.value if weight else None, SUBJECT_CELLS: cells.value if cells else None,

@@ -137,8 +137,8 @@ def derive_subject_level(data: TrialData, result: EndpointsResult) -> pd.DataFra
         )
     out["RFICDT"] = subjects["consent_date"].to_numpy()
     out["ENRLDT"] = subjects["enrolment_date"].to_numpy()
-    out["TRTSDT"] = subjects["infusion_date"].to_numpy()
-    out["TRTEDT"] = subjects["infusion_date"].to_numpy()  # a single infusion
+    out["TRTSDT"] = subjects[SUBJECT_INFUSION_DATE].to_numpy()
+    out["TRTEDT"] = subjects[SUBJECT_INFUSION_DATE].to_numpy()  # a single infusion
     cells = _column(subjects, SUBJECT_CELLS, np.nan)
     weight = _column(subjects, "infusion_weight_kg", np.nan)
     per_kg = _column(subjects, "cells_per_kg", np.nan)
@@ -154,10 +154,10 @@ def derive_subject_level(data: TrialData, result: EndpointsResult) -> pd.DataFra
     contact = result.os.set_index("subject_id")["date"].reindex(ids)
     last_value = data.values.groupby("subject_id", observed=True)["date"].max().reindex(ids)
     out["LSTALVDT"] = contact.where(contact.notna(), last_value).to_numpy()
-    enrolled = (subjects["enrolment_date"].notna() | subjects["infusion_date"].notna()).to_numpy()
+    enrolled = (subjects["enrolment_date"].notna() | subjects[SUBJECT_INFUSION_DATE].notna()).to_numpy()
     out["ENRLFL"] = np.where(enrolled, "Y", "N")
     out["ITTFL"] = np.where(enrolled, "Y", "N")
-    out["SAFFL"] = np.where(subjects["infusion_date"].notna().to_numpy(), "Y", "N")
+    out["SAFFL"] = np.where(subjects[SUBJECT_INFUSION_DATE].notna().to_numpy(), "Y", "N")
     return out.reset_index(drop=True)
 
 
@@ -240,7 +240,7 @@ def derive_parameter_visits(data: TrialData, result: EndpointsResult, items: lis
     if result.cutoff is not None:
         values = values[values["date"] <= result.cutoff]
     values = values[values["value"].notna()]
-    start = data.subjects.set_index("subject_id")["infusion_date"]
+    start = data.subjects.set_index("subject_id")[SUBJECT_INFUSION_DATE]
     subject = values["subject_id"].astype(object)
     item = values["item"].astype(object)
     visit = values["visit"].astype(object)

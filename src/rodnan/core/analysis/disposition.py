@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from rodnan.core.analysis.datasets import SUBJECT_INFUSION_DATE
 from rodnan.core.lifecycle import SubjectStatus
 
 
@@ -47,8 +48,8 @@ class Disposition:
 def derive_disposition(subjects: pd.DataFrame) -> Disposition:
     """CONSORT counts from the subjects table (columns of :mod:`rodnan.core.analysis.data`)."""
     status = subjects["status"].astype(str)
-    enrolled = (subjects["enrolment_date"].notna() | subjects["infusion_date"].notna()).to_numpy()
-    infused = subjects["infusion_date"].notna().to_numpy()
+    enrolled = (subjects["enrolment_date"].notna() | subjects[SUBJECT_INFUSION_DATE].notna()).to_numpy()
+    infused = subjects[SUBJECT_INFUSION_DATE].notna().to_numpy()
     failed = (status == SubjectStatus.SCREEN_FAILED.value).to_numpy()
     pending = (~enrolled & ~failed) & status.isin([SubjectStatus.SCREENING.value, SubjectStatus.CONSENTED.value]).to_numpy()
     reasons = subjects["end_reason"].astype(str) if "end_reason" in subjects else pd.Series("", index=subjects.index)

@@ -30,6 +30,12 @@ def check_roles(study: Study) -> Iterator[tuple[Loc, str]]:
 def _check_forms(study: Study) -> Iterator[tuple[Loc, str]]:
     """Log forms are not collected at visits and name date items of their own; body grids list the form's items."""
     forms = study.form_by_code
+    screening = next((v for v in study.schedule.visits if v.code == study.schedule.screening_visit), None)
+    if screening is None or screening.day >= 0:
+        yield (
+            ("schedule", "screening_visit"),
+            f"the screening visit {study.schedule.screening_visit} must be a fixed visit before day 0",
+        )
     for i, visit in enumerate(study.schedule.visits):
         for j, code in enumerate(visit.forms):
             if code in forms and forms[code].is_log:

@@ -157,6 +157,7 @@ class ScheduleDef(Frozen):
     """Schedule of assessments."""
 
     anchor: Literal["infusion"]
+    screening_visit: VisitCode = Field(description="the fixed visit before day 0 whose values the eligibility criteria read")
     follow_up_months: int = Field(ge=1, le=120)
     days_per_month: float = Field(gt=0, description="converts month n to a target day offset")
     window_days: int = Field(ge=0, description="default window, each side, for follow-up visits")
