@@ -376,6 +376,7 @@ _VALUES: dict[str, st.SearchStrategy[float | str | None]] = {
     "choice": st.none() | st.text(max_size=20),
     "text": st.none() | st.text(max_size=200),
     "date": st.none() | st.dates().map(lambda d: d.isoformat()),
+    "partial_date": st.none() | st.tuples(st.dates(), st.sampled_from([4, 7, 10])).map(lambda p: p[0].isoformat()[: p[1]]),
 }
 
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rodnan.core.protocol import Study, bundled_protocol_path, load_protocol_text
+from rodnan.core.protocol import Study
 from rodnan.core.schedule import (
     PlannedVisit,
     VisitState,
@@ -24,6 +24,7 @@ from rodnan.core.schedule import (
     visit_timing,
 )
 from rodnan.errors import InputError
+from tests.protocol_edits import broken, line_of, problems
 
 INFUSION = date(2026, 1, 15)
 
@@ -93,16 +94,17 @@ def test_plan_screening_centres_the_screening_window_on_its_date(study: Study) -
     )
 
 
-def test_screening_visit_is_missing_from_a_schedule_without_one(study: Study) -> None:
-    """A protocol whose pre-infusion visit does not collect the screening form has no screening visit."""
-    text = bundled_protocol_path().read_text(encoding="utf-8")
-    changed = text.replace("forms: [demographics, screening, screening_details,", "forms: [demographics, screening_details,", 1)
-    assert changed != text
-    other = load_protocol_text(changed, "no-screening.yaml")
-    with pytest.raises(InputError, match="no visit before day 0 collects the 'screening' form"):
-        screening_visit(other)
-    with pytest.raises(InputError):
-        plan_screening(other, date(2026, 1, 1))
+def test_screening_visit_is_the_protocols(study: Study) -> None:
+    """The protocol names its screening visit; one on or after day 0 is refused by the loader, by path and line."""
+    assert screening_visit(study).code == "SCR"
+    text = broken("  screening_visit: SCR ", "  screening_visit: D0 ")
+    assert problems(text) == [
+        (
+            line_of(text, "screening_visit: D0"),
+            "schedule.screening_visit",
+            "the screening visit D0 must be a fixed visit before day 0",
+        )
+    ]
 
 
 def test_plan_visits_outside_the_calendar_is_an_input_error(study: Study) -> None:

@@ -97,9 +97,9 @@ def _progress(console: Console, source: Path) -> Iterator[object]:
         return
     with source.open("rb") as handle:
         total = max(sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")) - 1, 0)
-    columns = (TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (TextColumn("Screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("screening", total=total)
+        task = progress.add_task("Screening", total=total)
         yield lambda rows: progress.advance(task, rows)
 
 

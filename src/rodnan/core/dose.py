@@ -76,10 +76,12 @@ def check_dose(study: Study, cells_administered: float, weight_kg: float) -> Dos
         The check, with the dose per kg, its signed relative deviation and a message.
 
     Raises:
-        InputError: ``cells_administered`` or ``infusion_weight`` is not a positive number.
+        InputError: ``cells_administered`` or ``weight_kg`` is not a positive number (the field is the
+            item code of the protocol's ``cells`` or ``weight`` intervention role).
     """
-    cells = _positive("cells_administered", cells_administered)
-    weight = _positive("infusion_weight", weight_kg)
+    roles = study.intervention_items
+    cells = _positive(roles.cells, cells_administered)
+    weight = _positive(roles.weight, weight_kg)
     intervention = study.intervention
     target = intervention.dose.value * units.conversion_factor(intervention.dose.unit, DOSE_UNIT)
     per_kg = cells / weight

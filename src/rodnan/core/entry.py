@@ -5,7 +5,9 @@ Each item of the form is checked as entered (the raw text, and the unit it was t
 * number, integer, yes/no and choice items go through :func:`rodnan.core.values.normalize_value`
   (unit conversion, hard range, whole numbers, yes/no words, choice codes);
 * text items are stripped and may hold at most :data:`TEXT_MAX_LENGTH` characters;
-* date items must be real dates written ``YYYY-MM-DD``.
+* date items must be real dates written ``YYYY-MM-DD``;
+* partial-date items must be real dates of reduced precision, ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``
+  (stored as that ISO text, at its precision).
 
 A broken rule is an error. A number outside the item's soft range (``soft_min``/``soft_max``) is a
 warning, which the person entering it can confirm; a confirmed warning no longer stops the form.
@@ -24,15 +26,12 @@ from typing import Literal, get_args
 
 from rodnan.core import units
 from rodnan.core.derivation import derive_items
-from rodnan.core.protocol.model import ItemDef, Study
-from rodnan.core.values import ItemValue, Measurement, format_number, normalize_value
+from rodnan.core.protocol.model import NON_EXPRESSION_TYPES, ItemDef, ItemType, Study
+from rodnan.core.values import ItemValue, Measurement, format_number, normalize_value, parse_partial_date
 from rodnan.errors import InputError
 
 TEXT_MAX_LENGTH = 200
 """Longest text answer accepted, in characters (after stripping)."""
-
-ItemType = Literal["number", "integer", "boolean", "choice", "text", "date"]
-"""The item types of the protocol format."""
 
 Severity = Literal["error", "warning"]
 """An error stops the form; a warning stops it until confirmed."""
@@ -66,11 +65,12 @@ class EnteredValue:
 
     Attributes:
         item: the item code.
-        type: the item's type (number, integer, boolean, choice, text, date).
+        type: the item's type (number, integer, boolean, choice, text, date, partial_date).
         raw: the text as typed.
         unit: the unit as typed, or None for the item's own unit.
         value: a float in the item's unit for number and integer items, 1.0/0.0 for yes/no, the
-            choice code for a choice, the stripped text for text, the ISO date for a date.
+            choice code for a choice, the stripped text for text, the ISO date for a date, the ISO
+            date at its precision for a partial date ("2019", "2019-03", "2019-03-14").
         display: the value for people ("23 g/L", "yes", "Female", "2026-01-15").
         converted: True when the value was entered in another unit than the item's.
     """
@@ -208,6 +208,14 @@ def _check_date(item: ItemDef, raw: str) -> EnteredValue:
     return EnteredValue(item.code, item.type, raw, None, day.isoformat(), day.isoformat())
 
 
+def _check_partial_date(item: ItemDef, raw: str) -> EnteredValue:
+    try:
+        text = parse_partial_date(raw)
+    except ValueError as exc:
+        raise InputError(item.code, str(exc), raw) from None
+    return EnteredValue(item.code, item.type, raw, None, text, text)
+
+
 def _check_coded(item: ItemDef, raw: str, unit: str | None) -> tuple[EnteredValue, ItemValue]:
     """A number, integer, yes/no or choice entry, checked by normalize_value."""
     normalized = normalize_value(item, raw, unit)
@@ -270,6 +278,8 @@ def check_form_entry(
                 values[code] = _check_text(item, raw)
             elif item.type == "date":
                 values[code] = _check_date(item, raw)
+            elif item.type == "partial_date":
+                values[code] = _check_partial_date(item, raw)
             else:
                 values[code], normalized[code] = _check_coded(item, raw, unit)
         except InputError as exc:
@@ -296,8 +306,8 @@ def facts_from_values(values: Mapping[str, EnteredValue]) -> dict[str, object]:
     """Entered values as facts for :func:`rodnan.core.eligibility.evaluate_criteria`.
 
     Each number, integer, yes/no and choice value becomes ``Measurement(raw, unit)`` (as typed, so
-    the criteria see the same conversion the entry did); text and date items, which criteria do not
-    read, are left out.
+    the criteria see the same conversion the entry did); text, date and partial-date items, which
+    criteria do not read, are left out.
 
     Args:
         values: entered values by item code (e.g. ``FormEntryResult.values`` of one or more forms).
@@ -305,4 +315,4 @@ def facts_from_values(values: Mapping[str, EnteredValue]) -> dict[str, object]:
     Returns:
         Item code -> Measurement.
     """
-    return {code: Measurement(value.raw, value.unit) for code, value in values.items() if value.type not in ("text", "date")}
+    return {code: Measurement(value.raw, value.unit) for code, value in values.items() if value.type not in NON_EXPRESSION_TYPES}

@@ -21,9 +21,6 @@ from typing import Literal
 from rodnan.core.protocol.model import Study, VisitDef
 from rodnan.errors import InputError
 
-SCREENING_FORM = "screening"
-"""The form whose visit is the screening visit (the visit before day 0 that collects it)."""
-
 VisitTiming = Literal["early", "on_time", "late"]
 """When a visit was done relative to its window."""
 
@@ -105,19 +102,21 @@ def plan_visits(study: Study, infusion_date: date) -> tuple[PlannedVisit, ...]:
     try:
         return tuple(_place(visit, infusion_date + timedelta(days=visit.day)) for visit in study.schedule.all_visits)
     except OverflowError:
-        raise InputError("infusion_date", "the visit windows fall outside the calendar", infusion_date.isoformat()) from None
+        field = study.intervention_items.date
+        raise InputError(field, "the visit windows fall outside the calendar", infusion_date.isoformat()) from None
 
 
 def screening_visit(study: Study) -> VisitDef:
-    """The screening visit: the visit before day 0 that collects the screening form.
+    """The screening visit: the protocol's ``schedule.screening_visit``, a fixed visit before day 0.
 
     Raises:
-        InputError: the schedule has no such visit.
+        InputError: the schedule has no such visit (the loader refuses such a protocol).
     """
-    for visit in study.schedule.all_visits:
-        if visit.day < 0 and SCREENING_FORM in visit.forms:
-            return visit
-    raise InputError("schedule", f"no visit before day 0 collects the {SCREENING_FORM!r} form")
+    code = study.schedule.screening_visit
+    visit = study.visit_by_code.get(code)
+    if visit is None or visit.day >= 0:
+        raise InputError("schedule", f"the screening visit {code} is not a visit before day 0")
+    return visit
 
 
 def plan_screening(study: Study, screening_date: date) -> PlannedVisit:

@@ -7,7 +7,10 @@ floats in the item's own unit, yes/no answers 1.0 / 0.0, choices the index of th
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 
 from rodnan.core import units
@@ -19,6 +22,11 @@ BOOLEAN_WORDS: dict[str, float] = {
     "false": 0.0, "no": 0.0, "n": 0.0, "0": 0.0, "f": 0.0,
 }  # fmt: skip
 """Accepted spellings of yes/no answers (compared in lower case)."""
+
+PARTIAL_DATE_RULE = "must be a date YYYY, YYYY-MM or YYYY-MM-DD"
+"""The rule a partial-date entry breaks when it is not one."""
+
+_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
 @dataclass(frozen=True)
@@ -165,3 +173,56 @@ def _parse_number(item: ItemDef, raw: object) -> float:
     if not math.isfinite(value):
         raise InputError(item.code, "must be a finite number", raw)
     return value
+
+
+def parse_partial_date(text: str) -> str:
+    """An ISO 8601 date of reduced precision, checked and stripped: ``2019``, ``2019-03`` or ``2019-03-14``.
+
+    Args:
+        text: the date as entered.
+
+    Returns:
+        The date at its precision, as ISO text (surrounding blanks removed).
+
+    Raises:
+        ValueError: not one of the three forms, or a month or day that does not exist (``2019-13``,
+            ``2019-02-29``, year 0000).
+    """
+    stripped = text.strip()
+    match = _PARTIAL_DATE.match(stripped)
+    if match is None:
+        raise ValueError(PARTIAL_DATE_RULE)
+    year, month, day = (int(part) if part else None for part in match.groups())
+    assert year is not None  # the pattern requires it
+    try:
+        dt.date(year, 1 if month is None else month, 1 if day is None else day)
+    except ValueError:  # year 0000, month 13, day 32, 2019-02-29
+        raise ValueError(f"{PARTIAL_DATE_RULE} ({stripped} does not exist)") from None
+    return stripped
+
+
+def partial_date_bounds(text: str) -> tuple[dt.date, dt.date]:
+    """The earliest and the latest day a partial date can mean.
+
+    ``2019`` spans 2019-01-01 to 2019-12-31, ``2020-02`` spans 2020-02-01 to 2020-02-29 (a leap year),
+    ``2019-03-14`` is that day. An end date is "not before" a start date when its latest day is on or
+    after the start's earliest day (they may overlap).
+
+    Args:
+        text: a partial date (see :func:`parse_partial_date`).
+
+    Returns:
+        (first day, last day), both included.
+
+    Raises:
+        ValueError: ``text`` is not a partial date.
+    """
+    parts = [int(part) for part in parse_partial_date(text).split("-")]
+    year = parts[0]
+    if len(parts) == 1:
+        return dt.date(year, 1, 1), dt.date(year, 12, 31)
+    month = parts[1]
+    if len(parts) == 2:
+        return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
+    day = dt.date(year, month, parts[2])
+    return day, day

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from rodnan.core.analysis.data import TrialData, from_frames
+from rodnan.core.analysis.datasets import SUBJECT_CELLS, SUBJECT_INFUSION_DATE
 from rodnan.core.entry import EnteredValue
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Study
@@ -33,15 +34,16 @@ def subject_rows(subjects: Iterable[Subject]) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for subject in subjects:
         given = infusion_values(subject)
-        weight, cells = given.get("infusion_weight"), given.get("cells_administered")
+        roles = study_definition(subject.study).intervention_items
+        weight, cells = given.get(roles.weight), given.get(roles.cells)
         pathways = screening_result(subject).qualifying_pathways if subject.enrolment_date else ()
         rows.append({
             "subject_id": subject.label, "site": subject.site.code, "status": subject.status,
             "screening_date": _iso(subject.screening_date), "consent_date": _iso(subject.consent_date),
-            "enrolment_date": _iso(subject.enrolment_date), "infusion_date": _iso(subject.infusion_date),
+            "enrolment_date": _iso(subject.enrolment_date), SUBJECT_INFUSION_DATE: _iso(subject.infusion_date),
             "end_date": _iso(subject.end_date), "death_date": _iso(subject.end_date) if subject.status == "died" else "",
             "end_reason": subject.end_reason or subject.screen_fail_reason, "pathway": ";".join(pathways),
-            "infusion_weight_kg": weight.value if weight else None, "cells_administered": cells.value if cells else None,
+            "infusion_weight_kg": weight.value if weight else None, SUBJECT_CELLS: cells.value if cells else None,
         })  # fmt: skip
     return rows
 

@@ -16,7 +16,8 @@ import pandas as pd
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from rodnan.core.lifecycle import Transition
+from rodnan.core.analysis.datasets import SUBJECT_CELLS, SUBJECT_INFUSION_DATE
+from rodnan.core.lifecycle import SubjectStatus, Transition
 from rodnan.core.protocol import Study as StudyDef
 from rodnan.core.simulate.candidates import simulate_candidates
 from rodnan.core.simulate.cohort import simulate_cohort
@@ -46,7 +47,7 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("screening"), Stage("consented"), Stage("screen_failed"), Stage("screen_failed"),
+    Stage(SubjectStatus.SCREENING), Stage("consented"), Stage("screen_failed"), Stage("screen_failed"),
     Stage("eligible_consented"), Stage("enrolled"),
     Stage("follow_up", 0.6), Stage("follow_up", 1.6), Stage("follow_up", 2.4, skip_last=True), Stage("follow_up", 3.3),
     Stage("follow_up", 4.8), Stage("follow_up", 6.1), Stage("follow_up", 7.5, skip_last=True), Stage("follow_up", 8.9),
@@ -139,7 +140,7 @@ def fill_demo(progress: Callable[[int, int], None] | None = None) -> Study:
     failing = [i for i, v in enumerate(pool.intended_verdict) if v == "ineligible"]
     incomplete = [i for i, v in enumerate(pool.intended_verdict) if v == "incomplete"]
     for n, stage in enumerate(STAGES):
-        if stage.kind in ("screening", "consented", "screen_failed"):
+        if stage.kind in (SubjectStatus.SCREENING, "consented", "screen_failed"):
             row = pool.frame.iloc[failing.pop(0) if stage.kind == "screen_failed" else incomplete.pop(0)]
             screened = today - dt.timedelta(days=5 + 3 * n)
             subject = actions.check_open_screening(coordinator, site, study, screened)
@@ -183,7 +184,7 @@ def _enter_candidate(user: Any, subject: Subject, definition: StudyDef, row: Any
 def _enrol_simulated(users: dict[str, Any], site: Site, study: Study, stage: Stage, info: Any,
                      values: dict[str, list[tuple[str, str, str, str]]], today: dt.date) -> None:  # fmt: skip
     coordinator, investigator = users["coordinator"], users["investigator"]
-    sim_infusion = dt.date.fromisoformat(str(info["infusion_date"]))
+    sim_infusion = dt.date.fromisoformat(str(info[SUBJECT_INFUSION_DATE]))
     if stage.kind in ("eligible_consented", "enrolled"):
         shift = (today - dt.timedelta(days=4)) - dt.date.fromisoformat(str(info["enrolment_date"]))
     else:
@@ -198,11 +199,13 @@ def _enrol_simulated(users: dict[str, Any], site: Site, study: Study, stage: Sta
     subject = actions.check_enrol(investigator, subject, _shift(str(info["enrolment_date"]), shift))
     if stage.kind == "enrolled":
         return
+    roles = study_definition(study).intervention_items  # the simulator names its columns after these items
     infusion = {
-        "infusion_date": ((sim_infusion + shift).isoformat(), None), "product_lot": (str(info["product_lot"]), None),
-        "donor_code": (str(info["donor_code"]), None), "infusion_weight": (f"{float(info['infusion_weight_kg']):g}", None),
-        "cells_administered": (str(int(info["cells_administered"])), None),
+        roles.date: ((sim_infusion + shift).isoformat(), None), roles.lot: (str(info[roles.lot]), None),
+        roles.weight: (f"{float(info['infusion_weight_kg']):g}", None), roles.cells: (str(int(info[SUBJECT_CELLS])), None),
     }  # fmt: skip
+    if roles.donor is not None:
+        infusion[roles.donor] = (str(info[roles.donor]), None)
     subject = actions.check_record_infusion(investigator, subject, infusion, confirmed=set(infusion))
     end = {"withdrawn": Transition.WITHDRAW, "died": Transition.DIE, "completed": Transition.COMPLETE}.get(stage.kind)
     visits = list(subject.visits.filter(day__gt=0).order_by("day"))

@@ -9,13 +9,13 @@ import pytest
 from rodnan.core import units
 from rodnan.core.analysis.data import TrialData, from_frames
 from rodnan.core.analysis.datasets import (
-    BASELINE_CHOICES,
-    PARAMETERS,
+    choice_parameters,
     derive_parameter_visits,
     derive_responses,
     derive_subject_level,
     derive_time_to_event,
     involvement_variable,
+    number_parameters,
 )
 from rodnan.core.endpoints import EndpointsResult, evaluate_endpoints
 from rodnan.core.protocol import Study
@@ -181,7 +181,7 @@ def test_subject_level_baseline_equals_the_screening_values(
     raw = cohort.values_frame()
     scr = raw[raw["visit"] == "SCR"]
     checked = 0
-    for parameter in PARAMETERS:
+    for parameter in number_parameters(study):
         item = study.item_by_code[parameter.item]
         rows = scr[scr["item"] == parameter.item]
         if rows.empty:
@@ -196,7 +196,7 @@ def test_subject_level_baseline_equals_the_screening_values(
         np.testing.assert_allclose(got, expected.to_numpy(), rtol=1e-12, err_msg=parameter.item)
         checked += 1
     assert checked >= 25
-    for parameter in BASELINE_CHOICES:
+    for parameter in choice_parameters(study):
         rows = scr[scr["item"] == parameter.item]
         assert adsl.loc[rows["subject_id"], parameter.baseline_variable].tolist() == rows["value"].tolist()
 

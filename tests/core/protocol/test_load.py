@@ -185,9 +185,11 @@ def test_unknown_key_is_reported() -> None:
 
 
 def test_reference_to_a_missing_form_is_reported() -> None:
-    """A visit collecting an undefined form is an error at that list entry."""
+    """A visit collecting an undefined form is an error at that list entry (the intervention form is then collected nowhere)."""
     text = _broken("forms: [infusion]", "forms: [infusions]")
-    [(line, path, rule)] = _problems(text)
+    [(line, path, rule), (_, role_path, role_rule)] = _problems(text)
+    assert role_path == "intervention.form"
+    assert role_rule == "no fixed visit of the schedule collects the intervention form 'infusion'"
     assert path == "schedule.visits[1].forms[0]"
     assert "'infusions', which is not in forms" in rule
     assert line == _line_of(text, "forms: [infusions]")

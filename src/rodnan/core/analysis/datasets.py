@@ -20,8 +20,6 @@ day (day 1 is the infusion day, no day 0); AVAL of ADTTE is the elapsed days fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -30,61 +28,28 @@ from rodnan.core.analysis.data import TrialData
 from rodnan.core.endpoints import CENSOR_REASONS, EndpointsResult
 from rodnan.core.endpoints.assessments import visit_months
 from rodnan.core.lifecycle import SubjectStatus
-from rodnan.core.protocol.model import Study
+from rodnan.core.protocol.model import ParameterDef, Study
 
 
-@dataclass(frozen=True)
-class ParameterDef:
-    """How an item maps to a BDS parameter (PARAMCD) and to its ADSL baseline variable."""
-
-    item: str
-    paramcd: str
-    baseline_variable: str
+def _parameters(study: Study) -> tuple[ParameterDef, ...]:
+    return () if study.analysis is None else tuple(study.analysis.parameters)
 
 
-PARAMETERS: tuple[ParameterDef, ...] = (
-    ParameterDef("mrss", "MRSS", "MRSSBL"),
-    ParameterDef("haq_di", "HAQDI", "HAQDIBL"),
-    ParameterDef("sf36_pcs", "SF36PCS", "SF36PCBL"),
-    ParameterDef("sf36_mcs", "SF36MCS", "SF36MCBL"),
-    ParameterDef("patient_global", "PTGLOBAL", "PTGLOBBL"),
-    ParameterDef("physician_global", "MDGLOBAL", "MDGLOBBL"),
-    ParameterDef("fvc_pct_pred", "FVCPP", "FVCPPBL"),
-    ParameterDef("vc_pct_pred", "VCPP", "VCPPBL"),
-    ParameterDef("dlco_pct_pred", "DLCOPP", "DLCOPPBL"),
-    ParameterDef("mpap_echo", "MPAP", "MPAPBL"),
-    ParameterDef("lvef", "LVEF", "LVEFBL"),
-    ParameterDef("albumin", "ALB", "ALBBL"),
-    ParameterDef("creatinine", "CREAT", "CREATBL"),
-    ParameterDef("urine_protein_24h", "PROT24H", "PROT24BL"),
-    ParameterDef("body_weight", "WEIGHT", "WEIGHTBL"),
-    ParameterDef("weight_loss_12m_pct", "WTLOSS", "WTLOSSBL"),
-    ParameterDef("crp", "CRP", "CRPBL"),
-    ParameterDef("esr", "ESR", "ESRBL"),
-    ParameterDef("hemoglobin", "HGB", "HGBBL"),
-    ParameterDef("ata_scl70_titre", "ATATITR", "ATATITBL"),
-    ParameterDef("ana_titre", "ANATITR", "ANATITBL"),
-    ParameterDef("anti_ssdna", "SSDNA", "SSDNABL"),
-    ParameterDef("anti_dsdna", "DSDNA", "DSDNABL"),
-    ParameterDef("igg", "IGG", "IGGBL"),
-    ParameterDef("iga", "IGA", "IGABL"),
-    ParameterDef("igm", "IGM", "IGMBL"),
-    ParameterDef("c3", "C3", "C3BL"),
-    ParameterDef("c4", "C4", "C4BL"),
-    ParameterDef("cd19_count", "CD19", "CD19BL"),
-    ParameterDef("cd3_count", "CD3", "CD3BL"),
-    ParameterDef("cd4_count", "CD4", "CD4BL"),
-    ParameterDef("cd8_count", "CD8", "CD8BL"),
-)
-"""Number items with a BDS parameter, and the ADSL baseline covariate each gives (<= 8 characters)."""
+def number_parameters(study: Study) -> tuple[ParameterDef, ...]:
+    """The protocol's parameters of number and integer items: BDS rows and a numeric ADSL baseline (``*BL``)."""
+    items = study.item_by_code
+    return tuple(p for p in _parameters(study) if p.item in items and items[p.item].is_numeric)
 
-BASELINE_CHOICES: tuple[ParameterDef, ...] = (
-    ParameterDef("ata_scl70", "ATA", "ATABL"),
-    ParameterDef("aca", "ACA", "ACABL"),
-    ParameterDef("ana", "ANA", "ANABL"),
-)
-"""Choice items whose baseline answer (the choice code) is an ADSL character covariate."""
 
+def choice_parameters(study: Study) -> tuple[ParameterDef, ...]:
+    """The protocol's parameters of choice items: the baseline answer (the choice code) as an ADSL character covariate."""
+    items = study.item_by_code
+    return tuple(p for p in _parameters(study) if p.item in items and items[p.item].type == "choice")
+
+
+SUBJECT_AGE, SUBJECT_SEX, SUBJECT_CELLS, SUBJECT_INFUSION_DATE = "age", "sex", "cells_administered", "infusion_date"
+"""Columns of the subjects table (:mod:`rodnan.core.analysis.data`): platform names, not item codes (the
+protocol's items may share them; the intervention's items are ``Study.intervention_items``)."""
 _SEX = {"female": "F", "male": "M"}
 _EOSSTT = {
     SubjectStatus.COMPLETED.value: "COMPLETED",
@@ -130,9 +95,10 @@ def _baseline_wide(result: EndpointsResult, ids: pd.Index, column: str) -> pd.Da
 def derive_subject_level(data: TrialData, result: EndpointsResult) -> pd.DataFrame:
     """ADSL: one row per subject of ``data`` (every status, screen failures too).
 
-    Columns: STUDYID, USUBJID, SUBJID, SITEID, AGE, AGEU, SEX, PATHWAY, one ``<PATH>BLFL`` per pathway
-    (:func:`involvement_variable`), the ``*BL`` baseline covariates of :data:`PARAMETERS` and
-    :data:`BASELINE_CHOICES`, RFICDT, ENRLDT, TRTSDT, TRTEDT, DOSE (cells), DOSEKG (cells/kg), EOSSTT,
+    Columns: STUDYID, USUBJID, SUBJID, SITEID, AGE, AGEU, SEX (from the subjects table, else from the
+    baseline of the protocol's ``analysis.adsl_items``), PATHWAY, one ``<PATH>BLFL`` per pathway
+    (:func:`involvement_variable`), the ``*BL`` baseline covariates of :func:`number_parameters` and
+    :func:`choice_parameters`, RFICDT, ENRLDT, TRTSDT, TRTEDT, DOSE (cells), DOSEKG (cells/kg), EOSSTT,
     EOSDT, DCSREAS, DTHFL, DTHDT, LSTALVDT, ENRLFL, ITTFL, SAFFL.
     """
     study, subjects = data.study, data.subjects
@@ -144,12 +110,14 @@ def derive_subject_level(data: TrialData, result: EndpointsResult) -> pd.DataFra
     out["USUBJID"] = _usubjid(study, ids)
     out["SUBJID"] = ids.to_numpy(dtype=object)
     out["SITEID"] = subjects["site"].to_numpy(dtype=object)
-    age = _column(subjects, "age", np.nan).to_numpy(dtype=np.float64)
-    baseline_age = values["age"].to_numpy(dtype=np.float64) if "age" in values else np.full(len(ids), np.nan)
+    adsl_items = study.analysis.adsl_items if study.analysis is not None else {}
+    age_item, sex_item = adsl_items.get("AGE"), adsl_items.get("SEX")
+    age = _column(subjects, SUBJECT_AGE, np.nan).to_numpy(dtype=np.float64)
+    baseline_age = values[age_item].to_numpy(dtype=np.float64) if age_item in values else np.full(len(ids), np.nan)
     out["AGE"] = np.where(np.isnan(age), baseline_age, age)
     out["AGEU"] = "YEARS"
-    sex = _column(subjects, "sex", "").to_numpy(dtype=object)
-    baseline_sex = texts["sex"].fillna("").to_numpy(dtype=object) if "sex" in texts else np.full(len(ids), "", dtype=object)
+    sex = _column(subjects, SUBJECT_SEX, "").to_numpy(dtype=object)
+    baseline_sex = texts[sex_item].fillna("").to_numpy(dtype=object) if sex_item in texts else np.full(len(ids), "", dtype=object)
     out["SEX"] = pd.Series(np.where(sex != "", sex, baseline_sex)).map(_SEX).fillna("").to_numpy(dtype=object)
     involvement = result.involvement.reindex(ids)
     first_met = pd.Series("", index=ids, dtype=object)
@@ -159,19 +127,19 @@ def derive_subject_level(data: TrialData, result: EndpointsResult) -> pd.DataFra
     out["PATHWAY"] = np.where(pathway.to_numpy(dtype=object) != "", pathway.to_numpy(dtype=object), first_met.to_numpy())
     for code in involvement.columns:
         out[involvement_variable(code)] = flags(involvement[code].to_numpy())
-    for parameter in PARAMETERS:
+    for parameter in number_parameters(study):
         out[parameter.baseline_variable] = (
             values[parameter.item].to_numpy(dtype=np.float64) if parameter.item in values else np.nan
         )
-    for parameter in BASELINE_CHOICES:
+    for parameter in choice_parameters(study):
         out[parameter.baseline_variable] = (
             texts[parameter.item].fillna("").to_numpy(dtype=object) if parameter.item in texts else ""
         )
     out["RFICDT"] = subjects["consent_date"].to_numpy()
     out["ENRLDT"] = subjects["enrolment_date"].to_numpy()
-    out["TRTSDT"] = subjects["infusion_date"].to_numpy()
-    out["TRTEDT"] = subjects["infusion_date"].to_numpy()  # a single infusion
-    cells = _column(subjects, "cells_administered", np.nan)
+    out["TRTSDT"] = subjects[SUBJECT_INFUSION_DATE].to_numpy()
+    out["TRTEDT"] = subjects[SUBJECT_INFUSION_DATE].to_numpy()  # a single infusion
+    cells = _column(subjects, SUBJECT_CELLS, np.nan)
     weight = _column(subjects, "infusion_weight_kg", np.nan)
     per_kg = _column(subjects, "cells_per_kg", np.nan)
     out["DOSE"] = cells.to_numpy(dtype=np.float64)
@@ -186,10 +154,10 @@ def derive_subject_level(data: TrialData, result: EndpointsResult) -> pd.DataFra
     contact = result.os.set_index("subject_id")["date"].reindex(ids)
     last_value = data.values.groupby("subject_id", observed=True)["date"].max().reindex(ids)
     out["LSTALVDT"] = contact.where(contact.notna(), last_value).to_numpy()
-    enrolled = (subjects["enrolment_date"].notna() | subjects["infusion_date"].notna()).to_numpy()
+    enrolled = (subjects["enrolment_date"].notna() | subjects[SUBJECT_INFUSION_DATE].notna()).to_numpy()
     out["ENRLFL"] = np.where(enrolled, "Y", "N")
     out["ITTFL"] = np.where(enrolled, "Y", "N")
-    out["SAFFL"] = np.where(subjects["infusion_date"].notna().to_numpy(), "Y", "N")
+    out["SAFFL"] = np.where(subjects[SUBJECT_INFUSION_DATE].notna().to_numpy(), "Y", "N")
     return out.reset_index(drop=True)
 
 
@@ -255,8 +223,8 @@ def derive_parameter_visits(data: TrialData, result: EndpointsResult, items: lis
     Args:
         data: the trial's data.
         result: its evaluated endpoints (for the baseline records and the cut-off).
-        items: item codes to include (default: every item of :data:`PARAMETERS` the protocol has); an
-            item without a PARAMETERS entry gets its code in upper case, without underscores, cut to 8.
+        items: item codes to include (default: the items of :func:`number_parameters`); an item that is
+            not a parameter of the protocol gets its code in upper case, without underscores, cut to 8.
 
     Columns: STUDYID, USUBJID, PARAMCD, PARAM (label and unit), AVISIT (the visit code), AVISITN (its
     month; NaN for an unscheduled visit), ADT, ADY, AVAL, BASE, CHG and PCHG (post-baseline records,
@@ -264,14 +232,15 @@ def derive_parameter_visits(data: TrialData, result: EndpointsResult, items: lis
     value was derived by the protocol's instrument, not measured).
     """
     study = data.study
-    known = {p.item: p for p in PARAMETERS}
-    wanted = [p.item for p in PARAMETERS if p.item in study.item_by_code] if items is None else list(items)
+    parameters = number_parameters(study)
+    known = {p.item: p for p in parameters}
+    wanted = [p.item for p in parameters] if items is None else list(items)
     paramcd = {code: known[code].paramcd if code in known else code.replace("_", "").upper()[:8] for code in wanted}
     values = data.values[data.values["item"].isin(wanted)]
     if result.cutoff is not None:
         values = values[values["date"] <= result.cutoff]
     values = values[values["value"].notna()]
-    start = data.subjects.set_index("subject_id")["infusion_date"]
+    start = data.subjects.set_index("subject_id")[SUBJECT_INFUSION_DATE]
     subject = values["subject_id"].astype(object)
     item = values["item"].astype(object)
     visit = values["visit"].astype(object)

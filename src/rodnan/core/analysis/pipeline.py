@@ -15,17 +15,21 @@ What is computed (docs/report.md lists the same, section by section):
 * **Kaplan-Meier** for DFS and OS (the infused subjects, time in months from the infusion: AVALMO), with
   the log-log ("exponential Greenwood") 95 % interval, the median, the rates at 6 and 12 months and the
   numbers at risk at 0, 3, 6, 9 and 12 months.
-* **Cox models** for DFS and OS: one univariable model per baseline covariate named in the objectives
-  (:data:`COX_COVARIATES`; continuous covariates per a clinically sized step, e.g. mRSS per 5 points),
-  each with Firth's penalised likelihood when events per variable are below 10 or the likelihood is
-  monotone (``penalizer="auto"``). A multivariable model of the prespecified covariates
-  (:data:`MULTIVARIABLE_COVARIATES`, in that priority order) is fitted only where the events allow at
-  least :data:`MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE` events per covariate for two or more of them; it
-  uses the first ``events // 5`` of the list (Firth when EPV < 10); otherwise the reason is recorded.
+* **Cox models** for DFS and OS: one univariable model per baseline covariate of the protocol's analysis
+  plan (``analysis.cox.covariates``; continuous covariates per a clinically sized step, e.g. mRSS per 5
+  points), each with Firth's penalised likelihood when events per variable are below 10 or the likelihood
+  is monotone (``penalizer="auto"``). A multivariable model of the prespecified covariates
+  (``analysis.cox.multivariable``, in that priority order) is fitted only where the events allow at least
+  ``min_events_per_covariate`` events per covariate for two or more of them; it uses the first
+  ``events // min_events_per_covariate`` of the list (Firth when EPV < 10); otherwise the reason is recorded.
 * **Change over time**: a linear mixed model (REML, random intercept and slope per subject; random
-  intercept only if that fit fails) of mRSS, SF-36 PCS and MCS and HAQ-DI on months since the infusion
-  (the baseline record at month 0), and the paired Wilcoxon test of baseline against month 12 for those
-  and for the organ-function parameters.
+  intercept only if that fit fails) of the plan's ``longitudinal`` parameters (for NCT00962923: mRSS,
+  SF-36 PCS and MCS, HAQ-DI) on months since the infusion (the baseline record at month 0), and the paired
+  Wilcoxon test of baseline against the plan's ``comparison_visit`` for those and for its
+  ``organ_parameters``.
+
+Every trial-specific choice (parameters, covariates, visits) comes from the protocol's ``analysis:``
+section (:class:`~rodnan.core.protocol.model.AnalysisDef`); this module holds only the methods.
 * **Responders** (ACR-CRISS, EUSTAR skin improvement at month 12) and **remission** per organ involved at
   baseline (at any visit, at month 12, sustained), with Clopper-Pearson intervals.
 * **Adverse events** of the infused subjects by SOC and term, worst grade, seriousness and relatedness.
@@ -35,8 +39,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +54,7 @@ from rodnan.core.analysis.datasets import (
     derive_subject_level,
     derive_time_to_event,
 )
+from rodnan.core.analysis.disposition import Disposition, derive_disposition
 from rodnan.core.analysis.longitudinal import MixedModelResult, WilcoxonResult, compare_paired_wilcoxon, fit_mixed_model
 from rodnan.core.analysis.summaries import (
     AE_COLUMNS,
@@ -58,8 +64,7 @@ from rodnan.core.analysis.summaries import (
 )
 from rodnan.core.analysis.survival import ConfType, KaplanMeierResult, fit_kaplan_meier
 from rodnan.core.endpoints import EndpointsResult, evaluate_endpoints
-from rodnan.core.lifecycle import SubjectStatus
-from rodnan.core.protocol.model import Study
+from rodnan.core.protocol.model import AnalysisDef, CoxCovariateDef, Study
 from rodnan.errors import InputError
 
 CONF_LEVEL = 0.95
@@ -67,118 +72,68 @@ CONF_TYPE: ConfType = "log-log"
 """Kaplan-Meier interval transform: log-log (SAS, Stata, lifelines), best coverage in small samples."""
 AT_RISK_MONTHS: tuple[float, ...] = (0.0, 3.0, 6.0, 9.0, 12.0)
 RATE_MONTHS: tuple[float, ...] = (6.0, 12.0)
-LONGITUDINAL_PARAMETERS: tuple[str, ...] = ("MRSS", "SF36PCS", "SF36MCS", "HAQDI")
-"""PARAMCDs modelled over time (the primary outcome measures)."""
-ORGAN_PARAMETERS: tuple[str, ...] = ("FVCPP", "VCPP", "DLCOPP", "MPAP", "ALB", "CREAT", "PROT24H", "WEIGHT")
-"""PARAMCDs of the organ-function outcome (every 3 months)."""
-SHORT_LABELS = {
-    "MRSS": "mRSS",
-    "SF36PCS": "SF-36 PCS",
-    "SF36MCS": "SF-36 MCS",
-    "HAQDI": "HAQ-DI",
-    "FVCPP": "FVC % predicted",
-    "VCPP": "VC % predicted",
-    "DLCOPP": "DLCO % predicted",
-    "MPAP": "Mean PAP, echo",
-    "ALB": "Albumin",
-    "CREAT": "Creatinine",
-    "PROT24H": "24-h proteinuria",
-    "WEIGHT": "Body weight",
-}
-"""Short names of the parameters for tables and figures (the protocol's labels are long)."""
-COMPARISON_VISIT = "M12"
-"""The follow-up visit the paired Wilcoxon test compares with baseline."""
-MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE = 5
-"""A multivariable Cox model gets one covariate per this many events (Vittinghoff & McCulloch 2007: 5-9 is
-often adequate); Firth's likelihood is used below 10 (Peduzzi 1995)."""
-
-
-@dataclass(frozen=True)
-class CoxCovariateDef:
-    """A baseline covariate of the Cox models: the ADSL column, its label, and the step its hazard ratio is per.
-
-    For a choice covariate (``positive`` set) the model's variable is 1 for that code, 0 for any other code
-    and missing when the baseline answer is missing.
-    """
-
-    column: str
-    label: str
-    per: float = 1.0
-    unit: str = ""
-    positive: str | None = None
-
-    @property
-    def per_label(self) -> str:
-        """What the hazard ratio is per: "per 5 points", "positive vs negative"."""
-        if self.positive is not None:
-            return f"{self.positive} vs not"
-        return f"per {self.per:g} {self.unit}".rstrip()
-
-
-COX_COVARIATES: tuple[CoxCovariateDef, ...] = (
-    CoxCovariateDef("MRSSBL", "mRSS", 5, "points"),
-    CoxCovariateDef("FVCPPBL", "FVC % predicted", 10, "% pred."),
-    CoxCovariateDef("VCPPBL", "VC % predicted", 10, "% pred."),
-    CoxCovariateDef("DLCOPPBL", "DLCO % predicted", 10, "% pred."),
-    CoxCovariateDef("MPAPBL", "Mean PAP (echo)", 10, "mmHg"),
-    CoxCovariateDef("ALBBL", "Albumin", 5, "g/L"),
-    CoxCovariateDef("CREATBL", "Creatinine", 10, "µmol/L"),
-    CoxCovariateDef("PROT24BL", "24-h proteinuria", 0.5, "g/24 h"),
-    CoxCovariateDef("ATABL", "ATA (anti-Scl-70)", positive="positive"),
-    CoxCovariateDef("ACABL", "ACA", positive="positive"),
-    CoxCovariateDef("ANABL", "ANA", positive="positive"),
-    CoxCovariateDef("SSDNABL", "Anti-ssDNA", 10, "IU/mL"),
-    CoxCovariateDef("DSDNABL", "Anti-dsDNA", 10, "IU/mL"),
-    CoxCovariateDef("IGGBL", "IgG", 5, "g/L"),
-    CoxCovariateDef("IGABL", "IgA", 1, "g/L"),
-    CoxCovariateDef("IGMBL", "IgM", 0.5, "g/L"),
-    CoxCovariateDef("C3BL", "C3", 0.1, "g/L"),
-    CoxCovariateDef("C4BL", "C4", 0.1, "g/L"),
-    CoxCovariateDef("CD19BL", "B cells (CD19+)", 100, "/µL"),
-    CoxCovariateDef("CD3BL", "T cells (CD3+)", 100, "/µL"),
+_LEGACY_NAMES = (
+    "LONGITUDINAL_PARAMETERS",
+    "ORGAN_PARAMETERS",
+    "SHORT_LABELS",
+    "COMPARISON_VISIT",
+    "MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE",
+    "COX_COVARIATES",
+    "MULTIVARIABLE_COVARIATES",
 )
-"""The baseline covariates of the fourth objective (organ function, clinical score, SSc serology; and B and T
-cells from the lymphocyte outcome), each with the step its hazard ratio is per."""
 
-MULTIVARIABLE_COVARIATES: tuple[str, ...] = ("MRSSBL", "FVCPPBL", "DLCOPPBL", "ATABL")
-"""Prespecified multivariable covariates, in priority order (skin, lung, the main SSc antibody)."""
+
+def __getattr__(name: str) -> Any:
+    """The former module constants, now read from the bundled protocol's analysis plan.
+
+    Transitional, for callers not yet reading :attr:`TrialAnalysis.plan` (the report and its figures);
+    a trial's own plan is ``study.analysis``.
+    """
+    if name not in _LEGACY_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rodnan.core.protocol import load_protocol
+
+    plan = analysis_plan(load_protocol())
+    legacy: dict[str, Any] = {
+        "LONGITUDINAL_PARAMETERS": tuple(plan.longitudinal),
+        "ORGAN_PARAMETERS": tuple(plan.organ_parameters),
+        "SHORT_LABELS": plan.short_labels,
+        "COMPARISON_VISIT": plan.comparison_visit,
+        "MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE": plan.cox.min_events_per_covariate,
+        "COX_COVARIATES": tuple(plan.cox.covariates),
+        "MULTIVARIABLE_COVARIATES": tuple(plan.cox.multivariable),
+    }
+    return legacy[name]
+
+
+def analysis_plan(study: Study) -> AnalysisDef:
+    """The protocol's analysis plan.
+
+    Raises:
+        InputError: the protocol has no ``analysis:`` section.
+    """
+    if study.analysis is None:
+        raise InputError("analysis", "the protocol has no analysis section: the parameters and covariates are not defined")
+    return study.analysis
+
+
+__all__ = [
+    "AT_RISK_MONTHS",
+    "CONF_LEVEL",
+    "CONF_TYPE",
+    "RATE_MONTHS",
+    "ChangeAnalysis",
+    "CoxCovariateDef",
+    "Disposition",
+    "SurvivalAnalysis",
+    "TrialAnalysis",
+    "analyse_trial",
+    "analysis_plan",
+    "covariate_frame",
+    "derive_disposition",
+]
 
 _TRUTH_FLAG = {0: False, 1: None, 2: True}
-
-
-@dataclass(frozen=True)
-class Disposition:
-    """Counts for the CONSORT flow, from the subjects table.
-
-    Attributes:
-        screened: subjects in the data (every row was screened).
-        screening_recorded: False when no subject failed or is still in screening: the data then hold
-            enrolled subjects only, and candidates screened but not enrolled were not recorded.
-        screen_failed: subjects with status screen_failed; ``screen_fail_reasons`` counts their end_reason.
-        in_screening: still in screening or consented but not enrolled.
-        eligible: screened - screen_failed - in_screening.
-        enrolled: with an enrolment or infusion date.
-        not_infused: enrolled without an infusion; ``not_infused_reasons`` counts their status.
-        infused: with an infusion date (the safety set and the DFS/OS population).
-        discontinued: infused and withdrawn, died or lost to follow-up; ``discontinued_reasons`` by status.
-        in_follow_up: infused and still in follow-up.
-        completed: completed the protocol follow-up.
-    """
-
-    screened: int
-    screening_recorded: bool
-    screen_failed: int
-    screen_fail_reasons: tuple[tuple[str, int], ...]
-    in_screening: int
-    eligible: int
-    enrolled: int
-    not_infused: int
-    not_infused_reasons: tuple[tuple[str, int], ...]
-    infused: int
-    discontinued: int
-    discontinued_reasons: tuple[tuple[str, int], ...]
-    in_follow_up: int
-    completed: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,7 +150,7 @@ class SurvivalAnalysis:
         events_by_rule: events per SRCRULE (DFS) with the rule's label: rule, label, events.
         censoring: censored subjects per reason: reason, subjects.
         cox_frame: one row per analysed subject: AVALMO, EVENT and the scaled covariates.
-        cox_univariable: one model per covariate of :data:`COX_COVARIATES` (column names = ADSL columns).
+        cox_univariable: one model per covariate of the plan's ``cox.covariates`` (column names = ADSL columns).
         cox_multivariable: the multivariable model, or None when the events do not allow one.
         multivariable_note: which covariates it uses and why, or why it was not fitted.
     """
@@ -220,11 +175,11 @@ class ChangeAnalysis:
 
     Attributes:
         paramcd, label, unit: the parameter (label without the unit).
-        short_label: a short name for tables and figures (:data:`SHORT_LABELS`, else the label).
+        short_label: a short name for tables and figures (the parameter's ``short_label``, else the label).
         long: the records modelled: subject, month (0 at baseline), value.
         mixed_model: the linear mixed model (None for parameters not modelled, or when it cannot be fitted).
         mixed_model_note: why there is no model, or that the random slope was dropped.
-        wilcoxon: baseline against :data:`COMPARISON_VISIT` (None when no pair is complete).
+        wilcoxon: baseline against the plan's ``comparison_visit`` (None when no pair is complete).
         baseline_median, followup_median: medians over the complete pairs.
     """
 
@@ -252,8 +207,8 @@ class TrialAnalysis:
         subject_level, time_to_event, parameter_visits, responses: ADSL, ADTTE, BDS, responder BDS.
         disposition: CONSORT counts.
         survival: "DFS" and "OS" analyses.
-        change: one :class:`ChangeAnalysis` per parameter of :data:`LONGITUDINAL_PARAMETERS` and
-            :data:`ORGAN_PARAMETERS` the data have.
+        change: one :class:`ChangeAnalysis` per ``longitudinal`` and ``organ_parameters`` parameter of the
+            plan that the data have.
         responders: one row per response: code, label, visit, n, responders, rate, lower, upper, n_missing.
         remission: one row per organ and measure (any visit, at month 12, sustained): organ, label, measure,
             involved, n, responders, rate, lower, upper, n_missing.
@@ -262,7 +217,8 @@ class TrialAnalysis:
             USUBJID and MONTH (onset, months from the infusion; negative during the conditioning regimen).
         adverse_events_before_infusion: AEs of infused subjects with onset before the infusion (in the table).
         adverse_events_not_infused: AEs of subjects never infused (not in the table).
-        cox_covariates: the covariate definitions used.
+        plan: the protocol's analysis plan (parameters, covariates, comparison visit).
+        cox_covariates: the covariate definitions used (``plan.cox.covariates``).
         conf_level, conf_type: of the intervals (Kaplan-Meier transform).
         notes: what a reader must know about the analysis as a whole.
     """
@@ -284,6 +240,7 @@ class TrialAnalysis:
     adverse_event_records: pd.DataFrame
     adverse_events_before_infusion: int
     adverse_events_not_infused: int
+    plan: AnalysisDef
     cox_covariates: tuple[CoxCovariateDef, ...]
     conf_level: float
     conf_type: ConfType
@@ -302,9 +259,10 @@ def analyse_trial(data: TrialData, cutoff: dt.date | None = None) -> TrialAnalys
         results with warnings or notes, not exceptions.
 
     Raises:
-        InputError: the protocol has no endpoints section, or no subject was infused.
+        InputError: the protocol has no endpoints or no analysis section, or no subject was infused.
     """
     study = data.study
+    plan = analysis_plan(study)
     endpoints = evaluate_endpoints(data, cutoff)
     adsl = derive_subject_level(data, endpoints)
     adtte = derive_time_to_event(data, endpoints)
@@ -315,10 +273,10 @@ def analyse_trial(data: TrialData, cutoff: dt.date | None = None) -> TrialAnalys
         raise InputError("subjects", "no subject has an infusion date: there is nothing to analyse")
     notes: list[str] = []
     survival = {
-        paramcd: _survival(study, adtte, infused, paramcd, label)
+        paramcd: _survival(study, plan, adtte, infused, paramcd, label)
         for paramcd, label in (("DFS", _endpoint_label(study, "DFS")), ("OS", _endpoint_label(study, "OS")))
     }
-    change = _change(study, bds, adsl)
+    change = _change(study, plan, bds, adsl)
     events = data.adverse_events
     treated_ids = set(infused["SUBJID"])
     treated_events = events[events["subject_id"].isin(treated_ids)]
@@ -350,58 +308,12 @@ def analyse_trial(data: TrialData, cutoff: dt.date | None = None) -> TrialAnalys
         adverse_event_records=records,
         adverse_events_before_infusion=before,
         adverse_events_not_infused=not_infused,
-        cox_covariates=COX_COVARIATES,
+        plan=plan,
+        cox_covariates=tuple(plan.cox.covariates),
         conf_level=CONF_LEVEL,
         conf_type=CONF_TYPE,
         notes=tuple(notes),
     )
-
-
-# --- disposition ------------------------------------------------------------------------------------
-
-
-def derive_disposition(subjects: pd.DataFrame) -> Disposition:
-    """CONSORT counts from the subjects table (columns of :mod:`rodnan.core.analysis.data`)."""
-    status = subjects["status"].astype(str)
-    enrolled = (subjects["enrolment_date"].notna() | subjects["infusion_date"].notna()).to_numpy()
-    infused = subjects["infusion_date"].notna().to_numpy()
-    failed = (status == SubjectStatus.SCREEN_FAILED.value).to_numpy()
-    pending = (~enrolled & ~failed) & status.isin([SubjectStatus.SCREENING.value, SubjectStatus.CONSENTED.value]).to_numpy()
-    reasons = subjects["end_reason"].astype(str) if "end_reason" in subjects else pd.Series("", index=subjects.index)
-    not_infused = enrolled & ~infused
-    gone = (
-        infused
-        & status.isin([SubjectStatus.WITHDRAWN.value, SubjectStatus.DIED.value, SubjectStatus.LOST_TO_FOLLOW_UP.value]).to_numpy()
-    )
-    return Disposition(
-        screened=len(subjects),
-        screening_recorded=bool(failed.any() or pending.any()),
-        screen_failed=int(failed.sum()),
-        screen_fail_reasons=_counts(reasons[failed].replace("", "reason not recorded")),
-        in_screening=int(pending.sum()),
-        eligible=int(len(subjects) - failed.sum() - pending.sum()),
-        enrolled=int(enrolled.sum()),
-        not_infused=int(not_infused.sum()),
-        not_infused_reasons=_counts(status[not_infused].map(_status_label)),
-        infused=int(infused.sum()),
-        discontinued=int(gone.sum()),
-        discontinued_reasons=_counts(status[gone].map(_status_label)),
-        in_follow_up=int((infused & (status == SubjectStatus.IN_FOLLOW_UP.value).to_numpy()).sum()),
-        completed=int((infused & (status == SubjectStatus.COMPLETED.value).to_numpy()).sum()),
-    )
-
-
-def _status_label(status: str) -> str:
-    try:
-        return SubjectStatus(status).label.lower()
-    except ValueError:
-        return status
-
-
-def _counts(values: pd.Series) -> tuple[tuple[str, int], ...]:
-    counted = values.value_counts()
-    ordered = sorted(counted.items(), key=lambda item: (-int(item[1]), str(item[0])))
-    return tuple((str(name), int(count)) for name, count in ordered)
 
 
 # --- survival ---------------------------------------------------------------------------------------
@@ -414,7 +326,7 @@ def _endpoint_label(study: Study, paramcd: str) -> str:
     return endpoints.dfs.label if paramcd == "DFS" else endpoints.os.label
 
 
-def covariate_frame(infused: pd.DataFrame, covariates: tuple[CoxCovariateDef, ...] = COX_COVARIATES) -> pd.DataFrame:
+def covariate_frame(infused: pd.DataFrame, covariates: Sequence[CoxCovariateDef]) -> pd.DataFrame:
     """The Cox models' covariates of each subject (index USUBJID), scaled: value / ``per``, or 0/1 for choices."""
     out = pd.DataFrame(index=pd.Index(infused["USUBJID"], name="USUBJID"))
     for definition in covariates:
@@ -430,17 +342,19 @@ def covariate_frame(infused: pd.DataFrame, covariates: tuple[CoxCovariateDef, ..
     return out
 
 
-def _survival(study: Study, adtte: pd.DataFrame, infused: pd.DataFrame, paramcd: str, label: str) -> SurvivalAnalysis:
+def _survival(
+    study: Study, plan: AnalysisDef, adtte: pd.DataFrame, infused: pd.DataFrame, paramcd: str, label: str
+) -> SurvivalAnalysis:
     rows = adtte[adtte["PARAMCD"] == paramcd].reset_index(drop=True)
     time = rows["AVALMO"].to_numpy(dtype=np.float64)
     event = (rows["CNSR"].to_numpy() == 0).astype(np.float64)
     km = fit_kaplan_meier(time, event, CONF_LEVEL, CONF_TYPE)
-    covariates = covariate_frame(infused).reindex(rows["USUBJID"].to_numpy())
+    covariates = covariate_frame(infused, plan.cox.covariates).reindex(rows["USUBJID"].to_numpy())
     frame = pd.DataFrame({"AVALMO": time, "EVENT": event}, index=covariates.index)
     frame = pd.concat([frame, covariates], axis=1).reset_index()
-    names = [c.column for c in COX_COVARIATES]
+    names = [c.column for c in plan.cox.covariates]
     univariable = fit_univariable_cox(frame, "AVALMO", "EVENT", names, penalizer="auto", conf_level=CONF_LEVEL)
-    multivariable, note = _multivariable(frame)
+    multivariable, note = _multivariable(frame, plan)
     happened = rows[rows["CNSR"] == 0]
     rules = study.endpoints.dfs.events if study.endpoints is not None else []
     rule_labels = {rule.code: rule.label for rule in rules}
@@ -473,16 +387,17 @@ def _survival(study: Study, adtte: pd.DataFrame, infused: pd.DataFrame, paramcd:
     )
 
 
-def _multivariable(frame: pd.DataFrame) -> tuple[CoxResult | None, str]:
+def _multivariable(frame: pd.DataFrame, plan: AnalysisDef) -> tuple[CoxResult | None, str]:
     """The prespecified multivariable model, trimmed to the events available (see the module docstring)."""
-    usable = [c for c in MULTIVARIABLE_COVARIATES if frame[c].notna().any() and frame[c].nunique(dropna=True) > 1]
+    prespecified, per_covariate = plan.cox.multivariable, plan.cox.min_events_per_covariate
+    usable = [c for c in prespecified if frame[c].notna().any() and frame[c].nunique(dropna=True) > 1]
     complete = frame.dropna(subset=usable)
     events = int(complete["EVENT"].sum())
-    k = min(len(usable), events // MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE)
+    k = min(len(usable), events // per_covariate)
     if k < 2:
         return None, (
             f"not fitted: {events} event(s) among the {len(complete)} subjects with the prespecified covariates allow "
-            f"fewer than 2 covariates at {MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE} events per covariate; see the "
+            f"fewer than 2 covariates at {per_covariate} events per covariate; see the "
             "univariable models"
         )
     chosen = usable[:k]
@@ -495,8 +410,8 @@ def _multivariable(frame: pd.DataFrame) -> tuple[CoxResult | None, str]:
     if len(chosen) < 2:
         return None, "not fitted: fewer than 2 prespecified covariates vary among the complete cases"
     fit = fit_cox(frame, "AVALMO", "EVENT", chosen, penalizer="auto", conf_level=CONF_LEVEL)
-    labels = {c.column: c.label for c in COX_COVARIATES}
-    dropped = [labels[c] for c in MULTIVARIABLE_COVARIATES if c not in chosen]
+    labels = {c.column: c.label for c in plan.cox.covariates}
+    dropped = [labels[c] for c in prespecified if c not in chosen]
     note = f"{', '.join(labels[c] for c in chosen)}; {fit.events} events, EPV {fit.events_per_variable:.1f}"
     if fit.penalizer == "firth":
         note += "; Firth's penalised likelihood"
@@ -508,11 +423,12 @@ def _multivariable(frame: pd.DataFrame) -> tuple[CoxResult | None, str]:
 # --- change over time -------------------------------------------------------------------------------
 
 
-def _change(study: Study, bds: pd.DataFrame, adsl: pd.DataFrame) -> dict[str, ChangeAnalysis]:
+def _change(study: Study, plan: AnalysisDef, bds: pd.DataFrame, adsl: pd.DataFrame) -> dict[str, ChangeAnalysis]:
     per_month = study.schedule.days_per_month
     start = adsl.set_index("USUBJID")["TRTSDT"]
     out: dict[str, ChangeAnalysis] = {}
-    for paramcd in (*LONGITUDINAL_PARAMETERS, *ORGAN_PARAMETERS):
+    short_labels = plan.short_labels
+    for paramcd in dict.fromkeys((*plan.longitudinal, *plan.organ_parameters)):
         records = bds[bds["PARAMCD"] == paramcd]
         if records.empty:
             continue
@@ -535,9 +451,9 @@ def _change(study: Study, bds: pd.DataFrame, adsl: pd.DataFrame) -> dict[str, Ch
         ).reset_index(drop=True)
         model: MixedModelResult | None = None
         note = ""
-        if paramcd in LONGITUDINAL_PARAMETERS:
+        if paramcd in plan.longitudinal:
             model, note = _mixed_model(long)
-        at_visit = records[records["AVISIT"] == COMPARISON_VISIT].drop_duplicates("USUBJID").set_index("USUBJID")
+        at_visit = records[records["AVISIT"] == plan.comparison_visit].drop_duplicates("USUBJID").set_index("USUBJID")
         base = records[baseline].drop_duplicates("USUBJID").set_index("USUBJID")["AVAL"]
         pairs = pd.DataFrame({"base": base, "followup": at_visit["AVAL"].reindex(base.index)})
         wilcoxon = compare_paired_wilcoxon(pairs["base"], pairs["followup"]) if len(pairs) else None
@@ -547,7 +463,7 @@ def _change(study: Study, bds: pd.DataFrame, adsl: pd.DataFrame) -> dict[str, Ch
         out[paramcd] = ChangeAnalysis(
             paramcd=paramcd,
             label=label,
-            short_label=SHORT_LABELS.get(paramcd, label),
+            short_label=short_labels.get(paramcd, label),
             unit=unit,
             long=long,
             mixed_model=model,

@@ -184,7 +184,7 @@ def _criss(
         )
         for name, _ in acr_criss.STEP1_EVENTS
     }
-    fvc_b, fvc_f = base["fvc_pct_pred"], follow["fvc_pct_pred"]
+    fvc_b, fvc_f = base[acr_criss.FVC_ITEM], follow[acr_criss.FVC_ITEM]
     known = ~np.isnan(fvc_b) & ~np.isnan(fvc_f)
     with np.errstate(invalid="ignore"):
         declined = np.where(known, np.where((fvc_b - fvc_f) * 100.0 >= acr_criss.FVC_DECLINE_PCT * fvc_b, 2, 0), 1)

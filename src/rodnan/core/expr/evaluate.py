@@ -350,7 +350,7 @@ class _Compiler:
         item = self.items.get(node.name)
         if item is None:
             raise self.fail(f"unknown item or pathway {node.name!r}", node)
-        if item.type in ("text", "date"):
+        if item.type in ("text", "date", "partial_date"):
             raise self.fail(f"item {item.code!r} is a {item.type} item and cannot be used in an expression", node)
         return item
 

@@ -75,6 +75,8 @@ CORE_ITEMS: tuple[tuple[str, str, float, float, float], ...] = (
     ("haq_di", "HAQ disability index, 0-3", 0.0, 3.0, COEF_HAQ_DI),
 )
 """The five core items: code, description, valid range, step-2 coefficient of the change."""
+FVC_ITEM = CORE_ITEMS[1][0]
+"""The core item step 1's FVC event reads (FVC % predicted)."""
 
 STEP1_EVENTS: tuple[tuple[str, str], ...] = (
     ("new_renal_crisis", "new scleroderma renal crisis since baseline"),

@@ -22,6 +22,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from rodnan.core import instruments, units
 from rodnan.core.expr import CompiledExpression, compile_expression
 from rodnan.core.instruments.acr_criss import STEP1_EVENTS
+from rodnan.core.protocol.checks import check_roles
 from rodnan.core.protocol.model import ENDPOINT_SUFFIXES, ItemDef, Study
 from rodnan.errors import ExpressionError, ProtocolError, ProtocolProblem, UnitError
 
@@ -144,6 +145,7 @@ def _check_references(study: Study) -> Iterator[tuple[Loc, str]]:
     yield from _check_derived_items(study)
     yield from _check_expressions(study)
     yield from _check_endpoints(study)
+    yield from check_roles(study)
 
 
 def _check_derived_items(study: Study) -> Iterator[tuple[Loc, str]]:

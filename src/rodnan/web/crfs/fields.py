@@ -13,17 +13,11 @@ from rodnan.core.protocol import Study
 from rodnan.core.protocol.model import FormDef, ItemDef
 
 _ANCHOR = re.compile(r"(?:^|,|\.\.|;)\s*(\d+)\s+([^,;.]+?)\s*(?=,|\.\.|;|$)")
-QUESTIONNAIRES = ("sf36", "ssc_haq")
-"""Forms a patient fills on a tablet: one question per row, answers as large buttons."""
-
-MRSS_PAIRS: tuple[tuple[str, str | None, str | None], ...] = (
-    ("Face", "mrss_face", None), ("Anterior chest", "mrss_chest", None), ("Abdomen", "mrss_abdomen", None),
-    ("Upper arm", "mrss_upper_arm_r", "mrss_upper_arm_l"), ("Forearm", "mrss_forearm_r", "mrss_forearm_l"),
-    ("Hand (dorsum)", "mrss_hand_r", "mrss_hand_l"), ("Fingers", "mrss_fingers_r", "mrss_fingers_l"),
-    ("Thigh", "mrss_thigh_r", "mrss_thigh_l"), ("Lower leg", "mrss_lower_leg_r", "mrss_lower_leg_l"),
-    ("Foot (dorsum)", "mrss_foot_r", "mrss_foot_l"),
-)  # fmt: skip
-"""The 17 mRSS areas as the body grid shows them: one row per area, right and left side."""
+RADIO_LAYOUTS = ("questionnaire", "body_grid")
+"""Layouts whose small integer items are answered by buttons (one per score) rather than typed."""
+PARTIAL_DATE_PATTERN = r"\d{4}(-\d{2}(-\d{2})?)?"
+"""The HTML pattern of a partial-date input (the core checks that the month and day exist)."""
+PARTIAL_DATE_PLACEHOLDER = "YYYY, YYYY-MM or YYYY-MM-DD"
 
 
 def anchors(item: ItemDef) -> dict[int, str]:
@@ -36,7 +30,7 @@ class Field:
     """One item on the entry screen."""
 
     item: ItemDef
-    widget: str  # number, select, radio, text, date, boolean
+    widget: str  # number, select, radio, text, date, partial_date, boolean
     raw: str = ""
     unit: str = ""
     units: list[str] = field(default_factory=list)
@@ -50,6 +44,26 @@ class Field:
     @property
     def code(self) -> str:
         return self.item.code
+
+    @property
+    def pattern(self) -> str:
+        """The HTML ``pattern`` of the input ("" when the browser need not check a format)."""
+        return PARTIAL_DATE_PATTERN if self.widget == "partial_date" else ""
+
+    @property
+    def placeholder(self) -> str:
+        """The input's placeholder ("" when none)."""
+        return PARTIAL_DATE_PLACEHOLDER if self.widget == "partial_date" else ""
+
+
+def body_grid_rows(form: FormDef, fields: list[Field]) -> list[tuple[str, Field | None, Field | None]]:
+    """The rows of a ``body_grid`` form as the protocol lists its body areas: (area, right or midline, left)."""
+    by_code = {f.code: f for f in fields}
+    rows: list[tuple[str, Field | None, Field | None]] = []
+    for area in form.body_areas:
+        first = area.item if area.item is not None else area.right
+        rows.append((area.area, by_code.get(first) if first else None, by_code.get(area.left) if area.left else None))
+    return rows
 
 
 def derived_within(study: Study, form: FormDef) -> set[str]:
@@ -115,7 +129,7 @@ def _widget(form: FormDef, item: ItemDef) -> str:
         return "select"
     if item.type == "boolean":
         return "boolean"
-    if item.type in ("text", "date"):
+    if item.type in ("text", "date", "partial_date"):
         return item.type
     small = (
         item.range is not None
@@ -123,7 +137,7 @@ def _widget(form: FormDef, item: ItemDef) -> str:
         and item.range.max is not None
         and item.range.max - item.range.min <= 10
     )
-    if item.type == "integer" and small and (form.code in QUESTIONNAIRES or form.code == "mrss"):
+    if item.type == "integer" and small and form.layout in RADIO_LAYOUTS:
         return "radio"
     return "number"
 

@@ -17,7 +17,7 @@ from rodnan.core.schedule import visit_timing
 from rodnan.web.accounts.access import AccessDeniedError, can
 from rodnan.web.accounts.roles import Permission
 from rodnan.web.crfs.actions import EditConflictError, check_save_form, shown
-from rodnan.web.crfs.fields import MRSS_PAIRS, QUESTIONNAIRES, build_fields, posted_inputs, stored_inputs
+from rodnan.web.crfs.fields import body_grid_rows, build_fields, posted_inputs, stored_inputs
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.actions import EntryRejectedError
@@ -25,12 +25,6 @@ from rodnan.web.subjects.records import SCREENING_VISIT_DAY_MAX, planned, screen
 from rodnan.web.subjects.selectors import get_form_record_for_user
 
 PATIENT_REASON = "answer changed by the patient in tablet mode"
-
-
-def _layout(form_code: str) -> str:
-    if form_code == "mrss":
-        return "mrss"
-    return "questionnaire" if form_code in QUESTIONNAIRES else "standard"
 
 
 def _context(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[str, str]], entry: FormEntryResult | None,
@@ -41,16 +35,15 @@ def _context(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[s
         stored = {k: (raw, unit or None) for k, (raw, unit) in inputs.items()}
         entry = check_form_entry(definition, form.code, stored, confirmed)
     fields, computed = build_fields(definition, form, inputs, entry, confirmed)
-    by_code = {f.code: f for f in fields}
-    layout = _layout(form.code)
-    patient = request.GET.get("mode") == "patient" and layout == "questionnaire"
+    layout = form.layout
+    patient = request.GET.get("mode") == "patient" and form.patient
     screening = record.visit.day <= SCREENING_VISIT_DAY_MAX
-    can_edit = can(request.user, Permission.ENTER_DATA, record.subject.site_id) and record.form_code != "infusion"
+    intervention = definition.intervention_form.code  # recorded by the infusion step, not edited here
+    can_edit = can(request.user, Permission.ENTER_DATA, record.subject.site_id) and record.form_code != intervention
     return {
         "record": record, "subject": record.subject, "visit": record.visit, "form": form, "fields": fields,
         "computed": computed, "layout": layout, "patient": patient, "version": version,
-        "mrss_rows": [(label, by_code.get(right) if right else None, by_code.get(left) if left else None)
-                      for label, right, left in MRSS_PAIRS],
+        "grid_rows": body_grid_rows(form, fields),
         "can_edit": can_edit,
         "can_audit": can(request.user, Permission.VIEW_AUDIT, record.subject.site_id),
         "needs_visit_date": record.visit.done_on is None, "today": timezone.localdate(),

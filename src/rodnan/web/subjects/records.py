@@ -45,18 +45,21 @@ def screening_result(subject: Subject, overrides: dict[str, EnteredValue] | None
 
 
 def infusion_values(subject: Subject) -> dict[str, EnteredValue]:
-    """The values of the subject's infusion form (empty before the infusion)."""
-    rows = list(FormRecord.objects.filter(subject=subject, form_code="infusion").values_list("values", flat=True)[:1])
+    """The values of the subject's intervention form (the protocol's ``intervention.form``; empty before the infusion)."""
+    form_code = study_definition(subject.study).intervention_form.code
+    rows = list(FormRecord.objects.filter(subject=subject, form_code=form_code).values_list("values", flat=True)[:1])
     stored = (rows[0] if rows else None) or {}
     return {code: EnteredValue.from_json(data) for code, data in stored.items()}
 
 
 def infusion_dose(subject: Subject, values: Mapping[str, EnteredValue]) -> DoseCheck | None:
-    """The dose check of infusion values, when weight and cells are both given."""
-    cells, weight = values.get("cells_administered"), values.get("infusion_weight")
+    """The dose check of infusion values, when weight and cells (the protocol's intervention roles) are both given."""
+    definition = study_definition(subject.study)
+    roles = definition.intervention_items
+    cells, weight = values.get(roles.cells), values.get(roles.weight)
     if cells is None or weight is None or not isinstance(cells.value, float) or not isinstance(weight.value, float):
         return None
-    return check_dose(study_definition(subject.study), cells.value, weight.value)
+    return check_dose(definition, cells.value, weight.value)
 
 
 def planned(visit: Visit) -> PlannedVisit:

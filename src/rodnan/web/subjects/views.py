@@ -166,7 +166,7 @@ def subject_transition(request: HttpRequest, pk: int, transition: str) -> HttpRe
     context: dict[str, Any] = {"subject": subject, "step": step, "today": timezone.localdate(), "errors": {}, "post": {}}
     definition = study_definition(subject.study)
     if step is Transition.INFUSE:
-        context["items"] = [definition.item_by_code[c] for c in definition.form_by_code["infusion"].items]
+        context["items"] = [definition.item_by_code[c] for c in definition.intervention_form.items]
         context["dose"] = f"{format_cells(definition.intervention.dose.value)} {unit_label(definition.intervention.dose.unit)}"
         context["tolerance"] = round(definition.intervention.dose_tolerance * 100)
     if step is Transition.ENROL:
@@ -179,9 +179,8 @@ def subject_transition(request: HttpRequest, pk: int, transition: str) -> HttpRe
             context["errors"] = {**{k: v.message for k, v in exc.entry.errors.items()},
                                  **{k: v.message for k, v in exc.entry.warnings.items()}}  # fmt: skip
             context["errors"].setdefault(exc.field, f"{exc.field}: {exc.rule}")
-            context["warnings"] = set(exc.entry.warnings) | (
-                {"cells_administered"} if exc.field == "cells_administered" else set()
-            )
+            cells = definition.intervention_items.cells
+            context["warnings"] = set(exc.entry.warnings) | ({cells} if exc.field == cells else set())
             return render(request, "rodnan/transition.html", context, status=422)
         except (InputError, AccessDeniedError) as exc:
             context["errors"] = {getattr(exc, "field", "form"): str(exc)}
@@ -201,7 +200,7 @@ def _do_transition(request: HttpRequest, subject: Subject, step: Transition, def
         actions.check_enrol(user, subject, _date(request, "enrolment_date"), version)
     elif step is Transition.INFUSE:
         confirmed = set(post.getlist("confirm"))
-        actions.check_record_infusion(user, subject, posted_inputs(definition.form_by_code["infusion"], post), confirmed, version)
+        actions.check_record_infusion(user, subject, posted_inputs(definition.intervention_form, post), confirmed, version)
     else:
         actions.check_end_subject(user, subject, step, _date(request, "end_date"), str(post.get("reason", "")), version)
 

@@ -1,0 +1,182 @@
+"""Protocol models of what is collected: items, forms (scheduled and log) and derived items."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from rodnan.core.protocol.common import Code, Frozen, QuantityDef
+
+
+class StandardCodeDef(Frozen):
+    """A code in a standard terminology (LOINC, SNOMED CT, CDISC)."""
+
+    system: Literal["LOINC", "SNOMED-CT", "CDISC", "MedDRA"]
+    code: str
+    display: str
+
+
+class ChoiceDef(Frozen):
+    """One allowed answer of a choice item."""
+
+    code: Code
+    label: str
+
+
+class RangeDef(Frozen):
+    """Plausible range in the item's unit: outside ``min``/``max`` is an error, outside ``soft_*`` a warning."""
+
+    min: float | None = None
+    max: float | None = None
+    soft_min: float | None = None
+    soft_max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeDef:
+        bounds = [b for b in (self.min, self.soft_min, self.soft_max, self.max) if b is not None]
+        if bounds != sorted(bounds):
+            raise ValueError("bounds must be ordered min <= soft_min <= soft_max <= max")
+        return self
+
+
+ItemType = Literal["number", "integer", "boolean", "choice", "text", "date", "partial_date"]
+"""The item types: ``partial_date`` is an ISO 8601 date of reduced precision (``2019``, ``2019-03``, ``2019-03-14``)."""
+
+NON_EXPRESSION_TYPES: tuple[ItemType, ...] = ("text", "date", "partial_date")
+"""Item types the expression language does not read (and endpoints give no ``_base`` variables)."""
+
+FormKind = Literal["scheduled", "log"]
+"""``scheduled``: one record per visit that collects the form; ``log``: repeating records per subject."""
+
+FormLayout = Literal["default", "body_grid", "questionnaire", "table"]
+"""How the entry screen lays a form out: one item per row (``default``), the body-area grid of a skin
+score (``body_grid``, with ``body_areas``), one question per row with its answers as buttons
+(``questionnaire``), or a compact table (``table``)."""
+
+
+class ItemDef(Frozen):
+    """One data item: what is collected, in which unit, within which range."""
+
+    code: Code
+    label: str
+    type: ItemType
+    unit: str | None = Field(default=None, description="UCUM; required for number and integer items")
+    accepted_units: list[str] = Field(default_factory=list)
+    molar_mass: QuantityDef | None = Field(default=None, description="g/mol; lets mass and substance units convert")
+    range: RangeDef | None = None
+    required: bool = False
+    choices: list[ChoiceDef] = Field(default_factory=list)
+    codes: list[StandardCodeDef] = Field(default_factory=list)
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ItemDef:
+        numeric = self.type in ("number", "integer")
+        if numeric and self.unit is None:
+            raise ValueError(f"a {self.type} item needs a unit (UCUM; '1' or '{{score}}' for a pure number)")
+        if not numeric and (self.unit or self.accepted_units or self.range or self.molar_mass):
+            raise ValueError(f"a {self.type} item takes no unit, accepted_units, molar_mass or range")
+        if (self.type == "choice") != bool(self.choices):
+            raise ValueError("choices are required for a choice item and only allowed there")
+        if self.molar_mass is not None and self.molar_mass.unit != "g/mol":
+            raise ValueError("molar_mass must be given in g/mol")
+        return self
+
+    @property
+    def is_numeric(self) -> bool:
+        """True for number and integer items."""
+        return self.type in ("number", "integer")
+
+    @property
+    def molar_mass_g_per_mol(self) -> float | None:
+        """The molar mass in g/mol, if the protocol gives one."""
+        return None if self.molar_mass is None else self.molar_mass.value
+
+
+class LogDef(Frozen):
+    """The items holding a log record's own dates: ``start`` (required) and ``end`` (optional)."""
+
+    start: Code
+    end: Code | None = None
+
+
+class BodyAreaDef(Frozen):
+    """One row of a body grid: an area scored once (``item``) or on each side (``right`` and ``left``)."""
+
+    area: str
+    item: Code | None = None
+    right: Code | None = None
+    left: Code | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> BodyAreaDef:
+        sides = self.right is not None or self.left is not None
+        if (self.item is None) == (not sides):
+            raise ValueError("a body area has either an item (midline) or right and/or left items, not both")
+        return self
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The item codes of the row, right before left."""
+        return tuple(code for code in (self.item, self.right, self.left) if code is not None)
+
+
+class FormDef(Frozen):
+    """A case report form: an ordered list of item codes from the study's item catalogue.
+
+    A ``scheduled`` form is collected once at each visit that lists it; a ``log`` form repeats per
+    subject (medical history, adverse events), each record with a sequence number, the dates its
+    ``log`` items hold and an optional link to a visit. ``layout`` chooses the entry screen and
+    ``patient`` marks a form the patient fills (tablet mode).
+    """
+
+    code: Code
+    label: str
+    short_label: str | None = Field(default=None, max_length=16, description="column heading in visit grids (default: the label)")
+    instrument: str | None = Field(default=None, description="published instrument the form implements")
+    kind: FormKind = "scheduled"
+    log: LogDef | None = Field(default=None, description="the start and end date items of a log form")
+    layout: FormLayout = "default"
+    patient: bool = Field(default=False, description="filled by the patient (tablet mode)")
+    body_areas: list[BodyAreaDef] = Field(default_factory=list, description="rows of the body_grid layout")
+    items: list[Code] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _kind_and_layout(self) -> FormDef:
+        if self.kind == "log" and self.log is None:
+            raise ValueError("a log form needs log: {start: <date item>, end: <date item, optional>}")
+        if self.kind == "scheduled" and self.log is not None:
+            raise ValueError("log: belongs to forms of kind log")
+        if self.layout == "body_grid" and not self.body_areas:
+            raise ValueError("layout body_grid needs body_areas (the body-area items of the grid)")
+        if self.body_areas and self.layout != "body_grid":
+            raise ValueError("body_areas belong to layout body_grid")
+        return self
+
+    @property
+    def heading(self) -> str:
+        """The short label, or the label when the protocol gives none."""
+        return self.short_label or self.label
+
+    @property
+    def is_log(self) -> bool:
+        """True for a log form (repeating per subject)."""
+        return self.kind == "log"
+
+
+class DerivedItemDef(Frozen):
+    """Items computed by a published instrument from other items when they were not measured.
+
+    A measured value always wins; a derived value says which instrument and items it came from.
+    """
+
+    instrument: str = Field(description="instrument code (rodnan.core.instruments.REGISTRY)")
+    inputs: dict[str, Code] = Field(min_length=1, description="instrument input code -> item code")
+    constants: dict[str, str | float] = Field(default_factory=dict, description="instrument input code -> fixed value")
+    outputs: dict[str, Code] = Field(min_length=1, description="'value' or an instrument subscore -> item code")
+    options: dict[str, str] = Field(default_factory=dict)
+    option_items: dict[str, Code] = Field(
+        default_factory=dict, description="option name -> choice item whose answer is the option (e.g. the SF-36 form)"
+    )
+    note: str | None = None
