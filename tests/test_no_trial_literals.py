@@ -24,10 +24,6 @@ EXEMPT_DIRECTORIES = {
 WRITE_PATH = "the lead's write-path rewrite (issue 13, point 3) replaces these by the protocol's roles; then remove the entry"
 SUBJECTS_TABLE = "a column of the subjects table (the analysis data contract), not the item of the same name"
 EXEMPT: dict[str, tuple[frozenset[str], str]] = {
-    # temporary: the three files the write-path rewrite removes the literals from
-    "web/subjects/actions.py": (frozenset({"*"}), WRITE_PATH),
-    "web/crfs/actions.py": (frozenset({"*"}), WRITE_PATH),
-    "web/imports.py": (frozenset({"*"}), WRITE_PATH),
     # platform vocabulary that coincides with a code of this protocol
     "core/analysis/data.py": (frozenset({"infusion_date", "age", "sex", "cells_administered"}), SUBJECTS_TABLE),
     "core/analysis/datasets.py": (frozenset({"infusion_date", "age", "sex", "cells_administered"}), SUBJECTS_TABLE),
@@ -35,6 +31,8 @@ EXEMPT: dict[str, tuple[frozenset[str], str]] = {
     "core/endpoints/evaluate.py": (frozenset({"infusion_date"}), SUBJECTS_TABLE),
     "core/endpoints/responses.py": (frozenset({"infusion_date"}), SUBJECTS_TABLE),
     "web/subjects/views.py": (frozenset({"infusion_date"}), "the Subject model's field (the lifecycle's day 0)"),
+    "web/subjects/store.py": (frozenset({"infusion_date"}), "the Subject model's field (the lifecycle's day 0)"),
+    "web/imports.py": (frozenset({"infusion_date"}), "a column of the simulator's subjects table, not the item"),
     "web/subjects/migrations/0001_initial.py": (
         frozenset({"infusion_date", "screening"}),
         "a generated migration: the Subject model's field and the 'screening' subject status",

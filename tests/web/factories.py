@@ -20,7 +20,7 @@ from django.utils import timezone
 from rodnan.core.schedule import screening_visit
 from rodnan.web.accounts.models import Membership
 from rodnan.web.audit.models import AuditEntry
-from rodnan.web.crfs.actions import check_save_form
+from rodnan.web.crfs.actions import check_save_form, shown
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import load_study, study_definition
@@ -163,14 +163,23 @@ def last_seq() -> int:
     return entry.seq if entry else 0
 
 
+def _shown(value: object) -> str:
+    """An item change's old or new value as people read it: "" for none, a form value with its unit ("2.3 g/dL")."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return shown(value)
+    return str(value)
+
+
 def flat(entries: list[AuditEntry]) -> list[SimpleNamespace]:
-    """Entries of one item change each, flattened for comparison: the entry's attributes plus ``field``,
-    ``old_value`` and ``new_value`` of its single item (an entry without items gives empty ones)."""
+    """Entries flattened to one row per item change, for comparison: the entry's attributes plus ``field``,
+    ``old_value`` and ``new_value`` as shown (an entry without items gives one row with empty ones)."""
     out = []
     for entry in entries:
-        assert len(entry.items) <= 1, f"entry #{entry.seq} has {len(entry.items)} item changes"
-        item = entry.items[0] if entry.items else {"field": "", "old": "", "new": ""}
-        out.append(SimpleNamespace(**{name: getattr(entry, name) for name in (
-            "seq", "action", "object_type", "object_id", "reason", "user_id", "username", "role", "source", "site_id",
-            "subject_id", "form_record_id")}, field=item["field"], old_value=item["old"], new_value=item["new"]))  # fmt: skip
+        for item in entry.items or [{"field": "", "old": None, "new": None}]:
+            out.append(SimpleNamespace(**{name: getattr(entry, name) for name in (
+                "seq", "action", "object_type", "object_id", "reason", "user_id", "username", "role", "source", "site_id",
+                "subject_id", "form_record_id")}, field=item["field"], old_value=_shown(item["old"]),
+                new_value=_shown(item["new"])))  # fmt: skip
     return out

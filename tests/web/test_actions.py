@@ -67,12 +67,13 @@ def test_open_screening_allocates_numbers_and_places_the_screening_visit(site, c
     assert set(FormRecord.objects.filter(visit=visit).values_list("status", "version")) == {("not_started", 0)}
     entries = f.audit_since(start)
     assert [
-        (e.action, e.field, e.old_value, e.new_value, e.username, e.role, e.subject_id, e.site_id) for e in f.flat(entries[:2])
+        (e.action, e.field, e.old_value, e.new_value, e.username, e.role, e.subject_id, e.site_id) for e in f.flat(entries[:1])
     ] == [
         ("subject.screen", "screening_number", "", "NJDT-S0001", "coord", "coordinator", first.pk, site.pk),
+        ("subject.screen", "status", "", "screening", "coord", "coordinator", first.pk, site.pk),
         ("subject.screen", "screening_date", "", screened.isoformat(), "coord", "coordinator", first.pk, site.pk),
     ]
-    assert len(entries) == 4  # two per screening opened
+    assert len(entries) == 2  # one event per screening opened, with its three fields
     assert verify_chain().ok
 
 
@@ -127,12 +128,15 @@ def test_full_lifecycle_through_actions(site, investigator):
     entries = f.audit_since(start)
     assert [(e.action, e.field, e.new_value) for e in f.flat(entries)] == [
         ("subject.infuse", "status", "in_follow_up"),
-        ("form.save", "infusion_date", infusion_date.isoformat()),
-        ("form.save", "product_lot", "LOT-2026-001"),
-        ("form.save", "donor_code", "DONOR-17"),
-        ("form.save", "infusion_weight", "60"),
-        ("form.save", "cells_administered", "60000000"),
+        ("subject.infuse", "infusion_date", infusion_date.isoformat()),
         ("visit.schedule", "visits", f"13 visits from {infusion_date.isoformat()}"),
+        ("visit.done", "done_on", infusion_date.isoformat()),
+        ("record.save", "infusion_date", infusion_date.isoformat()),
+        ("record.save", "product_lot", "LOT-2026-001"),
+        ("record.save", "donor_code", "DONOR-17"),
+        ("record.save", "infusion_weight", "60"),
+        ("record.save", "cells_administered", "60000000"),
+        ("record.save", "status", "complete"),
     ]
     assert "on the protocol dose" in entries[0].reason
 
@@ -375,7 +379,9 @@ def test_screen_fail_and_end_steps_need_a_reason(site, investigator):
     failed = actions.check_screen_fail(investigator, subject, " DLCO repeat 40 % ")
     assert (failed.status, failed.screen_fail_reason, failed.end_date) == ("screen_failed", "DLCO repeat 40 %", f.today())
     assert [(e.action, e.field, e.old_value, e.new_value, e.reason, e.role) for e in f.flat(f.audit_since(start))] == [
-        ("subject.screen_fail", "status", "screening", "screen_failed", "DLCO repeat 40 %", "investigator")
+        ("subject.screen_fail", "status", "screening", "screen_failed", "DLCO repeat 40 %", "investigator"),
+        ("subject.screen_fail", "screen_fail_reason", "", "DLCO repeat 40 %", "DLCO repeat 40 %", "investigator"),
+        ("subject.screen_fail", "end_date", "", f.today().isoformat(), "DLCO repeat 40 %", "investigator"),
     ]
     infused = f.infused_subject(investigator, site)
     with pytest.raises(InputError) as caught:
@@ -420,7 +426,7 @@ def test_form_save_stores_the_unit_conversion(site, coordinator):
     assert stored["value"] == pytest.approx(23.0)
     assert stored["display"] == "23 g/L"
     assert result.changed == ("albumin",)
-    assert (record.version, record.status) == (1, "incomplete")
+    assert (record.version, record.status) == (1, "in_progress")
 
 
 def test_first_save_of_a_visit_records_done_on_and_audits_each_item(site, coordinator):
@@ -440,10 +446,11 @@ def test_first_save_of_a_visit_records_done_on_and_audits_each_item(site, coordi
     where = "NJDT-S0001/SCR/demographics"
     assert got == [
         ("visit.done", "NJDT-S0001/SCR", "done_on", "", visit_date.isoformat(), "", "coord", "coordinator"),
-        ("form.save", where, "sex", "", "female", "", "coord", "coordinator"),
-        ("form.save", where, "age", "", "45", "", "coord", "coordinator"),
-        ("form.save", where, "height", "", "1.62 m", "", "coord", "coordinator"),
-        ("form.save", where, "body_weight", "", "58", "", "coord", "coordinator"),
+        ("record.save", where, "sex", "", "female", "", "coord", "coordinator"),
+        ("record.save", where, "age", "", "45", "", "coord", "coordinator"),
+        ("record.save", where, "height", "", "1.62 m", "", "coord", "coordinator"),
+        ("record.save", where, "body_weight", "", "58", "", "coord", "coordinator"),
+        ("record.save", where, "status", "not_started", "complete", "", "coord", "coordinator"),
     ]
     record.refresh_from_db()
     assert record.values["height"]["value"] == pytest.approx(162.0)
@@ -487,8 +494,9 @@ def test_soft_range_warning_needs_confirmation(site, coordinator):
     actions_written = [(e.action, e.field, e.new_value) for e in f.flat(f.audit_since(start))]
     assert actions_written == [
         ("visit.done", "done_on", f.today().isoformat()),
-        ("form.save", "albumin", "18"),
-        ("form.confirm_warning", "albumin", "outside the expected range 20 to 55 g/L; confirm it is correct"),
+        ("record.save", "albumin", "18"),
+        ("record.save", "status", "in_progress"),
+        ("record.confirm_warning", "albumin", "outside the expected range 20 to 55 g/L; confirm it is correct"),
     ]
 
 
@@ -509,8 +517,8 @@ def test_changing_a_saved_value_needs_a_reason(site, coordinator, investigator):
     assert result.changed == ("esr", "albumin")  # in form order
     got = [(e.action, e.field, e.old_value, e.new_value, e.username, e.role, e.reason) for e in f.flat(f.audit_since(start))]
     assert got == [
-        ("form.save", "esr", "12", "14", "inv", "investigator", "lab report corrected"),
-        ("form.save", "albumin", "40", "38", "inv", "investigator", "lab report corrected"),
+        ("record.save", "esr", "12", "14", "inv", "investigator", "lab report corrected"),
+        ("record.save", "albumin", "40", "38", "inv", "investigator", "lab report corrected"),
     ]
     record.refresh_from_db()
     assert (record.version, record.values["albumin"]["value"], record.updated_by.username) == (2, 38.0, "inv")
@@ -570,7 +578,7 @@ def test_mrss_with_an_area_missing_is_incomplete(site, investigator):
     result = check_save_form(investigator, record, _entries(partial), expected_version=0)
     assert "mrss_foot_l" in result.entry.missing_required
     record.refresh_from_db()
-    assert record.status == "incomplete"
+    assert record.status == "in_progress"
 
 
 def test_follow_up_visit_date_before_the_infusion_is_refused(site, investigator):

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from rodnan.web.audit.models import AuditEntry
+from rodnan.web.crfs.actions import shown
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.subjects.models import Subject, Visit
 from tests.candidates import LUNG_ELIGIBLE
@@ -304,10 +305,10 @@ def test_audit_views_list_the_change_with_its_reason(inv_client, site, investiga
     response = inv_client.post(f"/forms/{record.pk}/", posted({**LUNG_ELIGIBLE, "albumin": 38}, version="1",
                                                               reason="lab report corrected"))  # fmt: skip
     assert response.status_code == 302
-    entry = AuditEntry.objects.get(action="form.save", changes__contains='"field":"albumin"', reason__gt="")
-    assert entry.items == [{"field": "albumin", "old": "40", "new": "38"}]
+    entry = AuditEntry.objects.get(action="record.save", changes__contains='"field":"albumin"', reason__gt="")
+    assert [(i["field"], shown(i["old"]), shown(i["new"])) for i in entry.items] == [("albumin", "40", "38")]
     assert (entry.reason, entry.username, entry.role) == ("lab report corrected", "inv", "investigator")
-    row = "inv investigator form.save NJDT-S0001/SCR/screening Serum albumin 40 38 lab report corrected"
+    row = "inv investigator record.save NJDT-S0001/SCR/screening Serum albumin 40 38 lab report corrected"
     assert row in text(inv_client.get(f"/forms/{record.pk}/audit/"))
     subject_page = text(inv_client.get(f"/subjects/{subject.pk}/audit/"))
     assert row in subject_page

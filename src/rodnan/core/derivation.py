@@ -10,7 +10,7 @@ for instruments that offer a column form, else one call per row that needs it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -82,19 +82,34 @@ def describe_derivation(definition: DerivedItemDef) -> str:
     return f"{definition.instrument} from {shown}"
 
 
-def derive_items(study: Study, values: Mapping[str, ItemValue]) -> dict[str, ItemValue]:
+def derivations_for(study: Study, targets: Collection[str]) -> tuple[DerivedItemDef, ...]:
+    """The protocol's derived items needed to compute ``targets``: those with an output among them, and,
+    transitively, those whose outputs the former read, in the protocol's order."""
+    needed = set(targets)
+    chosen: list[DerivedItemDef] = []
+    for definition in reversed(study.derived_items):
+        if needed & set(definition.outputs.values()):
+            chosen.append(definition)
+            needed |= set(definition.inputs.values()) | set(definition.option_items.values())
+    return tuple(reversed(chosen))
+
+
+def derive_items(
+    study: Study, values: Mapping[str, ItemValue], definitions: Sequence[DerivedItemDef] | None = None
+) -> dict[str, ItemValue]:
     """Add the derived items a candidate lacks, in the order the protocol declares them.
 
     Args:
         study: the protocol.
         values: normalised values by item code (missing items may be absent).
+        definitions: only these derived items (see :func:`derivations_for`); default every one.
 
     Returns:
         The values with each derivable missing item filled in (``derived_by`` says how); items
         that cannot be derived stay missing, with the reason in ``derived_by``.
     """
     out = dict(values)
-    for definition in study.derived_items:
+    for definition in study.derived_items if definitions is None else definitions:
         wanted = {output: code for output, code in definition.outputs.items() if code not in out or out[code].is_missing}
         if not wanted:
             continue

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from rodnan.core import units
-from rodnan.core.derivation import derive_items
-from rodnan.core.protocol.model import NON_EXPRESSION_TYPES, ItemDef, ItemType, Study
+from rodnan.core.derivation import derivations_for, derive_items
+from rodnan.core.protocol.model import NON_EXPRESSION_TYPES, DerivedItemDef, FormDef, ItemDef, ItemType, Study
 from rodnan.core.values import ItemValue, Measurement, format_number, normalize_value, parse_partial_date
 from rodnan.errors import InputError
 
@@ -229,6 +229,21 @@ def _check_coded(item: ItemDef, raw: str, unit: str | None) -> tuple[EnteredValu
     return entered, normalized
 
 
+_FORM_DERIVATIONS: dict[tuple[int, str], tuple[Study, tuple[DerivedItemDef, ...]]] = {}
+"""Per (protocol object, form): the derived items its entry computes (the object is kept, so its id stays its own)."""
+
+
+def _form_derivations(study: Study, form: FormDef) -> tuple[DerivedItemDef, ...]:
+    """The derived items needed for a form's own items (computed once per protocol and form)."""
+    key = (id(study), form.code)
+    cached = _FORM_DERIVATIONS.get(key)
+    if cached is None or cached[0] is not study:
+        if len(_FORM_DERIVATIONS) > 256:  # many protocol objects (tests of edited protocols): start again
+            _FORM_DERIVATIONS.clear()
+        cached = _FORM_DERIVATIONS[key] = (study, derivations_for(study, form.items))
+    return cached[1]
+
+
 def check_form_entry(
     study: Study,
     form_code: str,
@@ -291,7 +306,7 @@ def check_form_entry(
             (confirmed_warnings if code in confirmed else warnings)[code] = _issue(item, rule, "warning")
     derived = {
         code: value
-        for code, value in derive_items(study, normalized).items()
+        for code, value in derive_items(study, normalized, _form_derivations(study, form)).items()
         if code in form.items and code not in entered and value.derived_by is not None
     }
     missing = tuple(

@@ -56,6 +56,7 @@ class VisitState(StrEnum):
     OVERDUE = "overdue"
     DONE = "done"
     MISSED = "missed"
+    NOT_EXPECTED = "not_expected"
 
     @property
     def label(self) -> str:
@@ -69,6 +70,7 @@ VISIT_STATE_LABELS: dict[VisitState, str] = {
     VisitState.OVERDUE: "Overdue",
     VisitState.DONE: "Done",
     VisitState.MISSED: "Missed",
+    VisitState.NOT_EXPECTED: "Not expected",
 }
 """Human labels of the visit states."""
 

@@ -19,11 +19,12 @@ from django.utils import timezone
 from rodnan.core.analysis.datasets import SUBJECT_CELLS, SUBJECT_INFUSION_DATE
 from rodnan.core.lifecycle import SubjectStatus, Transition
 from rodnan.core.protocol import Study as StudyDef
+from rodnan.core.simulate import history
 from rodnan.core.simulate.candidates import simulate_candidates
 from rodnan.core.simulate.cohort import simulate_cohort
 from rodnan.web.accounts.actions import do_grant_membership
 from rodnan.web.accounts.roles import ROLES
-from rodnan.web.crfs.actions import check_save_form
+from rodnan.web.crfs.actions import check_add_log_record, check_save_form
 from rodnan.web.crfs.fields import derived_within
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Site, Study
@@ -144,6 +145,7 @@ def fill_demo(progress: Callable[[int, int], None] | None = None) -> Study:
             row = pool.frame.iloc[failing.pop(0) if stage.kind == "screen_failed" else incomplete.pop(0)]
             screened = today - dt.timedelta(days=5 + 3 * n)
             subject = actions.check_open_screening(coordinator, site, study, screened)
+            _enter_history(coordinator, subject)
             _enter_candidate(coordinator, subject, definition, row, screened)
             if stage.kind == "consented":
                 actions.check_consent(coordinator, subject, "2.0 (2009-07-20)", screened)
@@ -162,6 +164,14 @@ def fill_demo(progress: Callable[[int, int], None] | None = None) -> Study:
         if progress:
             progress(n + 1, len(STAGES))
     return study
+
+
+def _enter_history(user: Any, subject: Subject) -> None:
+    """The patient's medical history (simulated: Raynaud's phenomenon and some comorbidities), one log record each."""
+    if history.FORM not in study_definition(subject.study).form_by_code:
+        return
+    for entries in history.simulate_medical_history(subject.screening_date, SEED + subject.pk):
+        check_add_log_record(user, subject, history.FORM, entries)
 
 
 def _enter_candidate(user: Any, subject: Subject, definition: StudyDef, row: Any, screened: dt.date) -> None:
@@ -191,6 +201,7 @@ def _enrol_simulated(users: dict[str, Any], site: Site, study: Study, stage: Sta
         shift = (today - dt.timedelta(days=round(stage.months_since_infusion * 30.4375))) - sim_infusion
     screened = _shift(str(info["screening_date"]), shift)
     subject = actions.check_open_screening(coordinator, site, study, screened)
+    _enter_history(coordinator, subject)
     screening_visit = subject.visits.get()
     _save_visit(coordinator, subject, screening_visit, values.get("SCR", []), shift)
     subject = actions.check_consent(coordinator, subject, "2.0 (2009-07-20)", _shift(str(info["consent_date"]), shift))

@@ -37,13 +37,12 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from rodnan.core.entry import check_form_entry
-from rodnan.core.lifecycle import Transition
+from rodnan.core.lifecycle import SubjectStatus, Transition
 from rodnan.core.protocol import Study as StudyDef
 from rodnan.core.records import record_plans, subject_plans
 from rodnan.core.records.course import Course
+from rodnan.core.records.errors import EntryRejectedError
 from rodnan.core.records.model import RecordKey, RecordSnapshot
-from rodnan.core.records.roles import intervention_form
 from rodnan.core.simulate.cohort import SimulatedCohort
 from rodnan.errors import InputError
 from rodnan.web.accounts.access import require
@@ -68,7 +67,7 @@ IMPORT_PERMISSIONS = (
 )  # fmt: skip
 """What the importing user's role must grant at every site: each step the import records."""
 
-PRE_INFUSION_STAGES = (("screening", 0.02), ("consented", 0.01), ("enrolled", 0.01))
+PRE_INFUSION_STAGES = ((SubjectStatus.SCREENING, 0.02), (SubjectStatus.CONSENTED, 0.01), (SubjectStatus.ENROLLED, 0.01))
 """Stages before the infusion, with the fraction of subjects stopped there; the others are placed in follow-up."""
 
 TAIL_DAYS = 60
@@ -143,44 +142,50 @@ class _Builder:
             if item in items and value != ""
         }
 
-    def _valid(self, course: Course, visit_code: str, form: str, entries: dict[str, tuple[str, str | None]]) -> None:
-        """Leave out (and report) the values the entry checks reject: paper values in error are never stored."""
-        entry = check_form_entry(self.definition, form, entries, set(entries))
+    def _drop_errors(self, course: Course, visit_code: str, form: str, exc: InputError,
+                     entries: dict[str, tuple[str, str | None]]) -> bool:  # fmt: skip
+        """Leave out (and report) the values the plan refused as errors: paper values in error are never stored.
+
+        Returns True when something was left out (the plan may be asked again), False for any other refusal.
+        """
         assert course.subject is not None
-        for code, issue in entry.errors.items():
+        errors = exc.entry.errors if isinstance(exc, EntryRejectedError) else {}
+        for code, issue in errors.items():
             self.report.rejected.append((course.subject.label, visit_code, form, code, issue.rule))
             entries.pop(code, None)
+        if not errors:
+            self.report.rejected.append((course.subject.label, visit_code, form, exc.field, exc.rule))
+        return bool(errors)
 
     def _save(self, course: Course, record: RecordSnapshot, rows: Sequence[Row], done_on: dt.date) -> None:
         assert course.subject is not None
         visit_code, form, _ = record.key
         entries = self._entries(form, rows)
-        self._valid(course, str(visit_code), form, entries)
-        if not entries:
-            return
-        try:
-            plan = record_plans.plan_save_record(
-                self.definition, course.subject, record, entries, today=self.today, expected_version=record.version,
-                confirmed=set(entries), reason=IMPORT_REASON, visit=course.visits[str(visit_code)], visit_date=done_on,
-            )  # fmt: skip
-        except InputError as exc:
-            self.report.rejected.append((course.subject.label, str(visit_code), form, exc.field, exc.rule))
-            return
-        if plan.empty:
+        plan = None
+        while entries and plan is None:
+            try:
+                plan = record_plans.plan_save_record(
+                    self.definition, course.subject, record, entries, today=self.today, expected_version=record.version,
+                    confirmed=set(entries), reason=IMPORT_REASON, visit=course.visits[str(visit_code)], visit_date=done_on,
+                )  # fmt: skip
+            except InputError as exc:
+                if not self._drop_errors(course, str(visit_code), form, exc, entries):
+                    return
+        if plan is None or plan.empty:
             return
         course.apply(plan)
         self.report.forms_saved += 1
         self.report.values += len(course.records[record.key].values)
 
     def _enter_visit(self, course: Course, visit_code: str, rows: Sequence[Row], done_on: dt.date) -> None:
-        intervention = intervention_form(self.definition).code
+        intervention = self.definition.intervention_form.code
         for record in course.visit_records(visit_code):
             if record.form_code != intervention:
                 self._save(course, record, rows, done_on)
 
     def build(self, site: Site, numbers: _Numbers, info: dict[str, Any], rows: dict[str, list[Row]], stage: str,
               shift: dt.timedelta) -> Course:  # fmt: skip
-        """The course of one subject, up to ``stage`` (or as far as ``today`` reaches for "follow_up")."""
+        """The course of one subject, up to ``stage`` (or as far as ``today`` reaches for "in_follow_up")."""
         self.shift = shift
         definition, today = self.definition, self.today
 
@@ -198,17 +203,17 @@ class _Builder:
         if scr_rows and scr_rows[0][3] <= today:
             self._enter_visit(course, screening, scr_rows, scr_rows[0][3])
         consent = moved("consent_date")
-        if stage == "screening" or consent is None or consent > today:
+        if stage == SubjectStatus.SCREENING or consent is None or consent > today:
             return course
         assert course.subject is not None
         course.apply(subject_plans.plan_consent(course.subject, CONSENT_VERSION, consent, today))
         enrolment = moved("enrolment_date")
-        if stage == "consented" or enrolment is None or enrolment > today:
+        if stage == SubjectStatus.CONSENTED or enrolment is None or enrolment > today:
             return course
         if not self._enrol(course, screening, enrolment, numbers, site):
             return course
         infusion = moved("infusion_date")
-        if stage == "enrolled" or infusion is None or infusion > today:
+        if stage == SubjectStatus.ENROLLED or infusion is None or infusion > today:
             return course
         if not self._infuse(course, rows):
             return course
@@ -230,10 +235,9 @@ class _Builder:
 
     def _infuse(self, course: Course, rows: dict[str, list[Row]]) -> bool:
         assert course.subject is not None
-        form = intervention_form(self.definition)
+        form = self.definition.intervention_form
         day0 = next((v.code for v in self.definition.schedule.visits if form.code in v.forms), "")
         entries = self._entries(form.code, rows.get(day0, []))
-        self._valid(course, day0, form.code, entries)
         try:
             plan = subject_plans.plan_infusion(self.definition, course.subject, entries, set(entries), self.today)
         except InputError as exc:
@@ -282,12 +286,12 @@ def plan_stages(cohort: SimulatedCohort, today: dt.date, seed: int | None = None
     out: list[tuple[str, dt.timedelta]] = []
     for i, (infusion, end) in enumerate(zip(frame["infusion_date"].tolist(), frame["end_date"].tolist(), strict=True)):
         infused = dt.date.fromisoformat(str(infusion))
-        stage, low = "follow_up", 0.0
+        stage, low = SubjectStatus.IN_FOLLOW_UP.value, 0.0
         for name, fraction in PRE_INFUSION_STAGES:
             if low <= draw[i] < low + fraction:
                 stage = name
             low += fraction
-        if stage != "follow_up":
+        if stage != SubjectStatus.IN_FOLLOW_UP.value:
             out.append((stage, today - dt.timedelta(days=1) - infused))
             continue
         span = (dt.date.fromisoformat(str(end)) - infused).days + TAIL_DAYS if end else 365 + TAIL_DAYS
@@ -381,7 +385,7 @@ def do_import_cohort(
     today = today or timezone.localdate()
     definition = study_definition(study)
     report = ImportReport()
-    kept = [("follow_up", dt.timedelta(0))] * len(cohort.subjects)
+    kept = [(SubjectStatus.IN_FOLLOW_UP.value, dt.timedelta(0))] * len(cohort.subjects)
     stages = kept if as_simulated else plan_stages(cohort, today, seed)
     with _sqlite_cache(SQLITE_IMPORT_CACHE_KIB):
         _import(user, role_code, sites, cohort, today, progress, batch_size, stages, study, definition, report)

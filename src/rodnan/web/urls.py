@@ -22,6 +22,7 @@ urlpatterns = [
     path("subjects/<int:pk>/audit/", audit.subject_audit, name="subject_audit"),
     path("subjects/<int:pk>/<slug:transition>/", subjects.subject_transition, name="subject_transition"),
     path("visits/<int:pk>/missed/", subjects.visit_missed, name="visit_missed"),
+    path("subjects/<int:pk>/log/<slug:form_code>/add/", crfs.log_add, name="log_add"),
     path("forms/<int:pk>/", crfs.form_entry, name="form_entry"),
     path("forms/<int:pk>/eligibility/", crfs.eligibility_preview, name="eligibility_preview"),
     path("forms/<int:pk>/audit/", audit.form_audit, name="form_audit"),

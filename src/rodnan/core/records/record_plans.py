@@ -25,8 +25,8 @@ from rodnan.core.records.model import (
     VisitSnapshot,
     VisitWrite,
 )
-from rodnan.core.records.roles import intervention_form, log_items
 from rodnan.core.records.states import RecordEvent, RecordStateError, apply_event, check_event
+from rodnan.core.values import partial_date_bounds
 from rodnan.errors import InputError, RodnanError
 
 
@@ -53,31 +53,18 @@ def record_label(subject: SubjectSnapshot, record: RecordSnapshot) -> str:
     return f"{subject.label}/{visit}/{form}" if visit is not None else f"{subject.label}/{form}#{seq}"
 
 
-def _partial_bounds(text: str) -> tuple[dt.date, dt.date]:
-    """The first and last day a (possibly partial) ISO date can mean: "2019" -> 2019-01-01 .. 2019-12-31."""
-    parts = [int(p) for p in text.split("-")]
-    if len(parts) == 1:
-        return dt.date(parts[0], 1, 1), dt.date(parts[0], 12, 31)
-    if len(parts) == 2:
-        first = dt.date(parts[0], parts[1], 1)
-        following = dt.date(parts[0] + parts[1] // 12, parts[1] % 12 + 1, 1)
-        return first, following - dt.timedelta(days=1)
-    day = dt.date(parts[0], parts[1], parts[2])
-    return day, day
-
-
 def _log_dates(study: Study, form_code: str, entry: FormEntryResult) -> tuple[str | None, str | None]:
     """A log record's start and end from its items; refuses a missing start or an end before the start."""
-    spec = log_items(study.form_by_code[form_code])
-    if spec is None:
+    log = study.form_by_code[form_code].log
+    if log is None:
         return None, None
-    start_item, end_item = spec
+    start_item, end_item = log.start, log.end
     start = entry.values.get(start_item)
     end = entry.values.get(end_item) if end_item else None
     if start is None or start.value is None:
         raise EntryRejectedError(entry, start_item, "is required: a log record needs its start date")
     start_text, end_text = str(start.value), (str(end.value) if end is not None and end.value is not None else None)
-    if end_text is not None and end_item is not None and _partial_bounds(end_text)[1] < _partial_bounds(start_text)[0]:
+    if end_text is not None and end_item is not None and partial_date_bounds(end_text)[1] < partial_date_bounds(start_text)[0]:
         raise EntryRejectedError(entry, end_item, f"cannot be before the start ({start_text})")
     return start_text, end_text
 
@@ -126,7 +113,7 @@ def plan_save_record(
         raise RecordConflictError(record, expected_version)
     check_event(record.state, RecordEvent.SAVE)
     entry = check_form_entry(study, record.form_code, entries, confirmed)
-    if record.form_code == intervention_form(study).code:
+    if record.form_code == study.intervention_form.code:
         raise EntryRejectedError(entry, "form", "the MSC infusion is recorded by the infusion step and cannot be changed here")
     if not entry.ok:
         raise EntryRejectedError(entry)
@@ -194,7 +181,7 @@ def plan_add_log_record(
         EntryRejectedError: as :func:`plan_save_record` (a log record needs its start date).
     """
     form = study.form_by_code.get(form_code)
-    if form is None or log_items(form) is None:
+    if form is None or form.log is None:
         raise InputError("form", "is not a log form of the protocol", form_code)
     record = RecordSnapshot((None, form_code, seq), protocol_version=study.protocol.version, visit_code=visit_code)
     return plan_save_record(study, subject, record, entries, today=today, expected_version=0, confirmed=confirmed, created=True)

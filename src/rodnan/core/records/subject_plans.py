@@ -31,7 +31,6 @@ from rodnan.core.records.model import (
     VisitSnapshot,
     VisitWrite,
 )
-from rodnan.core.records.roles import intervention_form, intervention_items
 from rodnan.core.records.states import RecordEvent, RecordState, RecordStatus, apply_event
 from rodnan.core.schedule import plan_screening, plan_visits
 from rodnan.errors import InputError
@@ -73,11 +72,11 @@ def _transition(subject: SubjectSnapshot, transition: Transition, reason: str = 
                 ) -> tuple[SubjectSnapshot, AuditChange]:  # fmt: skip
     """The subject after ``transition`` (status and ``fields`` set, version + 1) and its audit entry."""
     new_status = next_status(SubjectStatus(subject.status), transition).value
-    change = _subject_change(subject, f"subject.{transition.value}", reason, status=new_status, **fields)
     after = replace(subject, status=new_status, version=subject.version + 1, **fields)  # type: ignore[arg-type]
     if "subject_code" in fields:  # the label follows the subject ID from enrolment on
         after = replace(after, label=str(fields["subject_code"]))
-    return after, change
+    change = _subject_change(subject, f"subject.{transition.value}", reason, status=new_status, **fields)
+    return after, replace(change, object_id=after.label)
 
 
 def plan_open_screening(study: Study, site_code: str, number: int, screening_date: dt.date, today: dt.date) -> Plan:
@@ -169,7 +168,7 @@ def plan_enrol(
 
 def infusion_dose(study: Study, values: Mapping[str, EnteredValue]) -> DoseCheck | None:
     """The dose check of the intervention form's values, when the cells and the weight are both given."""
-    roles = intervention_items(study)
+    roles = study.intervention_items
     cells, weight = values.get(roles.cells), values.get(roles.weight)
     if cells is None or weight is None or not isinstance(cells.value, float) or not isinstance(weight.value, float):
         return None
@@ -188,8 +187,8 @@ def plan_infusion(
             tolerance that was not confirmed (field: the cells item).
         InputError: the infusion date in the future or before enrolment; the status does not allow it.
     """
-    form = intervention_form(study)
-    roles = intervention_items(study)
+    form = study.intervention_form
+    roles = study.intervention_items
     entry = check_form_entry(study, form.code, entries, confirmed)
     if not entry.ok:
         raise EntryRejectedError(entry)

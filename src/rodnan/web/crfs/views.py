@@ -7,22 +7,25 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Max
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from rodnan.core.entry import EnteredValue, FormEntryResult, check_form_entry
 from rodnan.core.schedule import visit_timing
+from rodnan.errors import InputError
 from rodnan.web.accounts.access import AccessDeniedError, can
 from rodnan.web.accounts.roles import Permission
-from rodnan.web.crfs.actions import EditConflictError, check_save_form, shown
+from rodnan.web.crfs.actions import EditConflictError, check_add_log_record, check_save_form, shown
 from rodnan.web.crfs.fields import body_grid_rows, build_fields, posted_inputs, stored_inputs
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.actions import EntryRejectedError
 from rodnan.web.subjects.records import SCREENING_VISIT_DAY_MAX, planned, screening_result
-from rodnan.web.subjects.selectors import get_form_record_for_user
+from rodnan.web.subjects.selectors import get_form_record_for_user, get_subject_for_user
+from rodnan.web.subjects.store import record_state
 
 PATIENT_REASON = "answer changed by the patient in tablet mode"
 
@@ -37,16 +40,19 @@ def _context(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[s
     fields, computed = build_fields(definition, form, inputs, entry, confirmed)
     layout = form.layout
     patient = request.GET.get("mode") == "patient" and form.patient
-    screening = record.visit.day <= SCREENING_VISIT_DAY_MAX
+    screening = record.visit is not None and record.visit.day <= SCREENING_VISIT_DAY_MAX
+    state = record_state(record)
     intervention = definition.intervention_form.code  # recorded by the infusion step, not edited here
-    can_edit = can(request.user, Permission.ENTER_DATA, record.subject.site_id) and record.form_code != intervention
+    can_edit = (can(request.user, Permission.ENTER_DATA, record.subject.site_id) and record.form_code != intervention
+                and state.accepts_values)  # fmt: skip
     return {
         "record": record, "subject": record.subject, "visit": record.visit, "form": form, "fields": fields,
         "computed": computed, "layout": layout, "patient": patient, "version": version,
         "grid_rows": body_grid_rows(form, fields),
         "can_edit": can_edit,
         "can_audit": can(request.user, Permission.VIEW_AUDIT, record.subject.site_id),
-        "needs_visit_date": record.visit.done_on is None, "today": timezone.localdate(),
+        "needs_visit_date": record.visit is not None and record.visit.done_on is None, "today": timezone.localdate(),
+        "state": state, "log": record.visit is None, "adding": record.pk is None,
         "has_saved_values": bool(record.values),
         "readonly": not can_edit,
         # never in tablet mode: the checklist shows other clinical values (HIV, pregnancy) to whoever holds the tablet
@@ -88,19 +94,7 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
         result = check_save_form(request.user, record, typed, expected_version=version, confirmed=confirmed,
                                  reason=reason, visit_date=visit_date)  # fmt: skip
     except ValueError as exc:
-        if isinstance(exc, EntryRejectedError):
-            context = _context(request, record, inputs, exc.entry, confirmed, version)
-            context["form_error"] = f"{exc.field}: {exc.rule}" if not exc.entry.errors and not exc.entry.warnings else ""
-            context["reason_error"] = exc.field == "reason"
-            context["visit_date_error"] = f"visit date: {exc.rule}" if exc.field == "visit_date" else ""
-            context["reason"] = request.POST.get("reason", "")
-            context["problems"] = [
-                (code, issue.message) for code, issue in [*exc.entry.errors.items(), *exc.entry.warnings.items()]
-            ]
-            return render(request, "rodnan/form_entry.html", context, status=422)
-        context = _context(request, record, inputs, None, confirmed, version)
-        context["form_error"] = f"visit date: must be a date YYYY-MM-DD ({exc})"
-        return render(request, "rodnan/form_entry.html", context, status=422)
+        return _refused(request, record, inputs, confirmed, version, exc)
     except EditConflictError as exc:
         current = exc.current
         context = _context(request, record, inputs, None, confirmed, current.version)
@@ -117,15 +111,61 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
     n = len(result.changed)
     if request.GET.get("mode") == "patient":
         return render(request, "rodnan/thank_you.html", {"record": record})
-    messages.success(request, f"{form.label} at {record.visit.code} saved: {n} value{'s' if n != 1 else ''} changed.")
+    where = record.visit.code if record.visit is not None else f"entry {record.seq}"
+    messages.success(request, f"{form.label} at {where} saved: {n} value{'s' if n != 1 else ''} changed.")
     visit = result.visit
-    if visit.done_on is not None and visit.day > 0:
+    if visit is not None and visit.done_on is not None and visit.day > 0:
         timing = visit_timing(planned(visit), visit.done_on)
         if timing != "on_time":
             window = f"{visit.window_start.isoformat()} to {visit.window_end.isoformat()}"
             messages.warning(request, f"{visit.label} took place {timing} ({visit.done_on.isoformat()}), outside its window "
                                       f"{window}; it is flagged on the subject page.")  # fmt: skip
     return redirect("subject_detail", pk=record.subject_id)
+
+
+def _refused(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[str, str]], confirmed: set[str], version: int,
+             exc: ValueError) -> HttpResponse:  # fmt: skip
+    """The form again with what was typed and why it was not saved (422)."""
+    if isinstance(exc, EntryRejectedError):
+        context = _context(request, record, inputs, exc.entry, confirmed, version)
+        context["form_error"] = f"{exc.field}: {exc.rule}" if not exc.entry.errors and not exc.entry.warnings else ""
+        context["reason_error"] = exc.field == "reason"
+        context["visit_date_error"] = f"visit date: {exc.rule}" if exc.field == "visit_date" else ""
+        context["reason"] = request.POST.get("reason", "")
+        context["problems"] = [(code, issue.message) for code, issue in [*exc.entry.errors.items(), *exc.entry.warnings.items()]]
+        return render(request, "rodnan/form_entry.html", context, status=422)
+    context = _context(request, record, inputs, None, confirmed, version)
+    if isinstance(exc, InputError):  # the record's state (locked, not expected, ...) or another named rule
+        context["form_error"] = f"this record {exc.rule}" if exc.field == "record" else f"{exc.field}: {exc.rule}"
+    else:
+        context["form_error"] = f"visit date: must be a date YYYY-MM-DD ({exc})"
+    return render(request, "rodnan/form_entry.html", context, status=422)
+
+
+@login_required
+def log_add(request: HttpRequest, pk: int, form_code: str) -> HttpResponse:
+    """GET: an empty entry of a log form (e.g. one medical-history condition). POST: add it as the subject's next entry."""
+    subject = get_subject_for_user(request.user, pk)
+    definition = study_definition(subject.study)
+    form = definition.form_by_code.get(form_code)
+    if form is None or form.log is None:
+        raise Http404("no such log form in the protocol")
+    last = FormRecord.objects.filter(subject=subject, visit__isnull=True, form_code=form.code).aggregate(n=Max("seq"))["n"]
+    record = FormRecord(subject=subject, form_code=form.code, seq=(last or 0) + 1, version=0, values={})
+    if request.method != "POST":
+        return render(request, "rodnan/form_entry.html", _context(request, record, {}, None, set(), 0))
+    typed = posted_inputs(form, request.POST)
+    inputs = {code: (raw, unit or "") for code, (raw, unit) in typed.items()}
+    confirmed = set(request.POST.getlist("confirm"))
+    try:
+        added = check_add_log_record(request.user, subject, form.code, typed, confirmed=confirmed)
+    except ValueError as exc:
+        return _refused(request, record, inputs, confirmed, 0, exc)
+    except AccessDeniedError as exc:
+        messages.error(request, str(exc))
+        return redirect("subject_detail", pk=subject.pk)
+    messages.success(request, f"{form.label}: entry {added.seq} added.")
+    return redirect("subject_detail", pk=subject.pk)
 
 
 @login_required

@@ -12,6 +12,8 @@ from django.utils import timezone
 from rodnan.core.dose import DoseCheck, check_dose
 from rodnan.core.eligibility import ScreeningResult, evaluate_criteria
 from rodnan.core.entry import EnteredValue, facts_from_values
+from rodnan.core.protocol.model import FormDef, ItemDef
+from rodnan.core.records.states import RecordStatus
 from rodnan.core.schedule import PlannedVisit, VisitState, visit_state, visit_timing
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.protocol import study_definition
@@ -97,10 +99,11 @@ def visit_grid(subject: Subject, today: dt.date | None = None) -> tuple[list[str
     """The visits x forms grid: form codes in protocol order, and one row per visit."""
     definition = study_definition(subject.study)
     visits = list(subject.visits.order_by("day"))
+    scheduled = FormRecord.objects.filter(subject=subject, visit__isnull=False)
     records: dict[tuple[int, str], tuple[int, str]] = {
-        (visit_id, code): (pk, status) for pk, visit_id, code, status in FormRecord.objects.filter(subject=subject).values_list(
-            "id", "visit_id", "form_code", "status")
-    }  # fmt: skip
+        (visit_id, code): (pk, status)
+        for pk, visit_id, code, status in scheduled.values_list("id", "visit_id", "form_code", "status")
+    }
     used = {code for (_, code) in records}
     columns = [f.code for f in definition.forms if f.code in used]
     rows = []
@@ -110,8 +113,36 @@ def visit_grid(subject: Subject, today: dt.date | None = None) -> tuple[list[str
             pk, status = records.get((visit.pk, code), (None, "not_collected"))
             cells.append(GridCell(pk, status))
         timing = visit_timing(planned(visit), visit.done_on) if visit.done_on else ""
-        rows.append(GridRow(visit, state_of(visit, today), cells, "" if timing == "on_time" else timing))
+        statuses = {cell.status for cell in cells} - {"not_collected"}
+        state = VisitState.NOT_EXPECTED if statuses == {RecordStatus.NOT_EXPECTED.value} else state_of(visit, today)
+        rows.append(GridRow(visit, state, cells, "" if timing == "on_time" else timing))
     return columns, rows
+
+
+@dataclass(frozen=True)
+class LogTable:
+    """One log form on the subject page: its items shown as columns and its entries (``shown``: one text per column)."""
+
+    form: FormDef
+    columns: list[ItemDef]
+    rows: list[Any]
+
+
+def log_tables(subject: Subject) -> list[LogTable]:
+    """The protocol's log forms with the subject's entries, in sequence order (each row gets ``shown`` values)."""
+    definition = study_definition(subject.study)
+    if not definition.log_forms:
+        return []
+    rows = list(FormRecord.objects.filter(subject=subject, visit__isnull=True).order_by("form_code", "seq"))
+    tables = []
+    for form in definition.log_forms:
+        columns = [definition.item_by_code[code] for code in form.items]
+        entries = [r for r in rows if r.form_code == form.code]
+        for row in entries:
+            values = row.values or {}
+            row.shown = [EnteredValue.from_json(values[c.code]).display if c.code in values else "" for c in columns]
+        tables.append(LogTable(form, columns, entries))
+    return tables
 
 
 def form_label(subject: Subject, code: str) -> str:

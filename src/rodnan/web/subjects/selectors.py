@@ -11,6 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from rodnan.core.lifecycle import SubjectStatus
+from rodnan.core.records.states import RecordStatus
 from rodnan.web.accounts.access import site_ids_with
 from rodnan.web.accounts.roles import Permission
 from rodnan.web.crfs.models import FormRecord
@@ -103,7 +104,7 @@ def list_incomplete_forms(user: Any) -> QuerySet[FormRecord]:
     return (
         FormRecord.objects.filter(subject__site_id__in=viewable_site_ids(user))
         .exclude(subject__status=SubjectStatus.SCREEN_FAILED.value)
-        .filter(Q(status=FormRecord.Status.INCOMPLETE) | Q(status=FormRecord.Status.NOT_STARTED, visit__done_on__isnull=False))
+        .filter(Q(status=RecordStatus.IN_PROGRESS.value) | Q(status=RecordStatus.NOT_STARTED.value, visit__done_on__isnull=False))
         .select_related("subject", "visit")
         .order_by("visit__done_on", "subject__screening_number")
     )

@@ -23,7 +23,7 @@ from rodnan.web.crfs.fields import posted_inputs
 from rodnan.web.studies.protocol import current_study, study_definition
 from rodnan.web.subjects import actions
 from rodnan.web.subjects.models import Subject
-from rodnan.web.subjects.records import infusion_dose, infusion_values, screening_result, visit_grid
+from rodnan.web.subjects.records import infusion_dose, infusion_values, log_tables, screening_result, visit_grid
 from rodnan.web.subjects.selectors import (
     ENROLLED_STATES,
     get_subject_for_user,
@@ -143,6 +143,7 @@ def _subject_context(request: HttpRequest, subject: Subject) -> dict[str, Any]:
         "can_audit": can(request.user, Permission.VIEW_AUDIT, subject.site_id), "today": timezone.localdate(),
         "dose": infusion_dose(subject, infusion_values(subject)) if subject.infusion_date else None,
         "forward": ("consent", "enrol", "infuse"),
+        "logs": log_tables(subject), "can_enter": can(request.user, Permission.ENTER_DATA, subject.site_id),
     }  # fmt: skip
 
 
