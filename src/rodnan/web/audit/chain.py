@@ -25,7 +25,6 @@ from django.utils import timezone
 
 from rodnan.core.audit import (
     GENESIS,
-    HASHED_FIELDS,
     ROW_FIELDS,
     ChainReport,
     Checkpoint,
