@@ -1,4 +1,5 @@
-"""The background task runner: enqueued tasks are run by the worker; the periodic checkpoint appears; serve starts and stops it."""
+"""The background task runner: an enqueued task is run by the worker; the periodic checkpoint appears; serve starts
+and stops the worker."""
 
 from __future__ import annotations
 
@@ -78,8 +79,8 @@ def test_a_periodic_task_is_enqueued_once_per_interval_and_run_by_the_worker(mon
 def test_the_worker_process_runs_an_enqueued_task_and_writes_periodic_checkpoints(tmp_path: Path) -> None:
     data = tmp_path / "data"
     enqueue = (
-        "import sys; from pathlib import Path; from rodnan.web import runtime; runtime.setup(Path(sys.argv[1])); runtime.migrate();"
-        "from rodnan.web.tasks import echo; print(echo.enqueue('hello from the test').id)"
+        "import sys; from pathlib import Path; from rodnan.web import runtime; runtime.setup(Path(sys.argv[1]));"
+        "runtime.migrate(); from rodnan.web.tasks import echo; print(echo.enqueue('hello from the test').id)"
     )
     done = subprocess.run([sys.executable, "-c", enqueue, str(data)], capture_output=True, text=True, env=child_env(),
                           cwd=ROOT, timeout=120, check=False)  # fmt: skip
@@ -101,7 +102,7 @@ def test_the_worker_process_runs_an_enqueued_task_and_writes_periodic_checkpoint
         assert result == ("SUCCESSFUL", json.dumps("hello from the test"))
         lines = read_checkpoints(checkpoints)
         assert len(lines) >= 2, "the periodic checkpoint ran once at most in 90 s with a 1.2 s interval"
-        assert lines[0].seq == 0 and lines[0].key_id == "k1"
+        assert (lines[0].seq, lines[0].key_id) == (0, "k1")
     finally:
         worker.send_signal(signal.SIGTERM)
         output = worker.communicate(timeout=30)[0].decode()
