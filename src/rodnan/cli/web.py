@@ -161,3 +161,21 @@ def rotate_key(data: Path = typer.Option(Path("rodnan-data"), "--data", help=DAT
     key_ring()  # the first key, if this is the first start
     new = add_key(key_dir())
     Console().print(f"new audit key {new} in {key_dir()}; keep every older key file: the entries they signed need them")
+
+
+@audit_app.command("grant-app-role")
+def grant_app_role(
+    role: str = typer.Argument(..., help="The existing PostgreSQL role the application connects as."),
+    data: Path = typer.Option(Path("rodnan-data"), "--data", help=DATA_HELP),
+    database_url: str = typer.Option(None, "--database-url", envvar="DATABASE_URL",
+                                     help="The owner's URL (the role that ran the migrations)."),
+) -> None:  # fmt: skip
+    """PostgreSQL: give ROLE the application's rights, without UPDATE or DELETE on audit entries (run after migrating)."""
+    from rodnan.web import runtime
+
+    runtime.setup(data, database_url)
+    runtime.migrate()
+    from rodnan.web.audit.database import grant_app_role as grant
+
+    for statement in grant(role):
+        typer.echo(statement + ";")

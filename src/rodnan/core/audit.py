@@ -5,12 +5,13 @@ export or an offline tool verifies a trail read from anywhere (a database cursor
 the same code. Decision 0011 explains the format; in short:
 
 - An entry's hashed fields are, in this order, :data:`HASHED_FIELDS`: ``seq, at, user_id, username,
-  role, source, site_id, subject_id, form_record_id, action, object_type, object_id, reason, changes,
-  key_id``. ``at`` is written as UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; ``changes`` is the entry's
+  role, source, site_id, subject_id, form_record_id, action, object_type, object_id, reason, key_id,
+  changes``. ``at`` is written as UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; ``changes`` is the entry's
   item changes as canonical JSON text (:func:`changes_text`), hashed as the text stored.
-- The message is ``ENTRY_DOMAIN + prev_hash + "\\n" + json.dumps([field values], ensure_ascii=False,
-  separators=(",", ":"))`` in UTF-8; the entry's hash is HMAC-SHA256 of it under the key ``key_id``
-  names, in lowercase hex. The first entry's previous hash is :data:`GENESIS`.
+- The message is, in UTF-8, ``ENTRY_DOMAIN + prev_hash + "\\n" + json.dumps([the fields before
+  changes], ensure_ascii=False, separators=(",", ":")) + "\\n" + changes``; the entry's hash is
+  HMAC-SHA256 of it under the key ``key_id`` names, in lowercase hex. The first entry's previous
+  hash is :data:`GENESIS`.
 - Keys are 32 random bytes, one file per key (``<key_id>.key``, hex, mode 0600) in a key folder
   outside the database; the newest key (highest number) signs new entries, older ones stay in the
   ring so old entries verify (:class:`KeyRing`).
@@ -23,13 +24,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import hmac
 import json
 import os
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +49,37 @@ CHECKPOINT_DOMAIN = "rodnan-audit-checkpoint-v1\n"
 
 HASHED_FIELDS = (
     "seq", "at", "user_id", "username", "role", "source", "site_id", "subject_id", "form_record_id",
-    "action", "object_type", "object_id", "reason", "changes", "key_id",
+    "action", "object_type", "object_id", "reason", "key_id", "changes",
 )  # fmt: skip
-"""The fields an entry's MAC covers, in the order they are written into its message."""
+"""The fields an entry's MAC covers, in the order they are written into its message (``changes`` last)."""
+
+ROW_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
+"""A plain row as :func:`verify_rows` reads it: the hashed fields, then the previous hash and the hash."""
+
+
+def _not_json(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def _encoder(sort_keys: bool, allow_nan: bool) -> Any:
+    """``json.dumps(..., ensure_ascii=False, separators=(",", ":"))`` as one function, made once.
+
+    The C encoder is called directly: ``json.dumps`` with options builds a new encoder on every call,
+    which cost more than the HMAC itself (bench/audit.py). The output is the same text.
+    """
+    if c_make_encoder is None:  # pragma: no cover - CPython always has the C encoder
+        encoder = json.JSONEncoder(sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"), allow_nan=allow_nan)
+        return encoder.encode
+    made = c_make_encoder(None, _not_json, encode_basestring, None, ":", ",", sort_keys, False, allow_nan)
+
+    def encode(value: object) -> str:
+        return "".join(made(value, 0))
+
+    return encode
+
+
+_fields_json = _encoder(sort_keys=False, allow_nan=True)
+_changes_json = _encoder(sort_keys=True, allow_nan=False)
 
 SOURCES = ("screen", "import", "patient", "system")
 """Where an entry comes from; besides these, ``api:<token name>``."""
@@ -80,6 +111,10 @@ def canonical_time(at: dt.datetime | str) -> str:
     is parsed first (ISO 8601, with a space or a ``T``).
     """
     if isinstance(at, str):
+        if len(at) == 26 and at[10] in " T" and at[19] == ".":  # SQLite's stored text, naive UTC: no parsing needed
+            return f"{at[:10]}T{at[11:]}Z"
+        if len(at) == 27 and at[10] == "T" and at[26] == "Z":
+            return at
         at = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
     if at.tzinfo is not None:
         at = at.astimezone(dt.UTC).replace(tzinfo=None)
@@ -95,20 +130,35 @@ def changes_text(items: Iterable[tuple[str, Any, Any]]) -> str:
         InputError: naming ``changes`` when a value is not JSON-serialisable.
     """
     try:
-        return json.dumps(
-            [{"field": name, "new": new, "old": old} for name, old, new in items],
-            sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
-        )  # fmt: skip
+        return str(_changes_json([{"field": name, "new": new, "old": old} for name, old, new in items]))
     except (TypeError, ValueError) as exc:
         raise InputError("changes", f"old and new values must be JSON values ({exc})", None) from None
 
 
 def entry_message(prev_hash: str, values: Sequence[Any]) -> bytes:
-    """The bytes an entry's MAC covers: the domain, the previous hash and the JSON array of ``values``.
+    """The bytes an entry's MAC covers: the domain, the previous hash, the JSON array of the fields before
+    ``changes``, and the changes text.
 
     ``values`` are the entry's :data:`HASHED_FIELDS` in that order, ``at`` already canonical.
     """
-    return (ENTRY_DOMAIN + prev_hash + "\n" + json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))).encode()
+    return f"{ENTRY_DOMAIN}{prev_hash}\n{_fields_json(list(values[:-1]))}\n{values[-1]}".encode()
+
+
+class EntrySigner:
+    """HMAC-SHA256 of entry messages under one key, with the key's pads hashed once (RFC 2104)."""
+
+    def __init__(self, key: bytes) -> None:
+        block = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def mac(self, prev_hash: str, values: Sequence[Any]) -> str:
+        """The hex MAC of :func:`entry_message` (``values``: the hashed fields in order, ``at`` canonical)."""
+        inner = self._inner.copy()
+        inner.update(f"{ENTRY_DOMAIN}{prev_hash}\n{_fields_json(list(values[:-1]))}\n{values[-1]}".encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
 
 def entry_mac(key: bytes, prev_hash: str, values: Sequence[Any]) -> str:
@@ -116,11 +166,9 @@ def entry_mac(key: bytes, prev_hash: str, values: Sequence[Any]) -> str:
     return hmac.digest(key, entry_message(prev_hash, values), "sha256").hex()
 
 
-def row_values(row: Mapping[str, Any]) -> list[Any]:
-    """The hashed values of a row (a mapping with the :data:`HASHED_FIELDS`), ``at`` made canonical."""
-    values = [row[name] for name in HASHED_FIELDS]
-    values[1] = canonical_time(values[1])
-    return values
+def row_tuple(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A mapping with the :data:`ROW_FIELDS` as the plain row :func:`verify_rows` reads."""
+    return tuple(row[name] for name in ROW_FIELDS)
 
 
 # -- keys ------------------------------------------------------------------------------------------
@@ -319,12 +367,12 @@ class ChainReport:
 
 
 def verify_rows(
-    rows: Iterable[Mapping[str, Any]],
+    rows: Iterable[Sequence[Any]],
     ring: KeyRing,
     head: tuple[int, str] | None = None,
     checkpoints: Sequence[Checkpoint] = (),
 ) -> ChainReport:
-    """Verify a chain given as rows in ``seq`` order (mappings with :data:`HASHED_FIELDS`, ``prev_hash``, ``hash``).
+    """Verify a chain given as plain rows in ``seq`` order: tuples of the :data:`ROW_FIELDS` (:func:`row_tuple`).
 
     Each entry must follow the previous one without a gap, link to its hash, and carry the MAC of its
     fields under its key. Then the chain must end where ``head`` (the head row: sequence and hash) says,
@@ -352,9 +400,12 @@ def verify_rows(
     prev = GENESIS
     count = 0
     keys_used: set[str] = set()
-    cache_id, cache_key = "", b""
+    signers: dict[str, EntrySigner] = {}
+    key_at = HASHED_FIELDS.index("key_id")
+    last = len(HASHED_FIELDS)
+    compare = hmac.compare_digest
     for row in rows:
-        seq = row["seq"]
+        seq = row[0]
         if head_seq is not None and seq > head_seq:
             problem = f"entry #{seq} lies beyond the chain's head (entry #{head_seq}): the head row was rewritten"
             return ChainReport(count, False, seq, problem)
@@ -364,20 +415,22 @@ def verify_rows(
                 problem = f"entry #{seq} appears again after entry #{count - 1} (the sequence goes backwards)"
                 return ChainReport(count - 1, False, seq, problem)
             return ChainReport(count - 1, False, count, f"entry #{count} is missing (the next entry is #{seq})")
-        if row["prev_hash"] != prev:
+        if row[last] != prev:
             problem = f"entry #{seq} does not link to entry #{seq - 1} (its previous hash differs): entries were removed, reordered or rewritten"  # noqa: E501
             return ChainReport(count - 1, False, seq, problem)
-        key_id = row["key_id"]
-        if key_id != cache_id:
+        key_id = row[key_at]
+        signer = signers.get(key_id)
+        if signer is None:
             if key_id not in ring.keys:
                 return ChainReport(count - 1, False, seq, f"entry #{seq} names key {key_id!r}, which is not in the key ring")
-            cache_id, cache_key = key_id, ring.keys[key_id]
+            signer = signers[key_id] = EntrySigner(ring.keys[key_id])
             keys_used.add(key_id)
-        values = row_values(row)
-        if not hmac.compare_digest(entry_mac(cache_key, prev, values), row["hash"]):
+        values = list(row[:last])
+        values[1] = canonical_time(values[1])
+        if not compare(signer.mac(prev, values), row[last + 1]):
             problem = f"entry #{seq} was changed after it was written (its keyed hash does not match its fields)"
             return ChainReport(count - 1, False, seq, problem)
-        prev = row["hash"]
+        prev = row[last + 1]
         signed = wanted.get(seq)
         if signed is not None and signed.hash != prev:
             problem = f"entry #{seq} is not the entry the checkpoint of {signed.at} signed (hash differs)"
@@ -396,12 +449,3 @@ def verify_rows(
                    f"entries #{count + 1} to #{latest.seq} were removed")  # fmt: skip
         return ChainReport(count, False, count + 1, problem, count, prev, latest, used)
     return ChainReport(count, True, None, "", count, prev, latest, used)
-
-
-def iter_chunks(fetch: Any, size: int) -> Iterator[Any]:
-    """Rows from ``fetch(size)`` (a cursor's fetchmany) until it returns none."""
-    while True:
-        chunk = fetch(size)
-        if not chunk:
-            return
-        yield from chunk

@@ -25,16 +25,16 @@ from django.utils import timezone
 
 from rodnan.core.audit import (
     GENESIS,
-    HASHED_FIELDS,
+    ROW_FIELDS,
     ChainReport,
     Checkpoint,
+    EntrySigner,
     KeyRing,
     append_checkpoint,
     canonical_time,
     changes_text,
     check_source,
     ensure_key,
-    entry_mac,
     load_key_ring,
     new_checkpoint,
     read_checkpoints,
@@ -58,7 +58,7 @@ __all__ = [
 
 ENTRY_TABLE = "audit_auditentry"
 HEAD_TABLE = "audit_audithead"
-COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
+COLUMNS = ROW_FIELDS
 """The audit table's columns the chain writes and reads, in this order (``id`` is the database's)."""
 
 
@@ -182,20 +182,22 @@ def append(
     username = getattr(user, "username", "") if user is not None else ""
     ring = key_ring()
     key_id = ring.current
-    key = ring.key(key_id)
+    signer = EntrySigner(ring.key(key_id))
     texts = [changes_text((i.field, i.old, i.new) for i in change.items) for change in changes]  # errors before the lock
-    stored_at: Any = at if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value(at)
+    # as the column stores it: PostgreSQL parses this text (COPY); SQLite keeps Django's text of the naive UTC time
+    stored_at = at_text[:-1] + "+00:00" if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value(at)
     with transaction.atomic(), connection.cursor() as cursor:
         seq, prev = _lock_head(cursor)
         if not changes:
             return AppendResult(seq + 1, seq, prev)
         first = seq + 1
         rows = []
+        mac = signer.mac
         for change, text in zip(changes, texts, strict=True):
             seq += 1
             values = [seq, at_text, user_id, username, role, source, change.site_id, change.subject_id, change.form_record_id,
-                      change.action, change.object_type, change.object_id, change.reason, text, key_id]  # fmt: skip
-            digest = entry_mac(key, prev, values)
+                      change.action, change.object_type, change.object_id, change.reason, key_id, text]  # fmt: skip
+            digest = mac(prev, values)
             values[1] = stored_at
             values.append(prev)
             values.append(digest)
@@ -207,15 +209,26 @@ def append(
 
 
 def _insert(cursor: Any, rows: list[list[Any]]) -> None:
-    """Insert the rows: COPY on PostgreSQL, one executemany on SQLite."""
+    """Insert the rows: COPY on PostgreSQL (text format, written in one piece), one executemany on SQLite."""
     names = ", ".join(COLUMNS)
     if connection.vendor == "postgresql":
+        text = "".join("\t".join(_copy_field(value) for value in row) + "\n" for row in rows)
         with cursor.cursor.copy(f"COPY {ENTRY_TABLE} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+            copy.write(text.encode())
         return
     marks = ", ".join("?" for _ in COLUMNS)
     cursor.cursor.executemany(f"INSERT INTO {ENTRY_TABLE} ({names}) VALUES ({marks})", rows)
+
+
+def _copy_field(value: Any) -> str:
+    """One field in COPY's text format: NULL as \\N, backslash, tab, newline and carriage return escaped."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        return value
+    return str(value)
 
 
 # -- verify and checkpoint -------------------------------------------------------------------------
@@ -229,9 +242,17 @@ def head() -> tuple[int, str] | None:
     return (int(row[0]), str(row[1])) if row else None
 
 
-def _rows(limit: int | None, chunk: int = 20000) -> Iterator[dict[str, Any]]:
-    """Every entry in seq order (up to ``limit``), read in pages by seq (memory stays flat on both databases)."""
-    names = ", ".join(COLUMNS)
+def _rows(limit: int | None, chunk: int = 20000) -> Iterator[tuple[Any, ...]]:
+    """Every entry as a plain row (:data:`rodnan.core.audit.ROW_FIELDS`) in seq order, up to ``limit``.
+
+    Read in pages by seq, so memory stays flat on both databases; the time comes as text in the canonical
+    form (PostgreSQL formats it; SQLite gives the stored text), not as datetimes built and formatted again.
+    """
+    if connection.vendor == "postgresql":
+        at = """to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+    else:
+        at = "CAST(at AS TEXT)"  # no declared type: the driver leaves the stored text alone
+    names = ", ".join(at if name == "at" else name for name in COLUMNS)
     last = -1
     stop = f" AND seq <= {int(limit)}" if limit is not None else ""
     while True:
@@ -240,8 +261,7 @@ def _rows(limit: int | None, chunk: int = 20000) -> Iterator[dict[str, Any]]:
             page = cursor.fetchall()
         if not page:
             return
-        for row in page:
-            yield dict(zip(COLUMNS, row, strict=True))
+        yield from page
         last = page[-1][0]
 
 

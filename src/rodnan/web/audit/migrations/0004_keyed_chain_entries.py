@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import django.db.models.deletion
+from django.conf import settings
 from django.db import migrations, models
 
 SQLITE_FORBID = [
@@ -55,7 +57,7 @@ def allow_changes(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("audit", "0003_hash_not_indexed")]
+    dependencies = [("audit", "0003_hash_not_indexed"), migrations.swappable_dependency(settings.AUTH_USER_MODEL)]
 
     operations = [
         migrations.RunPython(refuse_old_entries, migrations.RunPython.noop),
@@ -66,5 +68,19 @@ class Migration(migrations.Migration):
         migrations.AddField(model_name="auditentry", name="changes", field=models.TextField(default="[]")),
         migrations.AddField(model_name="auditentry", name="key_id", field=models.CharField(default="", max_length=20),
                             preserve_default=False),
+        # Only the indexes the chain and the audit pages use: seq, (subject, seq), (form_record, seq).
+        migrations.AlterField(model_name="auditentry", name="at", field=models.DateTimeField()),
+        migrations.AlterField(model_name="auditentry", name="user", field=models.ForeignKey(
+            db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+",
+            to=settings.AUTH_USER_MODEL)),
+        migrations.AlterField(model_name="auditentry", name="site", field=models.ForeignKey(
+            db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+", to="studies.site")),
+        migrations.AlterField(model_name="auditentry", name="subject", field=models.ForeignKey(
+            db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="audit_entries",
+            to="subjects.subject")),
+        migrations.AlterField(model_name="auditentry", name="form_record", field=models.ForeignKey(
+            db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="audit_entries",
+            to="crfs.formrecord")),
+        # last: SQLite rebuilt the table for the changes above, which would have dropped the triggers
         migrations.RunPython(forbid_changes, allow_changes),
     ]
