@@ -36,7 +36,6 @@ from string import Template
 from typing import Any
 
 from rodnan import __version__
-from rodnan.core.analysis import figures
 from rodnan.core.analysis.data import read_trial_dir
 from rodnan.core.analysis.pipeline import (
     COMPARISON_VISIT,
@@ -52,6 +51,7 @@ from rodnan.core.analysis.pipeline import (
 )
 from rodnan.core.protocol import bundled_protocol_path, load_protocol
 from rodnan.errors import InputError
+from rodnan.reports import figures
 
 DATA_FILES = ("adverse_events.csv", "simulation.json", "subjects.csv", "values.csv")
 """The input files that are hashed, when present, in this (name) order."""
