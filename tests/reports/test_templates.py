@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import fnmatch
 import html as html_lib
 import re
 import shutil
+import tomllib
 from pathlib import Path
 
 import jinja2
@@ -195,3 +197,21 @@ def test_page_footer_is_a_css_string_without_markup(html: str) -> None:
     assert found is not None
     assert "<" not in found.group(1)
     assert "\\0000b7 " in found.group(1)  # the middle dot, escaped
+
+
+def test_every_template_and_stylesheet_is_package_data() -> None:
+    """Each file under templates/ and static/ matches a package-data pattern of pyproject.toml (so a wheel ships it)."""
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"][
+        "rodnan.reports"
+    ]
+    package = root / "src" / "rodnan" / "reports"
+    files = [
+        p.relative_to(package).as_posix()
+        for folder in ("templates", "static")
+        for p in (package / folder).rglob("*")
+        if p.is_file()
+    ]
+    assert len(files) == len(REPORT_SECTIONS) + 3  # the sections, base, macros, the stylesheet
+    for name in files:
+        assert any(fnmatch.fnmatchcase(name, pattern) and name.count("/") == pattern.count("/") for pattern in patterns), name
