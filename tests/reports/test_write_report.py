@@ -14,34 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rodnan.cli.simulate import write_cohort
-from rodnan.core.protocol import Study, bundled_protocol_path
-from rodnan.core.simulate.cohort import simulate_cohort
+from rodnan.core.protocol import bundled_protocol_path
 from rodnan.errors import InputError
-from rodnan.reports import ReportPaths, fingerprint_data, write_report
-from rodnan.reports.report import SECTIONS
-
-NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def data_dir(study: Study, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory as `rodnan simulate --n 20 --seed 1` writes it."""
-    folder = tmp_path_factory.mktemp("sim20")
-    write_cohort(simulate_cohort(study, 20, 1), folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def written(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ReportPaths:
-    """The report of that directory, HTML and PDF, generated at a fixed time."""
-    return write_report(data_dir, tmp_path_factory.mktemp("report"), now=NOW)
-
-
-@pytest.fixture(scope="module")
-def html(written: ReportPaths) -> str:
-    """The HTML text."""
-    return written.html.read_text(encoding="utf-8")
+from rodnan.reports import SECTIONS, ReportPaths, fingerprint_data, write_report
 
 
 def test_report_has_every_section_heading_in_order(html: str) -> None:
@@ -81,9 +56,11 @@ def test_footer_hashes_are_the_sha256_of_the_files(html: str, data_dir: Path) ->
     assert "protocol nct00962923 version 1" in html.lower()
 
 
-def test_same_input_and_time_give_byte_identical_html(written: ReportPaths, data_dir: Path, tmp_path: Path) -> None:
+def test_same_input_and_time_give_byte_identical_html(
+    written: ReportPaths, data_dir: Path, tmp_path: Path, now: dt.datetime
+) -> None:
     """Reproducible: a second run on the same files with the same `now` writes the same bytes."""
-    again = write_report(data_dir, tmp_path, now=NOW, pdf=False)
+    again = write_report(data_dir, tmp_path, now=now, pdf=False)
     assert again.pdf is None
     assert again.html.read_bytes() == written.html.read_bytes()
 
@@ -125,15 +102,15 @@ def test_timings_cover_every_step(written: ReportPaths) -> None:
     assert written.timings["total"] >= written.timings["analyse"]
 
 
-def test_data_derived_text_is_escaped(data_dir: Path, tmp_path: Path) -> None:
+def test_data_derived_text_is_escaped(data_dir: Path, tmp_path: Path, now: dt.datetime) -> None:
     """An adverse-event term with markup appears as text (&lt;...&gt;), never as markup."""
     copy = tmp_path / "data"
     shutil.copytree(data_dir, copy)
     events = pd.read_csv(copy / "adverse_events.csv", dtype=str, keep_default_na=False)
     events.loc[0, "term"] = '<img src="http://x">Fever & "chills"'
     events.to_csv(copy / "adverse_events.csv", index=False, lineterminator="\n")
-    text = write_report(copy, tmp_path / "out", now=NOW, pdf=False).html.read_text(encoding="utf-8")
-    assert "&lt;img src=&quot;http://x&quot;&gt;Fever &amp; &quot;chills&quot;" in text
+    text = write_report(copy, tmp_path / "out", now=now, pdf=False).html.read_text(encoding="utf-8")
+    assert "&lt;img src=&#34;http://x&#34;&gt;Fever &amp; &#34;chills&#34;" in text  # markupsafe's escapes of < " & >
     assert '<img src="http://x">' not in text
 
 

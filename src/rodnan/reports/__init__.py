@@ -1,11 +1,30 @@
 """Reports rendered from the analysis: the trial's statistical report as self-contained HTML and as PDF.
 
-:func:`~rodnan.reports.report.write_report` reads a data directory, runs
-:func:`~rodnan.core.analysis.pipeline.analyse_trial`, draws the figures of
-:mod:`rodnan.core.analysis.figures` and writes ``report.html`` (no external resource) and ``report.pdf``
-(WeasyPrint). docs/report.md describes the contents and the provenance footer.
+:func:`write_report` reads a data directory, runs :func:`~rodnan.core.analysis.pipeline.analyse_trial`, draws
+the figures of :mod:`rodnan.reports.figures` and writes ``report.html`` (Jinja2 templates, no external
+resource) and ``report.pdf`` (WeasyPrint). The modules, by responsibility:
+
+* :mod:`~rodnan.reports.report`: :func:`write_report`, the steps from a data directory to the files.
+* :mod:`~rodnan.reports.provenance`: :func:`fingerprint_data` and what the footer states.
+* :mod:`~rodnan.reports.context`: the analysis result as values for each section's template.
+* :mod:`~rodnan.reports.formatting`: how numbers, intervals and p-values are printed.
+* :mod:`~rodnan.reports.render`: :func:`build_report_html`, the templates (``templates/``) filled in.
+* :mod:`~rodnan.reports.pdf`: the PDF from the HTML.
+* :mod:`~rodnan.reports.figures`: the figures (matplotlib), one module per kind.
+
+docs/report.md describes the contents and the provenance footer; decision 0010 the layout.
 """
 
-from rodnan.reports.report import DataFingerprint, ReportPaths, build_report_html, fingerprint_data, write_report
+from rodnan.reports.provenance import DataFingerprint, Provenance, fingerprint_data
+from rodnan.reports.render import SECTIONS, build_report_html
+from rodnan.reports.report import ReportPaths, write_report
 
-__all__ = ["DataFingerprint", "ReportPaths", "build_report_html", "fingerprint_data", "write_report"]
+__all__ = [
+    "SECTIONS",
+    "DataFingerprint",
+    "Provenance",
+    "ReportPaths",
+    "build_report_html",
+    "fingerprint_data",
+    "write_report",
+]

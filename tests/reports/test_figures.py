@@ -10,7 +10,6 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from rodnan.core.analysis import figures
 from rodnan.core.analysis.data import from_frames
 from rodnan.core.analysis.pipeline import (
     AT_RISK_MONTHS,
@@ -23,6 +22,7 @@ from rodnan.core.analysis.pipeline import (
 )
 from rodnan.core.protocol import Study
 from rodnan.core.simulate.cohort import simulate_cohort
+from rodnan.reports import figures
 
 
 @pytest.fixture(scope="module")

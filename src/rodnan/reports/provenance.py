@@ -1,0 +1,117 @@
+"""Where a report came from: the SHA-256 of the input data and of the protocol, the software versions, the time.
+
+The report's footer states these (docs/report.md, "Reproducing a report"). :func:`fingerprint_data` gives
+the data's SHA-256 exactly as ``sha256sum <files> | sha256sum`` prints it in the data directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from rodnan import __version__
+
+DATA_FILES = ("adverse_events.csv", "simulation.json", "subjects.csv", "values.csv")
+"""The input files that are hashed, when present, in this (name) order."""
+SOFTWARE = ("numpy", "pandas", "scipy", "lifelines", "statsmodels", "matplotlib", "weasyprint", "pydantic")
+"""Packages whose versions the Methods section lists."""
+
+
+@dataclass(frozen=True)
+class DataFingerprint:
+    """The SHA-256 of each input file and of the whole input.
+
+    Attributes:
+        files: (file name, SHA-256 hex) of each input file present, in name order.
+        sha256: SHA-256 of the lines ``"<hex>  <name>\\n"`` of ``files`` (the output of ``sha256sum`` run on
+            the same files in the same order, in the data directory), so ``sha256sum adverse_events.csv
+            simulation.json subjects.csv values.csv | sha256sum`` reproduces it.
+    """
+
+    files: tuple[tuple[str, str], ...]
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a report came from: what its footer states.
+
+    Attributes:
+        protocol_code: the protocol's code (``protocol.code`` of the YAML file).
+        protocol_version: the protocol's version.
+        protocol_file: the protocol file's name (no directory).
+        protocol_sha256: SHA-256 of the protocol file's bytes.
+        data_name: the data directory's name (no parent directories: the HTML does not depend on where it is).
+        data: the input files' fingerprint.
+        rodnan_version: the rodnan version that wrote the report.
+        generated: the generation time (aware, UTC).
+        simulation: ``simulation.json`` of a simulated data set (None for real data).
+        software: (package, version) pairs for the Methods section (:func:`software_versions`).
+    """
+
+    protocol_code: str
+    protocol_version: str
+    protocol_file: str
+    protocol_sha256: str
+    data_name: str
+    data: DataFingerprint
+    rodnan_version: str
+    generated: dt.datetime
+    simulation: Mapping[str, Any] | None = None
+    software: tuple[tuple[str, str], ...] = ()
+
+
+def fingerprint_data(data_dir: str | Path) -> DataFingerprint:
+    """SHA-256 of each input file of :data:`DATA_FILES` present in ``data_dir``, and of the set.
+
+    Args:
+        data_dir: the data directory.
+
+    Returns:
+        :class:`DataFingerprint`; its ``sha256`` is what ``sha256sum <files present> | sha256sum`` prints.
+    """
+    folder = Path(data_dir)
+    files = tuple(
+        (name, hashlib.sha256((folder / name).read_bytes()).hexdigest()) for name in DATA_FILES if (folder / name).is_file()
+    )
+    listing = "".join(f"{digest}  {name}\n" for name, digest in files)
+    return DataFingerprint(files, hashlib.sha256(listing.encode("ascii")).hexdigest())
+
+
+def software_versions() -> tuple[tuple[str, str], ...]:
+    """Python and the versions of the numerical and rendering packages (:data:`SOFTWARE`)."""
+    versions = [("python", platform.python_version()), ("rodnan", __version__)]
+    for name in SOFTWARE:
+        try:
+            versions.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            versions.append((name, "not installed"))
+    return tuple(versions)
+
+
+def read_simulation(folder: Path) -> Mapping[str, Any] | None:
+    """``simulation.json`` of a ``rodnan simulate`` directory (None when absent or unreadable)."""
+    target = folder / "simulation.json"
+    if not target.is_file():
+        return None
+    try:
+        loaded = json.loads(target.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def utc(now: dt.datetime | None) -> dt.datetime:
+    """The generation time in UTC: ``now`` (naive times are taken as UTC), or the current time."""
+    if now is None:
+        return dt.datetime.now(dt.UTC)
+    if now.tzinfo is None:
+        return now.replace(tzinfo=dt.UTC)
+    return now.astimezone(dt.UTC)
