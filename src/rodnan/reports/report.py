@@ -37,7 +37,7 @@ from typing import Any
 
 from rodnan import __version__
 from rodnan.core.analysis import figures
-from rodnan.core.analysis.data import read_trial_dir
+from rodnan.core.trialdata import read_trial_dir
 from rodnan.core.analysis.pipeline import (
     COMPARISON_VISIT,
     LONGITUDINAL_PARAMETERS,

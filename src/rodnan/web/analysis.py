@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from rodnan.core.analysis.data import TrialData, from_frames
+from rodnan.core.trialdata import TrialData, from_frames
 from rodnan.core.entry import EnteredValue
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Study

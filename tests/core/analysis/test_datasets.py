@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from rodnan.core import units
-from rodnan.core.analysis.data import TrialData, from_frames
+from rodnan.core.trialdata import TrialData, from_frames
 from rodnan.core.analysis.datasets import (
     BASELINE_CHOICES,
     PARAMETERS,

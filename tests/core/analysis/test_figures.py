@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from rodnan.core.analysis import figures
-from rodnan.core.analysis.data import from_frames
+from rodnan.core.trialdata import from_frames
 from rodnan.core.analysis.pipeline import (
     AT_RISK_MONTHS,
     COX_COVARIATES,

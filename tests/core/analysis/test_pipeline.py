@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from rodnan.core.analysis.cox import fit_cox
-from rodnan.core.analysis.data import TrialData, from_frames
+from rodnan.core.trialdata import TrialData, from_frames
 from rodnan.core.analysis.longitudinal import compare_paired_wilcoxon
 from rodnan.core.analysis.pipeline import (
     AT_RISK_MONTHS,

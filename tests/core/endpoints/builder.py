@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from rodnan.core.analysis.data import TrialData, from_frames
+from rodnan.core.trialdata import TrialData, from_frames
 from rodnan.core.protocol import Study
 
 INFUSION = dt.date(2020, 1, 6)

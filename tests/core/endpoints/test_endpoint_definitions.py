@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from rodnan.core.analysis.data import from_frames
+from rodnan.core.trialdata import from_frames
 from rodnan.core.endpoints import compile_endpoints, evaluate_endpoints, split_variable
 from rodnan.core.protocol import Study, load_protocol_text
 from rodnan.errors import InputError

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rodnan.core.analysis.data import from_frames
+from rodnan.core.trialdata import from_frames
 from rodnan.core.endpoints import evaluate_endpoints
 from rodnan.core.instruments.acr_criss import score_acr_criss
 from rodnan.core.protocol import Study

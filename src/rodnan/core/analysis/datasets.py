@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rodnan.core.analysis.data import TrialData
+from rodnan.core.trialdata import TrialData
 from rodnan.core.endpoints import CENSOR_REASONS, EndpointsResult
 from rodnan.core.endpoints.assessments import visit_months
 from rodnan.core.lifecycle import SubjectStatus

@@ -2,7 +2,7 @@
 
 Each replicate is one trial of ``n`` subjects: :func:`~rodnan.core.simulate.cohort.simulate_cohort` with
 the replicate's own seed, read through the analysis interface
-(:func:`~rodnan.core.analysis.data.from_frames`, deriving the protocol's derived items), its endpoints
+(:func:`~rodnan.core.trialdata.from_frames`, deriving the protocol's derived items), its endpoints
 evaluated (:func:`~rodnan.core.endpoints.evaluate_endpoints`), and then the two analyses of issue #6:
 
 * **mRSS change, baseline to month 12** (the BDS rows of parameter MRSS at visit M12 with their baseline,
@@ -51,7 +51,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
-from rodnan.core.analysis.data import from_frames
+from rodnan.core.trialdata import from_frames
 from rodnan.core.analysis.datasets import derive_parameter_visits
 from rodnan.core.analysis.longitudinal import compare_paired_wilcoxon
 from rodnan.core.analysis.survival import fit_kaplan_meier
@@ -542,7 +542,7 @@ def cohort_frames(
     cohort: SimulatedCohort, items: Iterable[str], prefix: str = ""
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The subjects, the values of ``items`` (as entered: codes for choices, numbers in their unit) and the
-    adverse events of a simulated cohort, in :func:`~rodnan.core.analysis.data.from_frames`' layout, with
+    adverse events of a simulated cohort, in :func:`~rodnan.core.trialdata.from_frames`' layout, with
     ``prefix`` added to every subject id. Built from the cohort's compact value table (no text formatting).
     """
     study, table = cohort.study, cohort.values

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from rodnan.core.analysis.cox import CoxResult, UnivariableCoxResult, fit_cox, fit_univariable_cox
-from rodnan.core.analysis.data import TrialData
+from rodnan.core.trialdata import TrialData
 from rodnan.core.analysis.datasets import (
     derive_parameter_visits,
     derive_responses,

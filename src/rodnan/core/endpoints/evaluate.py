@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rodnan.core.analysis.data import TrialData
+from rodnan.core.trialdata import TrialData
 from rodnan.core.endpoints.assessments import (
     Assessments,
     baseline_columns,
@@ -111,7 +111,7 @@ def evaluate_endpoints(data: TrialData, cutoff: dt.date | None = None) -> Endpoi
     """Evaluate every endpoint of the protocol on ``data`` (see the module docstring for the rules).
 
     Args:
-        data: the trial's data (:mod:`rodnan.core.analysis.data`).
+        data: the trial's data (:mod:`rodnan.core.trialdata`).
         cutoff: data cut-off date: values, adverse events and deaths after it are ignored, and subjects
             whose follow-up ended after it count as ongoing.
 
