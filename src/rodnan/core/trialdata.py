@@ -78,10 +78,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from rodnan.core.columns import check_column
 from rodnan.core.derivation import derive_columns
 from rodnan.core.lifecycle import SubjectStatus
 from rodnan.core.protocol.model import Study
-from rodnan.core.columns import check_column
 from rodnan.core.values import BOOLEAN_WORDS, unit_factor
 from rodnan.errors import InputError
 

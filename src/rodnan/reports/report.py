@@ -37,7 +37,6 @@ from typing import Any
 
 from rodnan import __version__
 from rodnan.core.analysis import figures
-from rodnan.core.trialdata import read_trial_dir
 from rodnan.core.analysis.pipeline import (
     COMPARISON_VISIT,
     LONGITUDINAL_PARAMETERS,
@@ -51,6 +50,7 @@ from rodnan.core.analysis.pipeline import (
     analyse_trial,
 )
 from rodnan.core.protocol import bundled_protocol_path, load_protocol
+from rodnan.core.trialdata import read_trial_dir
 from rodnan.errors import InputError
 
 DATA_FILES = ("adverse_events.csv", "simulation.json", "subjects.csv", "values.csv")

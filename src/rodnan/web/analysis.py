@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from rodnan.core.trialdata import TrialData, from_frames
 from rodnan.core.entry import EnteredValue
+from rodnan.core.trialdata import TrialData, from_frames
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Study
 from rodnan.web.studies.protocol import current_study, study_definition

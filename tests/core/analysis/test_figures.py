@@ -11,7 +11,6 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from rodnan.core.analysis import figures
-from rodnan.core.trialdata import from_frames
 from rodnan.core.analysis.pipeline import (
     AT_RISK_MONTHS,
     COX_COVARIATES,
@@ -23,6 +22,7 @@ from rodnan.core.analysis.pipeline import (
 )
 from rodnan.core.protocol import Study
 from rodnan.core.simulate.cohort import simulate_cohort
+from rodnan.core.trialdata import from_frames
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 
 from rodnan.core.analysis.cox import fit_cox
-from rodnan.core.trialdata import TrialData, from_frames
 from rodnan.core.analysis.longitudinal import compare_paired_wilcoxon
 from rodnan.core.analysis.pipeline import (
     AT_RISK_MONTHS,
@@ -32,6 +31,7 @@ from rodnan.core.analysis.summaries import summarise_responders
 from rodnan.core.analysis.survival import fit_kaplan_meier
 from rodnan.core.protocol import Study
 from rodnan.core.simulate.cohort import simulate_cohort
+from rodnan.core.trialdata import TrialData, from_frames
 from rodnan.errors import InputError
 
 

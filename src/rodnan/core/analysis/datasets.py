@@ -26,11 +26,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rodnan.core.trialdata import TrialData
 from rodnan.core.endpoints import CENSOR_REASONS, EndpointsResult
 from rodnan.core.endpoints.assessments import visit_months
 from rodnan.core.lifecycle import SubjectStatus
 from rodnan.core.protocol.model import Study
+from rodnan.core.trialdata import TrialData
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,6 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
-from rodnan.core.trialdata import from_frames
 from rodnan.core.analysis.datasets import derive_parameter_visits
 from rodnan.core.analysis.longitudinal import compare_paired_wilcoxon
 from rodnan.core.analysis.survival import fit_kaplan_meier
@@ -60,6 +59,7 @@ from rodnan.core.endpoints.assessments import visit_months
 from rodnan.core.protocol.model import Study
 from rodnan.core.simulate.cohort import SimulatedCohort, simulate_cohort
 from rodnan.core.simulate.params import SimulationParams
+from rodnan.core.trialdata import from_frames
 from rodnan.errors import InputError, RodnanError
 
 MRSS_ITEM = "mrss"

@@ -42,7 +42,6 @@ import numpy as np
 import pandas as pd
 
 from rodnan.core.analysis.cox import CoxResult, UnivariableCoxResult, fit_cox, fit_univariable_cox
-from rodnan.core.trialdata import TrialData
 from rodnan.core.analysis.datasets import (
     derive_parameter_visits,
     derive_responses,
@@ -60,6 +59,7 @@ from rodnan.core.analysis.survival import ConfType, KaplanMeierResult, fit_kapla
 from rodnan.core.endpoints import EndpointsResult, evaluate_endpoints
 from rodnan.core.lifecycle import SubjectStatus
 from rodnan.core.protocol.model import Study
+from rodnan.core.trialdata import TrialData
 from rodnan.errors import InputError
 
 CONF_LEVEL = 0.95

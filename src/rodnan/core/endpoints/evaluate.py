@@ -30,7 +30,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rodnan.core.trialdata import TrialData
 from rodnan.core.endpoints.assessments import (
     Assessments,
     baseline_columns,
@@ -42,6 +41,7 @@ from rodnan.core.endpoints.responses import CRISS_CORE_ITEMS, derive_remission, 
 from rodnan.core.endpoints.rules import CompiledEndpoints, CompiledRule, compile_endpoints, split_variable
 from rodnan.core.lifecycle import SubjectStatus
 from rodnan.core.protocol.model import Study
+from rodnan.core.trialdata import TrialData
 from rodnan.core.verdict import Truth
 
 TruthArray = npt.NDArray[np.int8]
