@@ -20,6 +20,8 @@ WARM_START_MIN_SUBJECTS = 5000  # from this size lifelines starts from a vectori
 
 @dataclass
 class Fitted:
+    """What an engine (standard or Firth) returns: the estimate and its covariance (None when it failed), and its messages."""
+
     beta: FloatArray | None
     covariance: FloatArray | None
     converged: bool

@@ -97,6 +97,7 @@ def build_result(
     monotone: tuple[str, ...],
     notes: list[str],
 ) -> CoxResult:
+    """The :class:`CoxResult` of an engine\'s fit: Wald (or profile) limits, likelihood-ratio test, concordance."""
     n, p = x.shape
     events = int(event.sum())
     if fitted.beta is None or fitted.covariance is None:
@@ -172,6 +173,7 @@ def empty_result(
     notes: list[str],
     penalizer: Literal["none", "firth"] = "none",
 ) -> CoxResult:
+    """A :class:`CoxResult` for a model that could not be estimated: NaN coefficients, the reason in ``warnings``."""
     nan_table = pd.DataFrame(math.nan, index=pd.Index(names, name="covariate"), columns=list(COEFFICIENT_COLUMNS))
     nan_covariance = pd.DataFrame(math.nan, index=list(names), columns=list(names))
     return CoxResult(

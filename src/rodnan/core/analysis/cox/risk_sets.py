@@ -41,6 +41,7 @@ class RiskSets:
         return by_time[::-1].cumsum(axis=0)[::-1]
 
     def loglik(self, x: FloatArray, beta: FloatArray, ties: Ties) -> float:
+        """The log partial likelihood at ``beta``."""
         return self.derivatives(x, beta, ties, order=0)[0]
 
     def derivatives(self, x: FloatArray, beta: FloatArray, ties: Ties, order: int = 2) -> tuple[float, FloatArray, FloatArray]:

@@ -48,6 +48,8 @@ class CandidateModel:
 
 @dataclass(frozen=True)
 class Scenario:
+    """One scenario of a pool: its reason, its kind (ELIGIBLE ... INCOMPLETE), what it forces, and its fraction."""
+
     reason: str
     kind: int
     pathway: int  # forced or intended pathway index, -1 for none / random

@@ -272,6 +272,7 @@ def alternative_units(
     study: Study,
     unit_index: dict[str, int],
 ) -> tuple[FloatArray, npt.NDArray[np.int16]]:
+    """Write a share of a laboratory item's values in its other accepted unit (converted and rounded), with that unit."""
     if code not in _ALTERNATIVE_UNITS or p.alternative_unit_fraction == 0:
         return values, unit
     from rodnan.core import units
