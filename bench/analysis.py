@@ -29,13 +29,13 @@ import numpy as np
 import pandas as pd
 
 from rodnan.core.analysis.cox import fit_cox
-from rodnan.core.analysis.data import from_frames
 from rodnan.core.analysis.datasets import derive_subject_level, derive_time_to_event
 from rodnan.core.analysis.insilico import analysis_items, cohort_frames, replicate_seeds
 from rodnan.core.analysis.survival import compare_log_rank, fit_kaplan_meier
 from rodnan.core.endpoints import evaluate_endpoints
 from rodnan.core.protocol import load_protocol
 from rodnan.core.simulate.cohort import simulate_cohort
+from rodnan.core.trialdata import from_frames
 
 COVARIATES = ["AGE", "FEMALE", "MRSSBL", "FVCPPBL", "DLCOPPBL"]
 TARGET_SECONDS = 10.0

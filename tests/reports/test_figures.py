@@ -10,19 +10,23 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from rodnan.core.analysis.data import from_frames
 from rodnan.core.analysis.pipeline import (
     AT_RISK_MONTHS,
-    COX_COVARIATES,
-    LONGITUDINAL_PARAMETERS,
-    ORGAN_PARAMETERS,
     Disposition,
     TrialAnalysis,
     analyse_trial,
+    analysis_plan,
 )
-from rodnan.core.protocol import Study
+from rodnan.core.protocol import Study, load_protocol
 from rodnan.core.simulate.cohort import simulate_cohort
+from rodnan.core.trialdata import from_frames
 from rodnan.reports import figures
+
+_PLAN = analysis_plan(load_protocol())
+"""The bundled protocol's analysis plan, whose choices these tests check."""
+COX_COVARIATES = tuple(_PLAN.cox.covariates)
+LONGITUDINAL_PARAMETERS = tuple(_PLAN.longitudinal)
+ORGAN_PARAMETERS = tuple(_PLAN.organ_parameters)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +131,7 @@ def test_swimmer_of_a_large_cohort_drops_the_subject_labels(study: Study) -> Non
 def test_forest_has_a_row_per_covariate_with_events_and_reasons(analysis: TrialAnalysis) -> None:
     """Rows = a header + one per covariate; each covariate's label and events/n written; no-estimate rows give the reason."""
     survival = analysis.survival["DFS"]
-    figure = figures.figure_forest(survival)
+    figure = figures.figure_forest(survival, analysis.cox_covariates)
     ax = next(a for a in figure.axes if a.get_label() == "forest")
     assert len(ax.get_yticks()) == 1 + len(COX_COVARIATES)
     assert ax.get_xscale() == "log"
@@ -145,7 +149,7 @@ def test_forest_has_a_row_per_covariate_with_events_and_reasons(analysis: TrialA
 
 def test_forest_without_events_lists_every_covariate_without_estimate(analysis: TrialAnalysis) -> None:
     """OS with no deaths: every row says 'no estimate', no marker is drawn."""
-    figure = figures.figure_forest(analysis.survival["OS"])
+    figure = figures.figure_forest(analysis.survival["OS"], analysis.cox_covariates)
     texts = _texts(figure)
     assert sum(text.startswith("no estimate") for text in texts) == len(COX_COVARIATES)
     ax = next(a for a in figure.axes if a.get_label() == "forest")
@@ -154,7 +158,7 @@ def test_forest_without_events_lists_every_covariate_without_estimate(analysis: 
 
 def test_organ_function_has_a_panel_per_parameter(analysis: TrialAnalysis) -> None:
     """One visible panel per organ-function parameter; proteinuria and creatinine as median (IQR)."""
-    figure = figures.figure_organ_function(analysis.change)
+    figure = figures.figure_organ_function(analysis.change, analysis.plan.organ_parameters)
     panels = [ax for ax in figure.axes if ax.get_visible()]
     present = [p for p in ORGAN_PARAMETERS if p in analysis.change]
     assert len(panels) == len(present) == 8

@@ -17,9 +17,9 @@ import jinja2
 import pandas as pd
 import pytest
 
-from rodnan.core.analysis.data import read_trial_dir
 from rodnan.core.analysis.pipeline import TrialAnalysis, analyse_trial
 from rodnan.core.protocol import Study, bundled_protocol_path, load_protocol
+from rodnan.core.trialdata import read_trial_dir
 from rodnan.reports import SECTIONS, write_report
 from rodnan.reports.render import REPORT_SECTIONS, environment
 

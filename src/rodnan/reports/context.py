@@ -15,11 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from rodnan.core.analysis.pipeline import (
-    COMPARISON_VISIT,
-    LONGITUDINAL_PARAMETERS,
-    MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE,
-    MULTIVARIABLE_COVARIATES,
-    ORGAN_PARAMETERS,
     RATE_MONTHS,
     ChangeAnalysis,
     SurvivalAnalysis,
@@ -56,11 +51,12 @@ def summary_context(analysis: TrialAnalysis, provenance: Provenance) -> Context:
                 "rate": percent(rate["survival"], rate["lower"], rate["upper"]),
             }
         )
-    mrss = None
-    change = analysis.change.get("MRSS")
+    primary = None  # the first parameter the plan models over time (the mRSS in the bundled protocol)
+    change = analysis.change.get(analysis.plan.longitudinal[0]) if analysis.plan.longitudinal else None
     if change is not None and change.mixed_model is not None:
         slope = change.mixed_model.slope
-        mrss = {
+        primary = {
+            "label": outcome_name(change),
             "slope": f"{slope.estimate:+.2f}",
             "ci": ci(slope.lower, slope.upper),
             "over_12_months": f"{12 * slope.estimate:+.1f}",
@@ -87,7 +83,7 @@ def summary_context(analysis: TrialAnalysis, provenance: Provenance) -> Context:
         "infused": d.infused,
         "completed": d.completed,
         "survival": survival,
-        "mrss": mrss,
+        "primary": primary,
         "responders": responders,
         "adverse_events": {
             "events": any_ae["events"],
@@ -209,8 +205,8 @@ def cox_context(analysis: TrialAnalysis) -> Context:
         )
     return {
         "endpoints": endpoints,
-        "prespecified": ", ".join(labels[c] for c in MULTIVARIABLE_COVARIATES),
-        "min_events_per_variable": MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE,
+        "prespecified": ", ".join(labels[c] for c in analysis.plan.cox.multivariable),
+        "min_events_per_variable": analysis.plan.cox.min_events_per_covariate,
     }
 
 
@@ -224,7 +220,7 @@ def mixed_model_context(analysis: TrialAnalysis) -> Context:
     """Mixed model: a row per longitudinal outcome (or why it was not fitted) and a note on each fit."""
     rows: list[list[object]] = []
     notes = []
-    for paramcd in LONGITUDINAL_PARAMETERS:
+    for paramcd in analysis.plan.longitudinal:
         change = analysis.change.get(paramcd)
         if change is None:
             continue
@@ -262,7 +258,7 @@ def mixed_model_context(analysis: TrialAnalysis) -> Context:
 def wilcoxon_context(analysis: TrialAnalysis) -> Context:
     """Wilcoxon: a row per longitudinal and organ-function parameter (pairs, medians, change, V, p, method)."""
     rows: list[list[object]] = []
-    for paramcd in (*LONGITUDINAL_PARAMETERS, *ORGAN_PARAMETERS):
+    for paramcd in (*analysis.plan.longitudinal, *analysis.plan.organ_parameters):
         change = analysis.change.get(paramcd)
         if change is None:
             continue
@@ -282,7 +278,7 @@ def wilcoxon_context(analysis: TrialAnalysis) -> Context:
                 f"{test.method}; {test.n_zero} zero difference(s) dropped" if test.n_zero else test.method,
             ]
         )
-    return {"visit": COMPARISON_VISIT, "rows": rows}
+    return {"visit": analysis.plan.comparison_visit, "rows": rows}
 
 
 def responders_context(analysis: TrialAnalysis) -> Context:
@@ -349,7 +345,7 @@ def methods_context(analysis: TrialAnalysis, provenance: Provenance) -> Context:
         "dfs_label": endpoints.dfs.label if endpoints else "DFS",
         "dfs_rules": [f"{r.label}{'' if r.enabled else ' (switched off)'}" for r in endpoints.dfs.events] if endpoints else [],
         "censoring": (endpoints.dfs.censoring if endpoints else "last_complete_assessment").replace("_", " "),
-        "min_events_per_variable": MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE,
+        "min_events_per_variable": analysis.plan.cox.min_events_per_covariate,
         "software": [list(pair) for pair in provenance.software],
     }
 

@@ -1,7 +1,7 @@
 """The trial's statistical report: self-contained HTML and a PDF made from it by WeasyPrint.
 
 :func:`write_report` reads a directory written by ``rodnan simulate`` (later also the web database, through
-the same :class:`~rodnan.core.analysis.data.TrialData` contract), runs
+the same :class:`~rodnan.core.trialdata.TrialData` contract), runs
 :func:`~rodnan.core.analysis.pipeline.analyse_trial`, draws the figures (:mod:`rodnan.reports.figures`),
 renders the HTML from the Jinja2 templates (:mod:`rodnan.reports.render`) and writes ``report.html`` and
 ``report.pdf`` (:mod:`rodnan.reports.pdf`). The sections, in order: Summary, CONSORT, Kaplan–Meier, Cox,
@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rodnan import __version__
-from rodnan.core.analysis.data import read_trial_dir
 from rodnan.core.analysis.pipeline import analyse_trial
 from rodnan.core.protocol import bundled_protocol_path, load_protocol
+from rodnan.core.trialdata import read_trial_dir
 from rodnan.errors import InputError
 from rodnan.reports.figures import render_figures
 from rodnan.reports.pdf import write_pdf

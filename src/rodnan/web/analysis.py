@@ -1,7 +1,7 @@
-"""The web database as a provider of the analysis interface (:mod:`rodnan.core.analysis.data`).
+"""The web database as a provider of the analysis interface (:mod:`rodnan.core.trialdata`).
 
 Builds the three frames of the contract from the stored subjects and form records, values as
-entered (raw text and unit), and hands them to :func:`~rodnan.core.analysis.data.from_frames`, which
+entered (raw text and unit), and hands them to :func:`~rodnan.core.trialdata.from_frames`, which
 converts and checks them exactly as it does the simulator's CSV files. The web application has no
 adverse-event module yet, so the adverse-event frame is empty (and says so in ``source``).
 """
@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from rodnan.core.analysis.data import TrialData, from_frames
 from rodnan.core.analysis.datasets import SUBJECT_CELLS, SUBJECT_INFUSION_DATE
 from rodnan.core.entry import EnteredValue
+from rodnan.core.trialdata import TrialData, from_frames
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Study
 from rodnan.web.studies.protocol import current_study, study_definition

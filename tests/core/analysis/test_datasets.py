@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from rodnan.core import units
-from rodnan.core.analysis.data import TrialData, from_frames
 from rodnan.core.analysis.datasets import (
     choice_parameters,
     derive_parameter_visits,
@@ -20,6 +19,7 @@ from rodnan.core.analysis.datasets import (
 from rodnan.core.endpoints import EndpointsResult, evaluate_endpoints
 from rodnan.core.protocol import Study
 from rodnan.core.simulate.cohort import SimulatedCohort, simulate_cohort
+from rodnan.core.trialdata import TrialData, from_frames
 from tests.core.endpoints.builder import ORGANS_NORMAL, Subject, build, day
 
 

@@ -13,14 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rodnan.core.analysis import insilico
 from rodnan.core.analysis.insilico import (
     REPLICATE_COLUMNS,
     analysis_items,
     dfs_months,
     estimate_reference,
     paired_wilcoxon_p,
+    replicate,
     replicate_seeds,
+    run,
     run_insilico_trial,
     summarise_replicates,
 )
@@ -57,7 +58,7 @@ def test_run_insilico_trial_is_deterministic_and_independent_of_batching(study: 
     assert first.to_dict() == again.to_dict()
     assert list(first.replicates.columns) == list(REPLICATE_COLUMNS)
     assert first.replicates["seed"].tolist() == replicate_seeds(3, 5)
-    monkeypatch.setattr(insilico, "REPLICATES_PER_BATCH", 1)
+    monkeypatch.setattr(run, "REPLICATES_PER_BATCH", 1)
     alone = run_insilico_trial(study, 8, 3, 3)
     pd.testing.assert_frame_equal(alone.replicates, first.replicates.iloc[:3])
     other = run_insilico_trial(study, 8, 5, 4)
@@ -141,7 +142,7 @@ def test_summarise_replicates_on_a_constructed_table() -> None:
 
 def test_a_failing_analysis_is_counted_not_raised(study: Study, monkeypatch: pytest.MonkeyPatch) -> None:
     """A Wilcoxon test that raises in one trial, and trials of one patient (no interval), are counted with messages."""
-    real = insilico.paired_wilcoxon_p
+    real = replicate.paired_wilcoxon_p
     calls = {"n": 0}
 
     def flaky(baseline: np.ndarray, followup: np.ndarray) -> tuple[float, str]:
@@ -150,7 +151,7 @@ def test_a_failing_analysis_is_counted_not_raised(study: Study, monkeypatch: pyt
             raise np.linalg.LinAlgError("singular")
         return real(baseline, followup)
 
-    monkeypatch.setattr(insilico, "paired_wilcoxon_p", flaky)
+    monkeypatch.setattr(replicate, "paired_wilcoxon_p", flaky)
     result = run_insilico_trial(study, 6, 3, 2)
     assert result.failures == {"mrss wilcoxon": 1}
     assert result.failure_messages == ("mrss wilcoxon: LinAlgError: singular",)
@@ -158,7 +159,7 @@ def test_a_failing_analysis_is_counted_not_raised(study: Study, monkeypatch: pyt
     assert math.isnan(result.replicates.loc[1, "mrss_wilcoxon_p"])
     assert result.mrss.power_wilcoxon <= 2 / 3
 
-    monkeypatch.setattr(insilico, "paired_wilcoxon_p", real)
+    monkeypatch.setattr(replicate, "paired_wilcoxon_p", real)
     single = run_insilico_trial(study, 1, 2, 2)
     assert single.failures["mrss mean change"] == 2  # one patient: never two pairs
     assert single.mrss.valid == 0

@@ -15,24 +15,28 @@ import pandas as pd
 import pytest
 
 from rodnan.core.analysis.cox import fit_cox
-from rodnan.core.analysis.data import TrialData, from_frames
 from rodnan.core.analysis.longitudinal import compare_paired_wilcoxon
 from rodnan.core.analysis.pipeline import (
     AT_RISK_MONTHS,
-    COX_COVARIATES,
-    LONGITUDINAL_PARAMETERS,
-    MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE,
-    MULTIVARIABLE_COVARIATES,
     RATE_MONTHS,
     TrialAnalysis,
     analyse_trial,
+    analysis_plan,
     derive_disposition,
 )
 from rodnan.core.analysis.summaries import summarise_responders
 from rodnan.core.analysis.survival import fit_kaplan_meier
-from rodnan.core.protocol import Study
+from rodnan.core.protocol import Study, load_protocol
 from rodnan.core.simulate.cohort import simulate_cohort
+from rodnan.core.trialdata import TrialData, from_frames
 from rodnan.errors import InputError
+
+_PLAN = analysis_plan(load_protocol())
+"""The bundled protocol's analysis plan, whose choices these tests check."""
+COX_COVARIATES = tuple(_PLAN.cox.covariates)
+LONGITUDINAL_PARAMETERS = tuple(_PLAN.longitudinal)
+MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE = _PLAN.cox.min_events_per_covariate
+MULTIVARIABLE_COVARIATES = tuple(_PLAN.cox.multivariable)
 
 
 def _data(study: Study, n: int, seed: int) -> TrialData:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from rodnan.core.analysis.data import TrialData, from_frames
 from rodnan.core.protocol import Study
+from rodnan.core.trialdata import TrialData, from_frames
 
 INFUSION = dt.date(2020, 1, 6)
 """Day 0 of every hand-built subject."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from rodnan.core.analysis.data import from_frames
 from rodnan.core.endpoints import compile_endpoints, evaluate_endpoints, split_variable
 from rodnan.core.protocol import Study, load_protocol_text
+from rodnan.core.trialdata import from_frames
 from rodnan.errors import InputError
 from tests.protocol_edits import broken as _broken
 from tests.protocol_edits import bundled_text as _text

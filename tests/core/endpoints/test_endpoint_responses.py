@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rodnan.core.analysis.data import from_frames
 from rodnan.core.endpoints import evaluate_endpoints
 from rodnan.core.instruments.acr_criss import score_acr_criss
 from rodnan.core.protocol import Study
 from rodnan.core.simulate.cohort import simulate_cohort
+from rodnan.core.trialdata import from_frames
 from tests.core.endpoints.builder import ORGANS_NORMAL, Subject, build, day
 
 CORE_BASELINE = {"mrss": 24, "fvc_pct_pred": 84, "patient_global": 5, "physician_global": 5, "haq_di": 1.25}

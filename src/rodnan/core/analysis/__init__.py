@@ -6,5 +6,6 @@ statsmodels and scipy do the arithmetic. Methods, formulas and the references ea
 are in docs/statistics.md.
 """
 
-# The data the analysis reads (data: TrialData, read_trial_dir, from_frames) and the ADaM-like analysis datasets
-# derived from it (datasets: derive_subject_level, derive_time_to_event, derive_parameter_visits, derive_responses).
+# The data the analysis reads is rodnan.core.trialdata (TrialData, read_trial_dir, from_frames), below both the
+# endpoints and the analysis. The ADaM-like analysis datasets derived from it are in datasets (derive_subject_level,
+# derive_time_to_event, derive_parameter_visits, derive_responses).

@@ -24,11 +24,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rodnan.core.analysis.data import TrialData
 from rodnan.core.endpoints import CENSOR_REASONS, EndpointsResult
 from rodnan.core.endpoints.assessments import visit_months
 from rodnan.core.lifecycle import SubjectStatus
 from rodnan.core.protocol.model import ParameterDef, Study
+from rodnan.core.trialdata import TrialData
 
 
 def _parameters(study: Study) -> tuple[ParameterDef, ...]:
@@ -48,7 +48,7 @@ def choice_parameters(study: Study) -> tuple[ParameterDef, ...]:
 
 
 SUBJECT_AGE, SUBJECT_SEX, SUBJECT_CELLS, SUBJECT_INFUSION_DATE = "age", "sex", "cells_administered", "infusion_date"
-"""Columns of the subjects table (:mod:`rodnan.core.analysis.data`): platform names, not item codes (the
+"""Columns of the subjects table (:mod:`rodnan.core.trialdata`): platform names, not item codes (the
 protocol's items may share them; the intervention's items are ``Study.intervention_items``)."""
 _SEX = {"female": "F", "male": "M"}
 _EOSSTT = {

@@ -46,7 +46,7 @@ class Disposition:
 
 
 def derive_disposition(subjects: pd.DataFrame) -> Disposition:
-    """CONSORT counts from the subjects table (columns of :mod:`rodnan.core.analysis.data`)."""
+    """CONSORT counts from the subjects table (columns of :mod:`rodnan.core.trialdata`)."""
     status = subjects["status"].astype(str)
     enrolled = (subjects["enrolment_date"].notna() | subjects[SUBJECT_INFUSION_DATE].notna()).to_numpy()
     infused = subjects[SUBJECT_INFUSION_DATE].notna().to_numpy()

@@ -41,13 +41,11 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from rodnan.core.analysis.cox import CoxResult, UnivariableCoxResult, fit_cox, fit_univariable_cox
-from rodnan.core.analysis.data import TrialData
 from rodnan.core.analysis.datasets import (
     derive_parameter_visits,
     derive_responses,
@@ -65,6 +63,7 @@ from rodnan.core.analysis.summaries import (
 from rodnan.core.analysis.survival import ConfType, KaplanMeierResult, fit_kaplan_meier
 from rodnan.core.endpoints import EndpointsResult, evaluate_endpoints
 from rodnan.core.protocol.model import AnalysisDef, CoxCovariateDef, Study
+from rodnan.core.trialdata import TrialData
 from rodnan.errors import InputError
 
 CONF_LEVEL = 0.95
@@ -72,38 +71,6 @@ CONF_TYPE: ConfType = "log-log"
 """Kaplan-Meier interval transform: log-log (SAS, Stata, lifelines), best coverage in small samples."""
 AT_RISK_MONTHS: tuple[float, ...] = (0.0, 3.0, 6.0, 9.0, 12.0)
 RATE_MONTHS: tuple[float, ...] = (6.0, 12.0)
-_LEGACY_NAMES = (
-    "LONGITUDINAL_PARAMETERS",
-    "ORGAN_PARAMETERS",
-    "SHORT_LABELS",
-    "COMPARISON_VISIT",
-    "MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE",
-    "COX_COVARIATES",
-    "MULTIVARIABLE_COVARIATES",
-)
-
-
-def __getattr__(name: str) -> Any:
-    """The former module constants, now read from the bundled protocol's analysis plan.
-
-    Transitional, for callers not yet reading :attr:`TrialAnalysis.plan` (the report and its figures);
-    a trial's own plan is ``study.analysis``.
-    """
-    if name not in _LEGACY_NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from rodnan.core.protocol import load_protocol
-
-    plan = analysis_plan(load_protocol())
-    legacy: dict[str, Any] = {
-        "LONGITUDINAL_PARAMETERS": tuple(plan.longitudinal),
-        "ORGAN_PARAMETERS": tuple(plan.organ_parameters),
-        "SHORT_LABELS": plan.short_labels,
-        "COMPARISON_VISIT": plan.comparison_visit,
-        "MIN_EVENTS_PER_VARIABLE_MULTIVARIABLE": plan.cox.min_events_per_covariate,
-        "COX_COVARIATES": tuple(plan.cox.covariates),
-        "MULTIVARIABLE_COVARIATES": tuple(plan.cox.multivariable),
-    }
-    return legacy[name]
 
 
 def analysis_plan(study: Study) -> AnalysisDef:
@@ -251,7 +218,7 @@ def analyse_trial(data: TrialData, cutoff: dt.date | None = None) -> TrialAnalys
     """Run every analysis of the report on ``data`` (see the module docstring).
 
     Args:
-        data: the trial's data (:func:`~rodnan.core.analysis.data.read_trial_dir` or ``from_frames``).
+        data: the trial's data (:func:`~rodnan.core.trialdata.read_trial_dir` or ``from_frames``).
         cutoff: data cut-off date passed to :func:`~rodnan.core.endpoints.evaluate_endpoints`.
 
     Returns:

@@ -1,6 +1,6 @@
 """Endpoints defined in the protocol file, evaluated on a trial's data (docs/endpoints.md).
 
-:func:`evaluate_endpoints` takes the one data interface (:class:`~rodnan.core.analysis.data.TrialData`)
+:func:`evaluate_endpoints` takes the one data interface (:class:`~rodnan.core.trialdata.TrialData`)
 and returns, per subject, the DFS event or censoring, OS, organ remission and the responses at a visit;
 the analysis datasets (:mod:`rodnan.core.analysis.datasets`) are derived from that result.
 """

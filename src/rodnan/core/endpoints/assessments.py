@@ -21,9 +21,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rodnan.core.analysis.data import group_visits, rows_by_item
 from rodnan.core.endpoints.rules import split_variable
 from rodnan.core.protocol.model import Study
+from rodnan.core.trialdata import group_visits, rows_by_item
 
 FloatArray = npt.NDArray[np.float64]
 

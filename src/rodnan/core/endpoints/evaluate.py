@@ -30,7 +30,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rodnan.core.analysis.data import TrialData
 from rodnan.core.endpoints.assessments import (
     Assessments,
     baseline_columns,
@@ -42,6 +41,7 @@ from rodnan.core.endpoints.responses import CRISS_CORE_ITEMS, derive_remission, 
 from rodnan.core.endpoints.rules import CompiledEndpoints, CompiledRule, compile_endpoints, split_variable
 from rodnan.core.lifecycle import SubjectStatus
 from rodnan.core.protocol.model import Study
+from rodnan.core.trialdata import TrialData
 from rodnan.core.verdict import Truth
 
 TruthArray = npt.NDArray[np.int8]
@@ -111,7 +111,7 @@ def evaluate_endpoints(data: TrialData, cutoff: dt.date | None = None) -> Endpoi
     """Evaluate every endpoint of the protocol on ``data`` (see the module docstring for the rules).
 
     Args:
-        data: the trial's data (:mod:`rodnan.core.analysis.data`).
+        data: the trial's data (:mod:`rodnan.core.trialdata`).
         cutoff: data cut-off date: values, adverse events and deaths after it are ignored, and subjects
             whose follow-up ended after it count as ongoing.
 

@@ -18,7 +18,7 @@ They live in the reports layer, not in the pure core: the core computes the numb
 
 from __future__ import annotations
 
-from rodnan.core.analysis.pipeline import LONGITUDINAL_PARAMETERS, SurvivalAnalysis, TrialAnalysis
+from rodnan.core.analysis.pipeline import SurvivalAnalysis, TrialAnalysis
 from rodnan.reports.figures.course import (
     RULE_MARKERS,
     SKEWED_PARAMETERS,
@@ -66,7 +66,7 @@ def render_figures(analysis: TrialAnalysis) -> dict[str, bytes]:
         analysis: the result of :func:`~rodnan.core.analysis.pipeline.analyse_trial`.
 
     Returns:
-        ``consort``, ``km_dfs``, ``km_os``, ``spaghetti``, ``organ_function``, ``swimmer``, and
+        ``consort``, ``km_dfs``, ``km_os``, ``spaghetti``, ``organs``, ``swimmer``, and
         ``forest_<endpoint>`` for each endpoint with at least one Cox estimate.
     """
     built = {
@@ -75,11 +75,11 @@ def render_figures(analysis: TrialAnalysis) -> dict[str, bytes]:
         "km_os": figure_kaplan_meier(
             analysis.survival["OS"].kaplan_meier, analysis.survival["OS"].label, colour=COLOURS["vermillion"]
         ),
-        "spaghetti": figure_spaghetti([analysis.change[p] for p in LONGITUDINAL_PARAMETERS if p in analysis.change]),
-        "organ_function": figure_organ_function(analysis.change),
+        "spaghetti": figure_spaghetti([analysis.change[p] for p in analysis.plan.longitudinal if p in analysis.change]),
+        "organs": figure_organ_function(analysis.change, analysis.plan.organ_parameters),
         "swimmer": figure_swimmer(analysis),
     }
     for paramcd, survival in analysis.survival.items():
         if has_cox_estimate(survival):
-            built[f"forest_{paramcd.lower()}"] = figure_forest(survival)
+            built[f"forest_{paramcd.lower()}"] = figure_forest(survival, analysis.cox_covariates)
     return {name: render_svg(figure) for name, figure in built.items()}

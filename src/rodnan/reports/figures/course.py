@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy import stats
 
-from rodnan.core.analysis.pipeline import ORGAN_PARAMETERS, ChangeAnalysis, TrialAnalysis
+from rodnan.core.analysis.pipeline import ChangeAnalysis, TrialAnalysis
 from rodnan.reports.figures.style import COLOURS, GRADE_COLOURS, MONTH_LABEL, STYLE, month_axis, new_figure
 
 RULE_MARKERS = ("X", "^", "s", "D", "P", "*", "h")
@@ -113,7 +113,7 @@ def figure_spaghetti(changes: Sequence[ChangeAnalysis], columns: int = 2) -> Fig
     return figure
 
 
-def figure_organ_function(changes: Mapping[str, ChangeAnalysis], paramcds: Sequence[str] = ORGAN_PARAMETERS) -> Figure:
+def figure_organ_function(changes: Mapping[str, ChangeAnalysis], paramcds: Sequence[str]) -> Figure:
     """Organ function by scheduled visit: mean with 95 % CI (median with IQR for :data:`SKEWED_PARAMETERS`).
 
     One panel per parameter the data have, with the number of subjects under each point.

@@ -10,7 +10,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
-from rodnan.core.analysis.pipeline import AT_RISK_MONTHS, COX_COVARIATES, CoxCovariateDef, SurvivalAnalysis
+from rodnan.core.analysis.pipeline import AT_RISK_MONTHS, CoxCovariateDef, SurvivalAnalysis
 from rodnan.core.analysis.survival import KaplanMeierResult
 from rodnan.reports.figures.style import COLOURS, MONTH_LABEL, STYLE, format_months, new_figure
 
@@ -161,7 +161,7 @@ def _reason(note: str) -> str:
     return text if len(text) <= 45 else text[:44] + "…"
 
 
-def figure_forest(survival: SurvivalAnalysis, covariates: Sequence[CoxCovariateDef] = COX_COVARIATES) -> Figure:
+def figure_forest(survival: SurvivalAnalysis, covariates: Sequence[CoxCovariateDef]) -> Figure:
     """Hazard ratios with their confidence intervals on a log axis, a row per covariate, a line at 1.
 
     Left: the covariate, what its hazard ratio is per, events/n of its model. Right: HR (CI). Covariates

@@ -10,10 +10,10 @@ import pytest
 
 from rodnan.cli.simulate import write_cohort
 from rodnan.core import units
-from rodnan.core.analysis.data import TrialData, from_frames, read_trial_dir
 from rodnan.core.derivation import derive_items
 from rodnan.core.protocol import Study
 from rodnan.core.simulate.cohort import SimulatedCohort, simulate_cohort
+from rodnan.core.trialdata import TrialData, from_frames, read_trial_dir
 from rodnan.core.values import normalize_value
 from rodnan.errors import InputError
 

@@ -1,4 +1,6 @@
-"""The one interface the analysis reads: a trial's subjects, item values and adverse events.
+"""The trial data contract: a trial's subjects, item values and adverse events, as endpoints and analysis read them.
+
+It sits below both :mod:`rodnan.core.endpoints` and :mod:`rodnan.core.analysis` (decision 0009).
 
 Two providers fill it: :func:`read_trial_dir` reads the CSV files ``rodnan simulate`` writes, and the
 web application (an adapter written later against this contract) builds the same frames from its
@@ -76,10 +78,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from rodnan.core.columns import check_column
 from rodnan.core.derivation import derive_columns
 from rodnan.core.lifecycle import SubjectStatus
 from rodnan.core.protocol.model import Study
-from rodnan.core.screening import check_column
 from rodnan.core.values import BOOLEAN_WORDS, unit_factor
 from rodnan.errors import InputError
 

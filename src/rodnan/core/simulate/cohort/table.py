@@ -1,0 +1,141 @@
+"""The simulated cohort as held in memory: the compact long table of item values, and its text as
+``rodnan simulate`` writes it (``values.csv``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from rodnan.core.protocol.model import Study
+from rodnan.core.simulate.params import SimulationParams
+
+FloatArray = npt.NDArray[np.floating[Any]]  # numpy's stubs type np.round() results loosely
+BoolArray = npt.NDArray[np.bool_]
+
+
+VALUE_COLUMNS = ("subject_id", "visit", "item", "value", "unit", "date")
+
+
+@dataclass
+class ValueTable:
+    """The long table of item values, held compactly (indices into the code lists, floats, day numbers).
+
+    Numbers are in the unit ``units[unit]``; yes/no are 1.0/0.0; choices are the index of the choice.
+    Text and date items are in ``texts`` (subject, visit, item, text, day).
+    """
+
+    subject: list[npt.NDArray[np.int32]] = field(default_factory=list)
+    visit: list[npt.NDArray[np.int16]] = field(default_factory=list)
+    item: list[npt.NDArray[np.int16]] = field(default_factory=list)
+    value: list[FloatArray] = field(default_factory=list)
+    unit: list[npt.NDArray[np.int16]] = field(default_factory=list)
+    day: list[npt.NDArray[np.int32]] = field(default_factory=list)
+    texts: list[tuple[int, int, int, str, int]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.value) + len(self.texts)
+
+
+@dataclass
+class SimulatedCohort:
+    """A simulated cohort: subjects, their item values per visit, their adverse events."""
+
+    study: Study
+    params: SimulationParams
+    seed: int
+    subjects: pd.DataFrame
+    values: ValueTable
+    adverse_events: pd.DataFrame
+    visit_codes: tuple[str, ...]
+    item_codes: tuple[str, ...]
+    unit_codes: tuple[str, ...]
+    _cache: dict[str, npt.NDArray[Any]] | None = field(default=None, repr=False)
+
+    def values_frame(self, first: int = 0, stop: int | None = None) -> pd.DataFrame:
+        """The item values of subjects ``first`` to ``stop - 1`` as a long table:
+        subject_id, visit, item, value (text), unit, date; ordered by subject, visit and item."""
+        return pd.DataFrame({name: column.astype(object) for name, column in self._rows(first, stop).items()})
+
+    def values_csv(self, first: int = 0, stop: int | None = None, header: bool = True) -> str:
+        """The same rows as :meth:`values_frame` as CSV text, built with numpy string operations
+        (no field needs quoting: codes, units, numbers, ISO dates and lot codes hold no comma)."""
+        rows = self._rows(first, stop)
+        columns = [rows[name].tolist() for name in VALUE_COLUMNS]
+        head = ",".join(VALUE_COLUMNS) + "\n" if header else ""
+        body = "\n".join(map(",".join, zip(*columns, strict=True)))  # str.join runs in C for each line
+        return head + body + ("\n" if body else "")
+
+    def _rows(self, first: int, stop: int | None) -> dict[str, npt.NDArray[np.str_]]:
+        arrays = self._arrays()
+        stop = len(self.subjects) if stop is None else stop
+        rows = (arrays["subject"] >= first) & (arrays["subject"] < stop)
+        subject, visit, item = arrays["subject"][rows], arrays["visit"][rows], arrays["item"][rows]
+        value, unit, day = arrays["value"][rows], arrays["unit"][rows], arrays["day"][rows]
+        text = _format_values(self.study, self.item_codes, item, value)
+        texts = [t for t in self.values.texts if first <= t[0] < stop]
+        if texts:
+            extra = np.array(texts, dtype=object)
+            subject = np.concatenate([subject, extra[:, 0].astype(np.int32)])
+            visit = np.concatenate([visit, extra[:, 1].astype(np.int16)])
+            item = np.concatenate([item, extra[:, 2].astype(np.int16)])
+            text = np.concatenate([text, extra[:, 3]])
+            unit = np.concatenate([unit, np.zeros(len(extra), np.int16)])
+            day = np.concatenate([day, extra[:, 4].astype(np.int32)])
+        order = np.lexsort((item, visit, subject))
+        days, position = np.unique(day[order], return_inverse=True)
+        dates = np.asarray(pd.to_datetime(days, unit="D").strftime("%Y-%m-%d"), dtype=str)[position.reshape(-1)]
+        return {
+            "subject_id": self.subjects["subject_id"].to_numpy(dtype=str)[subject[order]],
+            "visit": np.array(self.visit_codes, dtype=str)[visit[order]],
+            "item": np.array(self.item_codes, dtype=str)[item[order]],
+            "value": text[order].astype(str),
+            "unit": np.array(self.unit_codes, dtype=str)[unit[order]],
+            "date": dates,
+        }
+
+    def _arrays(self) -> dict[str, npt.NDArray[Any]]:
+        if self._cache is None:
+            table = self.values
+            self._cache = {
+                name: (np.concatenate(getattr(table, name)) if getattr(table, name) else np.array([], dtype=dtype))
+                for name, dtype in (("subject", np.int32), ("visit", np.int16), ("item", np.int16), ("value", np.float64),
+                                    ("unit", np.int16), ("day", np.int32))
+            }  # fmt: skip
+        return self._cache
+
+
+def _format_values(
+    study: Study, item_codes: tuple[str, ...], item: npt.NDArray[np.int16], value: FloatArray
+) -> npt.NDArray[np.object_]:
+    """Values as text, formatted per item (yes/no as true/false, choice codes, numbers with the fewest
+    decimals that show every value of the item exactly)."""
+    out = np.empty(len(value), dtype=object)
+    for index in np.unique(item):
+        definition = study.item_by_code[item_codes[index]]
+        rows = item == index
+        values = value[rows]
+        if definition.type == "boolean":
+            out[rows] = np.where(values == 1.0, "true", "false")
+        elif definition.type == "choice":
+            out[rows] = np.array([c.code for c in definition.choices], dtype=object)[values.astype(int)]
+        else:
+            out[rows] = format_numbers(values).astype(object)
+    return out
+
+
+def format_numbers(values: FloatArray) -> npt.NDArray[np.str_]:
+    """Decimal text of numbers already rounded to at most 4 decimals, with one number of decimals for
+    the whole array (the fewest that show every value exactly); integers arithmetic, no float repr."""
+    decimals = next((d for d in range(5) if np.all(np.abs(values * 10**d - np.round(values * 10**d)) < 1e-6)), 4)
+    scaled = np.round(values * 10**decimals).astype(np.int64)
+    magnitude = np.abs(scaled)
+    text = (magnitude // 10**decimals).astype(str)
+    if decimals:
+        fraction = np.strings.zfill((magnitude % 10**decimals).astype(str), decimals)
+        text = np.strings.add(np.strings.add(text, "."), fraction)
+    return np.where(scaled < 0, np.strings.add("-", text), text)
