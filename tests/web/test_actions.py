@@ -144,10 +144,18 @@ def test_full_lifecycle_through_actions(site, investigator):
     end_date = f.days_ago(1)
     subject = actions.check_end_subject(investigator, subject, Transition.COMPLETE, end_date, "", expected_version=4)
     assert (subject.status, subject.end_date, subject.version) == ("completed", end_date, 5)
-    assert [(e.action, e.field, e.old_value, e.new_value) for e in f.flat(f.audit_since(start))] == [
+    entries = f.audit_since(start)
+    assert [(e.action, e.field, e.old_value, e.new_value) for e in f.flat(entries[:1])] == [
         ("subject.complete", "status", "in_follow_up", "completed"),
         ("subject.complete", "end_date", "", end_date.isoformat()),
     ]
+    # the empty records of the visits after the end are no longer expected, one audited event each
+    not_expected = FormRecord.objects.filter(subject=subject, status="not_expected")
+    assert not_expected.exists()
+    assert not not_expected.filter(visit__window_start__lte=end_date).exists()
+    assert sorted(e.form_record_id for e in entries[1:] if e.action == "record.mark_not_expected") == sorted(
+        not_expected.values_list("pk", flat=True)
+    )
     report = verify_chain()
     assert report.ok, report.problem
 

@@ -64,7 +64,8 @@ def _check_date(field: str, value: dt.date, today: dt.date, not_before: dt.date 
 
 def _subject_change(subject: SubjectSnapshot, action: str, reason: str, **fields: object) -> AuditChange:
     """One entry on the subject: the fields that change (old from ``subject``, new from ``fields``)."""
-    items = tuple(ItemDelta(name, _text(getattr(subject, name)), _text(new)) for name, new in fields.items())
+    changed = ((name, _text(getattr(subject, name)), _text(new)) for name, new in fields.items())
+    items = tuple(ItemDelta(name, old, new) for name, old, new in changed if old != new)
     return AuditChange(action, "subject", subject.label, reason, items)
 
 
