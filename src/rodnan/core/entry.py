@@ -216,8 +216,29 @@ def _check_partial_date(item: ItemDef, raw: str) -> EnteredValue:
     return EnteredValue(item.code, item.type, raw, None, text, text)
 
 
+_CODED: dict[tuple[int, str, str | None], tuple[ItemDef, tuple[EnteredValue, ItemValue] | InputError]] = {}
+"""Checked coded entries by (item object, text, unit): the same answer to the same item is checked once (the
+bulk import checks millions of answers, most of them repeats such as "0" to "3" for an mRSS area)."""
+
+
 def _check_coded(item: ItemDef, raw: str, unit: str | None) -> tuple[EnteredValue, ItemValue]:
-    """A number, integer, yes/no or choice entry, checked by normalize_value."""
+    """A number, integer, yes/no or choice entry, checked by normalize_value (memoised: pure in its arguments)."""
+    key = (id(item), raw, unit)
+    cached = _CODED.get(key)
+    if cached is None or cached[0] is not item:
+        if len(_CODED) > 200_000:
+            _CODED.clear()
+        try:
+            result: tuple[EnteredValue, ItemValue] | InputError = _check_coded_once(item, raw, unit)
+        except InputError as exc:
+            result = exc
+        cached = _CODED[key] = (item, result)
+    if isinstance(cached[1], InputError):  # a fresh error each time (a re-raised one would grow its traceback)
+        raise InputError(cached[1].field, cached[1].rule, cached[1].value)
+    return cached[1]
+
+
+def _check_coded_once(item: ItemDef, raw: str, unit: str | None) -> tuple[EnteredValue, ItemValue]:
     normalized = normalize_value(item, raw, unit)
     assert normalized.value is not None  # the raw text is not blank
     value: float | str = normalized.value
