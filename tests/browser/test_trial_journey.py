@@ -202,7 +202,7 @@ def test_coordinator_screens_enrols_follows_and_audits(page: Page, live_server, 
     # Columns: #, when, who, role, action, where, item, old value, new value, reason.
     reason = "left hand re-examined: moderate, not severe"
     label = "mRSS area 9: Hand (dorsum), left"  # the item's label from the protocol (its code, mrss_hand_l, is the cell's title)
-    expected = ["coordinator", "coordinator", "form.save", "NJDT-001/M1/mrss", label, "3", "2", reason]
+    expected = ["coordinator", "coordinator", "record.save", "NJDT-001/M1/mrss", label, "3", "2", reason, "screen"]
     page.get_by_role("link", name="Audit trail").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Audit trail")
     row = page.locator("table.audit tbody tr").filter(has_text=label).filter(has_text=reason)
@@ -212,7 +212,7 @@ def test_coordinator_screens_enrols_follows_and_audits(page: Page, live_server, 
     open_form(page, "M1", "mRSS")
     page.get_by_role("link", name="audit trail of this form").click()
     rows = page.locator("table.audit tbody tr")
-    expect(rows).to_have_count(17 + 1)  # 17 areas first entered, one changed
+    expect(rows).to_have_count(17 + 1 + 1)  # 17 areas first entered with the record's status, one changed
     expect(rows.filter(has_text=reason).locator("td:nth-child(n+3)")).to_have_text(expected)
     screenshot("audit")
 
