@@ -42,7 +42,9 @@ def test_an_import_is_audited_numbered_and_stored_as_the_form_save_stores_it() -
     entry = check_form_entry(definition, record.form_code, typed, set(typed))
     assert {c: v.as_json() for c, v in entry.values.items()} == record.values
     imported = AuditEntry.objects.filter(action="record.save", form_record=record)
-    assert {item["field"]: item["new"] for entry in imported for item in entry.items if item["field"] != "status"} == record.values
+    assert {
+        item["field"]: item["new"] for entry in imported for item in entry.items if item["field"] != "status"
+    } == record.values
     assert set(imported.values_list("source", flat=True)) == {"import"}
     assert verify_chain().ok
     assert report.subjects == 12

@@ -350,3 +350,18 @@ def test_security_headers_on_pages(inv_client, client, site, investigator):
         assert response["X-Frame-Options"] == "DENY"
         assert response["X-Content-Type-Options"] == "nosniff"
         assert "no-store" in response["Cache-Control"]
+
+
+def test_log_entry_is_a_row_of_the_subject_page_and_has_an_audit_trail(inv_client, site, investigator):
+    """A medical-history entry added through its page is a row of the subject page's table, its values as typed, and its
+    audit page names it by entry number, since a log record has no visit."""
+    subject = f.screened_subject(investigator, site)
+    values = {"mh_term": "Raynaud phenomenon", "mh_start": "2015-03", "mh_ongoing": True}
+    response = inv_client.post(f"/subjects/{subject.pk}/log/medical_history/add/", posted(values))
+    assert (response.status_code, response["Location"]) == (302, f"/subjects/{subject.pk}/")
+    record = FormRecord.objects.get(subject=subject, form_code="medical_history")
+    assert (record.seq, record.visit_id) == (1, None)
+    assert "1 Raynaud phenomenon 2015-03 yes Complete" in text(inv_client.get(f"/subjects/{subject.pk}/"))
+    audit = inv_client.get(f"/forms/{record.pk}/audit/")
+    assert audit.status_code == 200
+    assert "Audit trail of NJDT-S0001, entry 1, Medical history" in text(audit)
