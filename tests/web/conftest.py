@@ -55,6 +55,13 @@ def admin(site: Any) -> Any:
     return factories.make_user("admin", "administrator", site)
 
 
+@pytest.fixture
+def inv_client(client: Any, investigator: Any) -> Any:
+    """Django's test client, logged in as ``investigator``."""
+    client.force_login(investigator)
+    return client
+
+
 @pytest.fixture(scope="session")
 def db_vendor() -> str:
     """``sqlite`` or ``postgresql``: the database this run tests on."""

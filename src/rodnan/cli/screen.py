@@ -113,7 +113,7 @@ def _write_bytes(stream: IO[str], data: bytes) -> None:
     buffer.write(data)
 
 
-def _count_verdicts(counts: dict[str, int], verdicts: np.ndarray) -> None:  # type: ignore[type-arg]
+def _count_verdicts(counts: dict[str, int], verdicts: np.ndarray) -> None:
     for code, n in zip(*np.unique(verdicts, return_counts=True), strict=True):
         verdict = str(VERDICT_NAMES[code])
         counts[verdict] = counts.get(verdict, 0) + int(n)

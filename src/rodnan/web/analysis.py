@@ -54,6 +54,8 @@ def value_rows(records: Iterable[FormRecord], labels: dict[int, str]) -> list[tu
     seen: set[tuple[str, str, str]] = set()
     for record in records:
         subject, visit = labels[record.subject_id], record.visit
+        if visit is None:  # a log record: no visit to date it (the caller selects visit records only)
+            continue
         for code, data in (record.values or {}).items():
             key = (subject, visit.code, code)
             if key in seen:  # an item two forms of a visit share is one value (the first form's)

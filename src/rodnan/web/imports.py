@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from django.db import connection, transaction
@@ -329,11 +329,12 @@ def _write(courses: list[tuple[Site, Course]], study: Study, user: Any, role_cod
     by_visit: list[dict[str, Visit]] = []
     for subject, (_, course) in zip(subjects, courses, strict=True):
         rows = {}
-        for code, snapshot in course.visits.items():
-            row = new_visit(subject, snapshot.planned)
-            row.done_on, row.missed, row.missed_reason = snapshot.done_on, snapshot.missed, snapshot.missed_reason
-            rows[code] = row
-            visits.append(row)
+        for code, visit_snapshot in course.visits.items():
+            visit_row = new_visit(subject, visit_snapshot.planned)
+            visit_row.done_on, visit_row.missed = visit_snapshot.done_on, visit_snapshot.missed
+            visit_row.missed_reason = visit_snapshot.missed_reason
+            rows[code] = visit_row
+            visits.append(visit_row)
         by_visit.append(rows)
     Visit.objects.bulk_create(visits)
     records: list[tuple[int, RecordKey, FormRecord]] = []
@@ -414,7 +415,8 @@ def _import(user: Any, role_code: str, sites: list[Site], cohort: SimulatedCohor
             progress: Callable[[int, int], None] | None, batch_size: int, stages: list[tuple[str, dt.timedelta]],
             study: Study, definition: StudyDef, report: ImportReport) -> None:  # fmt: skip
     shifts = [shift for _, shift in stages]
-    subjects = cohort.subjects.to_dict("records")
+    # pandas types the records' keys as Hashable; the cohort's columns are named by strings
+    subjects = cast("list[dict[str, Any]]", cohort.subjects.to_dict("records"))
     total = len(subjects)
     for first in range(0, total, batch_size):
         stop = min(first + batch_size, total)

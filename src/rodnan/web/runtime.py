@@ -97,7 +97,7 @@ def serve(host: str, port: int, workers: int = DEFAULT_WORKERS, threads: int = D
 
     connections.close_all()
 
-    class _Server(BaseApplication):  # type: ignore[misc]
+    class _Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no types: BaseApplication is Any
         def load_config(self) -> None:
             options: dict[str, Any] = {
                 "bind": f"{host}:{port}", "workers": workers, "threads": threads,

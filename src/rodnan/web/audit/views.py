@@ -78,7 +78,8 @@ def form_audit(request: HttpRequest, pk: int) -> HttpResponse:
     entries = AuditEntry.objects.filter(form_record=record).order_by("-seq" if order == "desc" else "seq")
     page = Paginator(entries, 200).get_page(request.GET.get("page"))
     form = study_definition(record.subject.study).form_by_code.get(record.form_code)
-    title = f"Audit trail of {record.subject.label}, {record.visit.label}, {form.label if form else record.form_code}"
+    where = record.visit.label if record.visit is not None else f"entry {record.seq}"  # a log record has no visit
+    title = f"Audit trail of {record.subject.label}, {where}, {form.label if form else record.form_code}"
     context = {"title": title, "subject": record.subject, "record": record, "page": page, "rows": _rows(page), "order": order,
                "labels": _labels(record.subject)}  # fmt: skip
     return render(request, "rodnan/audit.html", context)

@@ -156,7 +156,7 @@ def check_record_event(
     role = require(user, permission, record.subject.site_id)
     with transaction.atomic():
         current = FormRecord.objects.select_for_update(of=("self",)).select_related("subject", "visit").get(pk=record.pk)
-        snapshot = record_snapshot(current, current.visit.code if current.visit_id else None)
+        snapshot = record_snapshot(current, current.visit.code if current.visit is not None else None)
         plan = plans.plan_record_event(subject_snapshot(current.subject), snapshot, event, reason=reason, items=items)
         apply_plan(plan, user=user, role=role.code, subject=current.subject, rows={snapshot.key: current}, source=source)
         return current

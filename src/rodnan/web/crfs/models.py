@@ -21,7 +21,7 @@ class FormRecord(models.Model):
     ``version`` increases with every write (optimistic locking). Every change is an audit entry.
     """
 
-    Status = models.TextChoices("Status", [(s.value.upper(), (s.value, s.label)) for s in RecordStatus])  # type: ignore[misc]
+    Status = models.TextChoices("Status", [(s.value.upper(), (s.value, s.label)) for s in RecordStatus])  # type: ignore[call-overload]  # django-stubs lacks the functional API's (value, label) pairs
 
     subject = models.ForeignKey("subjects.Subject", on_delete=models.PROTECT, related_name="form_records")
     visit = models.ForeignKey("subjects.Visit", null=True, blank=True, on_delete=models.PROTECT, related_name="form_records")

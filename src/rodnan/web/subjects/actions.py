@@ -129,7 +129,7 @@ def check_end_subject(
     subject = _locked(subject, expected_version)
     visits = {v.pk: v for v in Visit.objects.filter(subject=subject)}
     rows = list(FormRecord.objects.filter(subject=subject, visit__isnull=False, status="not_started"))
-    snapshots = [record_snapshot(r, visits[r.visit_id].code) for r in rows]
+    snapshots = [record_snapshot(r, visits[r.visit_id].code if r.visit_id is not None else None) for r in rows]
     plan = plans.plan_end_subject(subject_snapshot(subject), transition, end_date, reason, _today(),
                                   [visit_snapshot(v) for v in visits.values()], snapshots)  # fmt: skip
     by_key = {s.key: r for s, r in zip(snapshots, rows, strict=True)}

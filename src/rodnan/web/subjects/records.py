@@ -125,11 +125,18 @@ class LogTable:
 
     form: FormDef
     columns: list[ItemDef]
-    rows: list[Any]
+    rows: list[tuple[FormRecord, list[str]]]
+    """Each entry with its values as shown, one per column."""
+
+
+def _shown(record: FormRecord, columns: list[ItemDef]) -> list[str]:
+    """A record's values as shown in the columns' order ("" where no value is stored)."""
+    values = record.values or {}
+    return [EnteredValue.from_json(values[c.code]).display if c.code in values else "" for c in columns]
 
 
 def log_tables(subject: Subject) -> list[LogTable]:
-    """The protocol's log forms with the subject's entries, in sequence order (each row gets ``shown`` values)."""
+    """The protocol's log forms with the subject's entries, in sequence order, each with its values as shown."""
     definition = study_definition(subject.study)
     if not definition.log_forms:
         return []
@@ -137,10 +144,7 @@ def log_tables(subject: Subject) -> list[LogTable]:
     tables = []
     for form in definition.log_forms:
         columns = [definition.item_by_code[code] for code in form.items]
-        entries = [r for r in rows if r.form_code == form.code]
-        for row in entries:
-            values = row.values or {}
-            row.shown = [EnteredValue.from_json(values[c.code]).display if c.code in values else "" for c in columns]
+        entries = [(row, _shown(row, columns)) for row in rows if row.form_code == form.code]
         tables.append(LogTable(form, columns, entries))
     return tables
 

@@ -69,7 +69,7 @@ def record_key(record: FormRecord, visit_code: str | None) -> RecordKey:
 
 def record_snapshot(record: FormRecord, visit_code: str | None = None, linked_code: str | None = None) -> RecordSnapshot:
     """A record row as the core's snapshot (``visit_code``: its visit's code, read by the caller when needed)."""
-    if record.visit_id is not None and visit_code is None:
+    if visit_code is None and record.visit is not None:  # a null visit_id reads as None without a query
         visit_code = record.visit.code
     return RecordSnapshot(
         key=record_key(record, visit_code), values=dict(record.values or {}),
@@ -144,12 +144,12 @@ def apply_plan(
         new_rows = []
         for form in visit_plan.forms:
             key: RecordKey = (visit_plan.code, form, SCHEDULED_SEQ)
-            row = FormRecord(subject=subject, visit=visit, form_code=form, protocol_version=version)
+            new_row = FormRecord(subject=subject, visit=visit, form_code=form, protocol_version=version)
             if key in planned:
-                fill_record(row, planned.pop(key), user, now)
-            new_rows.append(row)
-        for row in FormRecord.objects.bulk_create(new_rows):
-            pks[(visit_plan.code, row.form_code, SCHEDULED_SEQ)] = row.pk
+                fill_record(new_row, planned.pop(key), user, now)
+            new_rows.append(new_row)
+        for created in FormRecord.objects.bulk_create(new_rows):
+            pks[(visit_plan.code, created.form_code, SCHEDULED_SEQ)] = created.pk
     for write in plan.visits:
         Visit.objects.filter(subject=subject, code=write.code).update(done_on=write.done_on, missed=write.missed,
                                                                        missed_reason=write.missed_reason)  # fmt: skip

@@ -35,7 +35,7 @@ from rodnan.errors import InputError
 from rodnan.web.audit.chain import Change, ItemChange, append, verify_chain
 from rodnan.web.audit.models import AppendOnlyError, AuditEntry, AuditHead
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RodnanCli = Callable[..., subprocess.CompletedProcess[str]]  # the conftest fixture rodnan_cli
 ZERO = "0" * 64
 UTC = dt.UTC
@@ -378,7 +378,7 @@ from pathlib import Path
 from rodnan.web import runtime
 runtime.setup(Path(sys.argv[1]))
 runtime.migrate()
-from tests.web.test_audit_chain import append_from_threads
+from tests.web.audit.test_chain import append_from_threads
 from rodnan.web.audit.chain import verify_chain
 from rodnan.web.audit.models import AuditEntry
 errors = append_from_threads(int(sys.argv[2]), int(sys.argv[3]))

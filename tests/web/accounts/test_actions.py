@@ -1,0 +1,104 @@
+"""Account management: password rules, creating users and granting, changing and revoking roles, each audited."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from rodnan.errors import InputError
+from rodnan.web.accounts.access import AccessDeniedError
+from rodnan.web.accounts.actions import check_create_user, check_grant_membership, check_revoke_membership, do_grant_membership
+from rodnan.web.accounts.models import Membership
+from rodnan.web.audit.chain import verify_chain
+from tests.web import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("password", "rule"),
+    [
+        ("short-pw1", "at least 12 characters"),
+        ("123456789012345", "entirely numeric"),
+        ("password1234", "too common"),
+        ("nurse.wang.2026", "too similar to the username"),
+    ],
+)
+def test_password_validators_reject_weak_passwords(admin, site, password, rule):
+    """check_create_user refuses weak passwords with InputError on 'password'; no user, no audit entry."""
+    start = f.last_seq()
+    with pytest.raises(InputError) as caught:
+        check_create_user(admin, site, "nurse.wang.2026", password, "coordinator")
+    assert caught.value.field == "password"
+    assert rule in caught.value.rule
+    assert password not in str(caught.value)  # the error never repeats the password
+    assert not get_user_model().objects.filter(username="nurse.wang.2026").exists()
+    assert f.audit_since(start) == []
+
+
+def test_create_user_is_audited(admin, site):
+    """A new user: user.create then membership.grant, by the administrator."""
+    start = f.last_seq()
+    user = check_create_user(admin, site, "  nurse1 ", "a-long-enough-passphrase-9", "coordinator")
+    assert user.username == "nurse1"
+    assert user.check_password("a-long-enough-passphrase-9")
+    got = [
+        (e.action, e.username, e.role, e.object_id, e.field, e.old_value, e.new_value, e.site_id)
+        for e in f.flat(f.audit_since(start))
+    ]
+    assert got == [
+        ("user.create", "admin", "administrator", "nurse1", "", "", "", site.pk),
+        ("membership.grant", "admin", "administrator", "nurse1", "role", "", "coordinator", site.pk),
+    ]
+
+
+def test_create_user_refuses_taken_names_and_unknown_roles(admin, site, investigator):
+    """A taken user name and a role that does not exist are refused, naming the field."""
+    with pytest.raises(InputError) as caught:
+        check_create_user(admin, site, "inv", "a-long-enough-passphrase-9", "coordinator")
+    assert caught.value.field == "username"
+    with pytest.raises(InputError) as caught:
+        check_create_user(admin, site, "nurse2", "a-long-enough-passphrase-9", "superuser")
+    assert caught.value.field == "role"
+
+
+def test_membership_grant_change_and_revoke_are_audited(admin, site):
+    """Grant monitor, change to data manager, re-grant the same role (no entry), revoke: old and new role each time."""
+    user = f.make_user("sam")
+    start = f.last_seq()
+    check_grant_membership(admin, user, site, "monitor")
+    check_grant_membership(admin, user, site, "data_manager")
+    check_grant_membership(admin, user, site, "data_manager")
+    assert Membership.objects.get(user=user, site=site).role == "data_manager"
+    check_revoke_membership(admin, user, site)
+    assert not Membership.objects.filter(user=user).exists()
+    got = [(e.action, e.username, e.role, e.object_id, e.old_value, e.new_value) for e in f.flat(f.audit_since(start))]
+    assert got == [
+        ("membership.grant", "admin", "administrator", "sam", "", "monitor"),
+        ("membership.grant", "admin", "administrator", "sam", "monitor", "data_manager"),
+        ("membership.revoke", "admin", "administrator", "sam", "data_manager", ""),
+    ]
+    assert verify_chain().ok
+
+
+def test_only_administrators_grant_and_nobody_revokes_their_own_admin_role(admin, site, investigator):
+    """An investigator cannot grant roles; an administrator cannot remove their own administrator role."""
+    user = f.make_user("sam")
+    with pytest.raises(AccessDeniedError, match="manage users"):
+        check_grant_membership(investigator, user, site, "investigator")
+    assert not Membership.objects.filter(user=user).exists()
+    with pytest.raises(InputError) as caught:
+        check_revoke_membership(admin, admin, site)
+    assert caught.value.field == "membership"
+    assert Membership.objects.get(user=admin).role == "administrator"
+
+
+def test_do_grant_membership_replaces_the_role_and_forgets_the_cached_one(admin, site):
+    """do_grant_membership keeps one role per user and site, and the user's new role applies at once."""
+    from rodnan.web.accounts.access import role_at
+
+    user = f.make_user("sam", "monitor", site)
+    assert role_at(user, site).code == "monitor"
+    do_grant_membership(admin, "administrator", user, site, "coordinator")
+    assert Membership.objects.filter(user=user).count() == 1
+    assert role_at(user, site).code == "coordinator"
