@@ -48,7 +48,7 @@ def test_form_save_stores_the_unit_conversion(site, coordinator):
 
 
 def test_first_save_of_a_visit_records_done_on_and_audits_each_item(site, coordinator):
-    """The first save sets the visit's date and writes visit.done plus one record.save event with every item (no reason needed)."""
+    """The first save sets the visit's date and writes visit.done plus one record.save event with every item (no reason)."""
     subject = f.open_screening(coordinator, site)
     record = f.scr_record(subject, "demographics")
     visit_date = f.days_ago(58)
