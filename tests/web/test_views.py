@@ -348,3 +348,21 @@ def test_security_headers_on_pages(inv_client, client, site, investigator):
         assert response["X-Frame-Options"] == "DENY"
         assert response["X-Content-Type-Options"] == "nosniff"
         assert "no-store" in response["Cache-Control"]
+
+
+def test_form_layouts_come_from_the_protocol(inv_client, site, investigator):
+    """The mRSS form (layout body_grid) shows the body grid in the protocol's area order; a form without
+    ``patient: true`` offers no tablet mode and ignores ?mode=patient; the SF-36 (patient: true) offers it."""
+    subject = f.screened_subject(investigator, site)
+    mrss = inv_client.get(f"/forms/{f.scr_record(subject, 'mrss').pk}/").content.decode()
+    assert 'class="crf layout-body_grid"' in mrss
+    assert 'class="mrss-grid"' in mrss
+    areas = ["Face", "Anterior chest", "Abdomen", "Upper arm", "Forearm", "Hand (dorsum)", "Fingers", "Thigh", "Lower leg"]
+    positions = [mrss.index(f'<th scope="row">{area}</th>') for area in areas]
+    assert positions == sorted(positions)
+    assert mrss.index('name="v_mrss_upper_arm_r"') < mrss.index('name="v_mrss_upper_arm_l"')
+    assert "open in tablet mode" not in mrss
+    organ = inv_client.get(f"/forms/{f.scr_record(subject, 'organ_function').pk}/?mode=patient").content.decode()
+    assert 'class="crf layout-default"' in organ
+    assert "<nav" in organ  # not a patient form: staff view even with ?mode=patient
+    assert "open in tablet mode" in text(inv_client.get(f"/forms/{f.scr_record(subject, 'sf36').pk}/"))
