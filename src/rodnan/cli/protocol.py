@@ -41,7 +41,8 @@ def check(file: Path = typer.Argument(..., help="Protocol YAML file to validate.
     criteria = len(study.criteria)
     console.print(
         f"[green]valid[/]: {study.identity.registry_number} protocol version {study.protocol.version}: "
-        f"{len(study.items)} items, {len(study.forms)} forms, {len(study.schedule.all_visits)} visits, {criteria} criteria",
+        f"{len(study.items)} items, {len(study.forms)} forms ({len(study.log_forms)} log), "
+        f"{len(study.schedule.all_visits)} visits, {criteria} criteria",
         highlight=False,
     )
 
@@ -60,6 +61,15 @@ def show(protocol: Path | None = PROTOCOL_OPTION) -> None:
     console.print(f"Intervention: {intervention.name}, {per_kg:,.0f} cells/kg, {intervention.route}, x{intervention.infusions}")
     console.print(f"Regimen: {regimen}; schedule day 0 = regimen day {intervention.infusion_regimen_day}")
     console.print(schedule_table(study))
+    for form in study.log_forms:
+        dates = f"start {form.log.start}" + (f", end {form.log.end}" if form.log.end else "") if form.log else ""
+        console.print(f"Log form (repeating per subject, not at visits): {form.code} = {form.label} ({dates})", highlight=False)
+    roles = study.intervention_items
+    console.print(
+        f"Intervention form: {study.intervention_form.code} (date {roles.date}, cells {roles.cells}, weight {roles.weight}, "
+        f"lot {roles.lot}, donor {roles.donor or '-'})",
+        highlight=False,
+    )
     console.print(criteria_table(study))
 
 

@@ -40,6 +40,7 @@ def test_intervention_accessors(study: Study) -> None:
         "donor_code",
     )
     assert set(roles.codes) == set(study.intervention_form.items)
+    assert study.intervention_visit.code == "D0"
 
 
 def test_form_kinds_layouts_and_patient_forms(study: Study) -> None:

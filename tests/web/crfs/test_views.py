@@ -161,3 +161,21 @@ def test_log_entry_is_a_row_of_the_subject_page_and_has_an_audit_trail(inv_clien
     audit = inv_client.get(f"/forms/{record.pk}/audit/")
     assert audit.status_code == 200
     assert "Audit trail of NJDT-S0001, entry 1, Medical history" in text(audit)
+
+
+def test_form_layouts_come_from_the_protocol(inv_client, site, investigator):
+    """The mRSS form (layout body_grid) shows the body grid in the protocol's area order; a form without
+    ``patient: true`` offers no tablet mode and ignores ?mode=patient; the SF-36 (patient: true) offers it."""
+    subject = f.screened_subject(investigator, site)
+    mrss = inv_client.get(f"/forms/{f.scr_record(subject, 'mrss').pk}/").content.decode()
+    assert 'class="crf layout-body_grid"' in mrss
+    assert 'class="mrss-grid"' in mrss
+    areas = ["Face", "Anterior chest", "Abdomen", "Upper arm", "Forearm", "Hand (dorsum)", "Fingers", "Thigh", "Lower leg"]
+    positions = [mrss.index(f'<th scope="row">{area}</th>') for area in areas]
+    assert positions == sorted(positions)
+    assert mrss.index('name="v_mrss_upper_arm_r"') < mrss.index('name="v_mrss_upper_arm_l"')
+    assert "open in tablet mode" not in mrss
+    organ = inv_client.get(f"/forms/{f.scr_record(subject, 'organ_function').pk}/?mode=patient").content.decode()
+    assert 'class="crf layout-default"' in organ
+    assert "<nav" in organ  # not a patient form: staff view even with ?mode=patient
+    assert "open in tablet mode" in text(inv_client.get(f"/forms/{f.scr_record(subject, 'sf36').pk}/"))

@@ -183,6 +183,11 @@ class Study(Frozen):
         """
         return self.form_by_code[self.intervention.form]
 
+    @cached_property
+    def intervention_visit(self) -> VisitDef:
+        """The fixed visit that collects the intervention form (the loader checks there is one)."""
+        return next(visit for visit in self.schedule.visits if self.intervention.form in visit.forms)
+
     @property
     def intervention_items(self) -> InterventionRolesDef:
         """The item codes of the infusion's roles: ``.date``, ``.cells``, ``.weight``, ``.lot``, ``.donor``."""
