@@ -74,13 +74,15 @@ def db_vendor() -> str:
 def rodnan_cli() -> RodnanCli:
     """Runs the ``rodnan`` command line in a subprocess: ``rodnan_cli("audit", "verify", "--data", d)``.
 
-    The subprocess does not inherit the test run's ``DATABASE_URL`` (which names the test cluster),
-    so ``--data`` picks the SQLite database of that folder unless the test passes ``--database-url``.
+    The subprocess does not inherit the test run's ``DATABASE_URL`` (which names the test cluster) nor a
+    test's audit key folder or checkpoint file, so ``--data`` picks the SQLite database, keys and
+    checkpoints of that folder unless the test passes ``--database-url``.
     Output is wide (no line wrapping by rich) and plain.
     """
     script = Path(sys.executable).with_name("rodnan")
     command = [str(script)] if script.exists() else [sys.executable, "-c", "from rodnan.cli.app import main; main()"]
-    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    own = ("DATABASE_URL", "RODNAN_AUDIT_KEY_DIR", "RODNAN_AUDIT_CHECKPOINT_FILE")  # the data folder's own, not a test's
+    env = {key: value for key, value in os.environ.items() if key not in own}
     env.update(COLUMNS="250", NO_COLOR="1", TERM="dumb")
 
     def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
