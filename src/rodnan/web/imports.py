@@ -37,6 +37,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from rodnan.core.analysis.datasets import SUBJECT_INFUSION_DATE
 from rodnan.core.lifecycle import SubjectStatus, Transition
 from rodnan.core.protocol import Study as StudyDef
 from rodnan.core.records import record_plans, subject_plans
@@ -212,7 +213,7 @@ class _Builder:
             return course
         if not self._enrol(course, screening, enrolment, numbers, site):
             return course
-        infusion = moved("infusion_date")
+        infusion = moved(SUBJECT_INFUSION_DATE)
         if stage == SubjectStatus.ENROLLED or infusion is None or infusion > today:
             return course
         if not self._infuse(course, rows):
@@ -284,7 +285,7 @@ def plan_stages(cohort: SimulatedCohort, today: dt.date, seed: int | None = None
     n = len(frame)
     draw, position = rng.random(n), rng.random(n)
     out: list[tuple[str, dt.timedelta]] = []
-    for i, (infusion, end) in enumerate(zip(frame["infusion_date"].tolist(), frame["end_date"].tolist(), strict=True)):
+    for i, (infusion, end) in enumerate(zip(frame[SUBJECT_INFUSION_DATE].tolist(), frame["end_date"].tolist(), strict=True)):
         infused = dt.date.fromisoformat(str(infusion))
         stage, low = SubjectStatus.IN_FOLLOW_UP.value, 0.0
         for name, fraction in PRE_INFUSION_STAGES:
