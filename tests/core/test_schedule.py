@@ -152,8 +152,8 @@ def test_visit_state_of_the_infusion_visit_is_due_on_one_day_only(study: Study) 
 
 def test_visit_state_labels() -> None:
     """Each state has its human label."""
-    assert [s.label for s in VisitState] == ["Upcoming", "Due", "Overdue", "Done", "Missed"]
-    assert [s.value for s in VisitState] == ["upcoming", "due", "overdue", "done", "missed"]
+    assert [s.label for s in VisitState] == ["Upcoming", "Due", "Overdue", "Done", "Missed", "Not expected"]
+    assert [s.value for s in VisitState] == ["upcoming", "due", "overdue", "done", "missed", "not_expected"]
 
 
 @pytest.mark.parametrize(
