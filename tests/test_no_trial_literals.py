@@ -33,6 +33,7 @@ EXEMPT: dict[str, tuple[frozenset[str], str]] = {
     "core/endpoints/responses.py": (frozenset({"infusion_date"}), SUBJECTS_TABLE),
     "web/subjects/views.py": (frozenset({"infusion_date"}), "the Subject model's field (the lifecycle's day 0)"),
     "web/subjects/store.py": (frozenset({"infusion_date"}), "the Subject model's field (the lifecycle's day 0)"),
+    "core/audit_replay.py": (frozenset({"infusion_date"}), "the Subject model's field the trail's subject entries name"),
     "web/subjects/migrations/0001_initial.py": (
         frozenset({"infusion_date", "screening"}),
         "a generated migration: the Subject model's field and the 'screening' subject status",

@@ -12,6 +12,7 @@ from rodnan.web import demo
 from rodnan.web.accounts.models import Membership
 from rodnan.web.audit.chain import verify_chain
 from rodnan.web.audit.models import AuditEntry
+from rodnan.web.audit.replay import verify_and_reconcile
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.subjects.models import Subject, Visit
 from tests.web import factories as f
@@ -70,6 +71,9 @@ def _check_audit() -> None:
     assert AuditEntry.objects.filter(action="subject.screen", changes__contains='"field":"screening_number"').count() == 20
     assert AuditEntry.objects.filter(action="subject.enrol", changes__contains='"field":"status"').count() == 15
     assert AuditEntry.objects.filter(action="subject.infuse").count() == 14
+    replayed = verify_and_reconcile()  # the trail explains every stored value, state, visit and subject
+    assert replayed.ok, [str(d) for d in replayed.differences]
+    assert (replayed.subjects, replayed.records) == (20, FormRecord.objects.count())
 
 
 def _snapshot() -> tuple[object, ...]:

@@ -10,6 +10,7 @@ from rodnan.core.simulate.cohort import simulate_cohort
 from rodnan.errors import RodnanError
 from rodnan.web.audit.chain import verify_chain
 from rodnan.web.audit.models import AuditEntry
+from rodnan.web.audit.replay import verify_and_reconcile
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.imports import check_import_cohort
 from rodnan.web.studies.protocol import study_definition
@@ -47,6 +48,8 @@ def test_an_import_is_audited_numbered_and_stored_as_the_form_save_stores_it() -
     } == record.values
     assert set(imported.values_list("source", flat=True)) == {"import"}
     assert verify_chain().ok
+    replayed = verify_and_reconcile()  # the import's entries explain every row it wrote
+    assert replayed.ok, [str(d) for d in replayed.differences]
     assert report.subjects == 12
     assert report.audit_entries == AuditEntry.objects.count()
 

@@ -108,29 +108,46 @@ def _url_option() -> Any:
 def verify(
     data: Path = typer.Option(Path("rodnan-data"), "--data", help=DATA_HELP),
     database_url: str = _url_option(),
+    show: int = typer.Option(50, "--show", min=1, help="How many differences to print (all are counted)."),
 ) -> None:
-    """Verify the keyed audit chain against its head and the latest checkpoint; report the first broken entry (exit 1)."""
+    """Verify the keyed audit chain (head, latest checkpoint), then replay it and reconcile the stored data with it.
+
+    Exit 1 on the first broken entry, or when any stored value, record state, visit or subject differs
+    from what the trail says (each difference printed: subject, record, item, stored vs trail).
+    """
     from rodnan.web import runtime
 
     runtime.setup(data, database_url)
-    from rodnan.web.audit.chain import checkpoint_file, verify_chain
+    from rodnan.web.audit.chain import checkpoint_file
+    from rodnan.web.audit.replay import verify_and_reconcile
 
-    report = verify_chain()
+    result = verify_and_reconcile(limit=show)
+    report = result.chain
     console = Console(soft_wrap=True)
-    if report.ok:
-        console.print(f"audit chain intact: {report.entries} entries verified ({runtime.database_label()})")
-        console.print(f"head: entry #{report.head_seq} {report.head_hash}")
-        if report.checkpoint is None:
-            console.print(f"no checkpoint yet in {checkpoint_file()}: a cut tail or a wiped trail cannot be told apart "
-                          "from a shorter one (rodnan audit checkpoint writes one)")  # fmt: skip
-        else:
-            cp = report.checkpoint
-            console.print(f"latest checkpoint: entry #{cp.seq} at {cp.at} (key {cp.key_id}), matched")
-        return
     errors = Console(stderr=True, soft_wrap=True)
-    errors.print(f"[bold red]audit chain broken[/] at entry #{report.first_broken_seq}: {report.problem} "
-                 f"({report.entries} entries before it verified)")  # fmt: skip
-    raise typer.Exit(1)
+    if not report.ok:
+        errors.print(f"[bold red]audit chain broken[/] at entry #{report.first_broken_seq}: {report.problem} "
+                     f"({report.entries} entries before it verified)")  # fmt: skip
+        raise typer.Exit(1)
+    console.print(f"audit chain intact: {report.entries} entries verified ({runtime.database_label()})")
+    console.print(f"head: entry #{report.head_seq} {report.head_hash}")
+    if report.checkpoint is None:
+        console.print(f"no checkpoint yet in {checkpoint_file()}: a cut tail or a wiped trail cannot be told apart "
+                      "from a shorter one (rodnan audit checkpoint writes one)")  # fmt: skip
+    else:
+        cp = report.checkpoint
+        console.print(f"latest checkpoint: entry #{cp.seq} at {cp.at} (key {cp.key_id}), matched")
+    counts = (f"{result.subjects} subjects, {result.records} records and {result.visits} visits against "
+              f"{result.clinical_entries} clinical entries")  # fmt: skip
+    if result.difference_count:
+        errors.print(f"[bold red]stored data differ from the audit trail[/]: {result.difference_count} difference(s) "
+                     f"({counts})")  # fmt: skip
+        for difference in result.differences:
+            errors.print(f"  {difference}", markup=False)
+        if result.difference_count > len(result.differences):
+            errors.print(f"  ... and {result.difference_count - len(result.differences)} more (--show N prints more)")
+        raise typer.Exit(1)
+    console.print(f"stored data intact: {counts} replayed, no difference")
 
 
 @audit_app.command("checkpoint")

@@ -455,6 +455,26 @@ def test_cli_verify_checkpoint_and_rotation_on_the_demo_then_tampered(tmp_path: 
     assert f"audit chain intact: {count} entries verified" in intact.stdout
     assert f"head: entry #{count} {head}" in intact.stdout
     assert "no checkpoint yet" in intact.stdout
+    assert "stored data intact: 20 subjects" in intact.stdout
+
+    # a clinical value changed with no entry: the chain holds, the replay names subject, record and item
+    with closing(sqlite3.connect(database)) as db, db:
+        record, raw = db.execute("""SELECT r.id, json_extract(r."values", '$.esr.raw') FROM crfs_formrecord r
+                                    WHERE json_extract(r."values", '$.esr') IS NOT NULL ORDER BY r.id LIMIT 1""").fetchone()
+        label = db.execute(
+            """SELECT coalesce(s.subject_code, s.screening_number) || '/' || v.code || '/' || r.form_code
+                              FROM crfs_formrecord r JOIN subjects_subject s ON s.id = r.subject_id
+                              JOIN subjects_visit v ON v.id = r.visit_id WHERE r.id = ?""",
+            (record,),
+        ).fetchone()[0]
+        db.execute("""UPDATE crfs_formrecord SET "values" = json_set("values", '$.esr.raw', '99', '$.esr.value', 99.0)
+                      WHERE id = ?""", (record,))  # fmt: skip
+    forged = rodnan_cli("audit", "verify", "--data", str(data))
+    assert forged.returncode == 1
+    assert "audit chain intact" in forged.stdout
+    message = " ".join(forged.stderr.split())
+    assert "stored data differ from the audit trail: 1 difference(s)" in message
+    assert f"subject {label.split('/')[0]}, {label}, esr: stored 99 mm/h, trail {raw} mm/h" in message
 
     written = rodnan_cli("audit", "checkpoint", "--data", str(data))
     assert written.returncode == 0, written.stderr

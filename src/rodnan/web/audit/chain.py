@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -265,14 +265,19 @@ def _rows(limit: int | None, chunk: int = 20000) -> Iterator[tuple[Any, ...]]:
         last = page[-1][0]
 
 
-def verify_chain(checkpoints: bool = True) -> ChainReport:
+def verify_chain(checkpoints: bool = True, feed: Callable[[tuple[Any, ...]], None] | None = None) -> ChainReport:
     """Verify the whole chain against the head row and (``checkpoints``) the checkpoint file.
 
     The head is read first: entries appended while the verification runs are beyond it and not read.
+    ``feed``, when given, is called with each row read, before it is verified (the replay reads the
+    trail in the same pass: :mod:`rodnan.web.audit.replay`).
     """
     current = head() or (0, GENESIS)
     marks = read_checkpoints(checkpoint_file()) if checkpoints else []
-    report = verify_rows(_rows(current[0]), key_ring(create=False), current, marks)
+    rows: Iterable[tuple[Any, ...]] = _rows(current[0])
+    if feed is not None:
+        rows = _fed(rows, feed)
+    report = verify_rows(rows, key_ring(create=False), current, marks)
     if not report.ok:
         return report
     # Entries past the head read at the start may have been appended since; past the head read now, they
@@ -286,6 +291,12 @@ def verify_chain(checkpoints: bool = True) -> ChainReport:
         return ChainReport(report.entries, False, now[0] + 1, problem, report.head_seq, report.head_hash, report.checkpoint,
                            report.keys_used)  # fmt: skip
     return report
+
+
+def _fed(rows: Iterable[tuple[Any, ...]], feed: Callable[[tuple[Any, ...]], None]) -> Iterator[tuple[Any, ...]]:
+    for row in rows:
+        feed(row)
+        yield row
 
 
 def write_checkpoint(at: dt.datetime | None = None) -> Checkpoint:
