@@ -3,7 +3,9 @@
 Builds the three frames of the contract from the stored subjects and form records, values as
 entered (raw text and unit), and hands them to :func:`~rodnan.core.trialdata.from_frames`, which
 converts and checks them exactly as it does the simulator's CSV files. The web application has no
-adverse-event module yet, so the adverse-event frame is empty (and says so in ``source``).
+adverse-event module yet, so the adverse-event frame is empty (and says so in ``source``). Log records
+(the protocol's medical history) are not passed: the contract's values hold one value per subject, visit
+and item, which repeating entries without a visit do not fit, and no analysis reads them.
 
 :func:`read_for_report` gives what ``rodnan report --data`` needs: the data, and where they came from (the
 audit head read in the same transaction as the data, and the database lock: None, no lock is recorded
