@@ -128,7 +128,8 @@ class DatabaseSnapshot:
 
 def read_for_report(study: Study | None = None) -> DatabaseSnapshot:
     """The data of ``study`` (default: the current protocol version) with the audit head and the lock, read
-    in one transaction (on PostgreSQL a repeatable-read snapshot: an entry written meanwhile is in neither).
+    in one transaction (on PostgreSQL a repeatable-read snapshot: an entry written meanwhile is in neither;
+    called inside a transaction, that transaction's isolation level holds).
 
     Args:
         study: the protocol version whose subjects are reported.
@@ -136,8 +137,9 @@ def read_for_report(study: Study | None = None) -> DatabaseSnapshot:
     Returns:
         A :class:`DatabaseSnapshot`.
     """
+    outermost = not connection.in_atomic_block  # inside a caller's transaction, the caller's isolation holds
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and outermost:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         study = study or current_study()
