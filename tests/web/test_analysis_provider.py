@@ -83,3 +83,17 @@ def test_the_report_from_the_database_states_its_audit_head_lock_and_data_hash(s
     monkeypatch.setattr(analysis, "database_locked", lambda study: True)
     locked = database_report(tmp_path / "locked", pdf=False, now=now)[0].html.read_text(encoding="utf-8")
     assert '<span id="database-lock">locked</span>' in locked
+
+
+@pytest.mark.django_db(transaction=True)
+def test_read_for_report_in_its_own_transaction_gives_the_head_with_the_data(site, investigator):
+    """Outside any transaction (as the command runs), the data, the head and the lock are read in one snapshot
+    (repeatable read on PostgreSQL): the head is the chain's, the subjects those imported."""
+    cohort = simulate_cohort(study_definition(site.study), 3, seed=2)
+    today = max(dt.date.fromisoformat(str(end)) for end in cohort.subjects["end_date"] if end)
+    check_import_cohort(investigator, [site], cohort, today=today, as_simulated=True)
+    snapshot = analysis.read_for_report()
+    assert snapshot.audit_head == head()
+    assert snapshot.locked is None
+    assert len(snapshot.data.subjects) == Subject.objects.count() == 3
+    assert snapshot.protocol_sha256 == site.study.protocol_sha256
