@@ -3,14 +3,24 @@ checks as the simulator's files, give the endpoints and datasets."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+
 import pytest
 
+from rodnan.cli.report import database_report
 from rodnan.core.analysis.datasets import derive_time_to_event
+from rodnan.core.analysis.pipeline import analyse_trial
 from rodnan.core.endpoints import evaluate_endpoints
 from rodnan.core.entry import EnteredValue
+from rodnan.core.simulate.cohort import simulate_cohort
+from rodnan.web import analysis
 from rodnan.web.analysis import trial_data_from_database
+from rodnan.web.audit.chain import head
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.demo import STAGES, fill_demo
+from rodnan.web.imports import check_import_cohort
+from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.models import Subject
 
 pytestmark = pytest.mark.django_db
@@ -40,3 +50,50 @@ def test_the_demo_database_reads_as_trial_data() -> None:
     assert (tte["AVAL"] >= 0).all()
     os_rows = tte[tte["PARAMCD"] == "OS"]
     assert int((os_rows["CNSR"] == 0).sum()) == Subject.objects.filter(status="died").count()
+
+
+def test_the_report_from_the_database_states_its_audit_head_lock_and_data_hash(site, investigator, tmp_path, monkeypatch):
+    """The report of a database built through the write path: the footer's audit head is the chain's head row,
+    the lock says none is recorded (True when data management reports one), the data SHA-256 is the
+    ``sha256sum`` of the contract's frames written as CSV files, and the report's numbers are those of the analysis."""
+    cohort = simulate_cohort(study_definition(site.study), 6, seed=4)
+    today = max(dt.date.fromisoformat(str(end)) for end in cohort.subjects["end_date"] if end)
+    check_import_cohort(investigator, [site], cohort, today=today, as_simulated=True)
+    seq, last_hash = head()
+    now = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
+    paths, head_text, lock_text = database_report(tmp_path / "report", "the trial", pdf=False, now=now)
+    html = paths.html.read_text(encoding="utf-8")
+    assert (head_text, lock_text) == (f"entry #{seq}, hash {last_hash}", "no lock recorded")
+    assert f'<span id="audit-head">entry #{seq}, hash {last_hash}</span>' in html
+    assert '<span id="database-lock">no lock recorded</span>' in html
+    assert f"audit entry {seq} " in html.split("</style>")[0]  # the PDF's page footer
+    # the data hash: the frames as CSV files, hashed as the simulator folder's files are
+    data = trial_data_from_database()
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for name in ("subjects", "values", "adverse_events"):
+        getattr(data, name).to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
+    listing = "".join(f"{hashlib.sha256((folder / n).read_bytes()).hexdigest()}  {n}\n"
+                      for n in ("adverse_events.csv", "subjects.csv", "values.csv"))  # fmt: skip
+    assert f'<code id="data-sha256">{hashlib.sha256(listing.encode()).hexdigest()}</code>' in html
+    # the numbers: the OS events of the analysis of the same data
+    survival = analyse_trial(data).survival["OS"].kaplan_meier
+    assert f"{survival.events} event(s) in {survival.n} subjects" in html
+    # a lock, once recorded, is stated
+    monkeypatch.setattr(analysis, "database_locked", lambda study: True)
+    locked = database_report(tmp_path / "locked", pdf=False, now=now)[0].html.read_text(encoding="utf-8")
+    assert '<span id="database-lock">locked</span>' in locked
+
+
+@pytest.mark.django_db(transaction=True)
+def test_read_for_report_in_its_own_transaction_gives_the_head_with_the_data(site, investigator):
+    """Outside any transaction (as the command runs), the data, the head and the lock are read in one snapshot
+    (repeatable read on PostgreSQL): the head is the chain's, the subjects those imported."""
+    cohort = simulate_cohort(study_definition(site.study), 3, seed=2)
+    today = max(dt.date.fromisoformat(str(end)) for end in cohort.subjects["end_date"] if end)
+    check_import_cohort(investigator, [site], cohort, today=today, as_simulated=True)
+    snapshot = analysis.read_for_report()
+    assert snapshot.audit_head == head()
+    assert snapshot.locked is None
+    assert len(snapshot.data.subjects) == Subject.objects.count() == 3
+    assert snapshot.protocol_sha256 == site.study.protocol_sha256

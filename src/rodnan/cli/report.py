@@ -1,30 +1,115 @@
-"""``rodnan report``: the statistical report of a trial's data as HTML and PDF."""
+"""``rodnan report``: the statistical report of a trial's data as HTML and PDF, from the web application's
+database (``--data``) or from a folder written by ``rodnan simulate`` (``--from-simulation``)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
+from rodnan.errors import InputError
+
+if TYPE_CHECKING:
+    from rodnan.reports.report import ReportPaths
+
+DATA_HELP = "The web application's data folder (SQLite database, audit keys), as for rodnan demo and rodnan serve."
+
 
 def report(
-    data: Path = typer.Option(
-        ..., "--data", help="Folder of trial data as written by rodnan simulate (subjects.csv, values.csv ...)."
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    from_simulation: Path | None = typer.Option(
+        None, "--from-simulation", help="Instead of a database: a folder written by rodnan simulate (subjects.csv ...)."
     ),
     out: Path = typer.Option(..., "--out", help="Folder to write report.html and report.pdf into (created if missing)."),
     no_pdf: bool = typer.Option(False, "--no-pdf", help="Write the HTML only."),
-    protocol: Path | None = typer.Option(None, "--protocol", "-p", help="Protocol file (default: bundled NCT00962923)."),
-) -> None:
+    protocol: Path | None = typer.Option(
+        None, "--protocol", "-p", help="With --from-simulation: the protocol file (default: bundled NCT00962923)."
+    ),
+    database_url: str = typer.Option(None, "--database-url", envvar="DATABASE_URL",
+                                     help="With --data: postgresql://user:password@host:port/name (not the folder's SQLite)."),
+) -> None:  # fmt: skip
     """Analyse the trial's data (Kaplan-Meier, Cox, mixed models, Wilcoxon, responders, remission, adverse
     events) and write a self-contained HTML report and its PDF. The footer states the protocol version and
-    SHA-256, the SHA-256 of the input files, the rodnan version and the time (docs/report.md)."""
+    SHA-256, the SHA-256 of the input, the audit head and the database lock (from a database), the rodnan
+    version and the time (docs/report.md)."""
+    if (data is None) == (from_simulation is None):
+        raise InputError("--data", "give either --data (the web database) or --from-simulation (a simulator folder)")
     from rodnan.reports.report import timings_text, write_report  # imported here: matplotlib and lifelines load slowly
 
     console = Console(stderr=True, soft_wrap=True)
     with console.status("starting", spinner="dots") as status:
-        paths = write_report(data, out, protocol=protocol, pdf=not no_pdf, on_step=lambda step: status.update(step))
+        if from_simulation is not None:
+            paths = write_report(from_simulation, out, protocol=protocol, pdf=not no_pdf, on_step=status.update)
+        else:
+            if protocol is not None:
+                raise InputError("--protocol", "is for --from-simulation: the database holds its own protocol", str(protocol))
+            assert data is not None
+            paths, head, lock = _report_from_database(data, database_url, out, not no_pdf, status.update)
+            console.print(f"audit head: {head}; database lock: {lock}", highlight=False)
     console.print(f"report written: {paths.html}", highlight=False)
     if paths.pdf is not None:
         console.print(f"PDF written: {paths.pdf}", highlight=False)
     console.print(f"timings: {timings_text(paths.timings)}", highlight=False)
+
+
+def _report_from_database(
+    data: Path, database_url: str | None, out: Path, pdf: bool, on_step: Callable[[str], None]
+) -> tuple[ReportPaths, str, str]:
+    """Open the data folder's database, read the trial data with the audit head and the lock, write the report.
+
+    Returns:
+        What was written, and the audit head and the lock as the footer states them.
+    """
+    if database_url is None and not (data / "rodnan.sqlite3").is_file():
+        raise InputError(
+            str(data), "holds no database (rodnan.sqlite3): give the web application's data folder, or --database-url, "
+            "or --from-simulation for a folder written by rodnan simulate"
+        )  # fmt: skip
+    started = time.perf_counter()
+    on_step("reading the database")
+    from rodnan.web import runtime
+
+    folder = runtime.setup(data, database_url)
+    return database_report(out, folder.name if database_url is None else None, pdf=pdf, on_step=on_step, started=started)
+
+
+def database_report(
+    out: Path,
+    data_name: str | None = None,
+    pdf: bool = True,
+    on_step: Callable[[str], None] | None = None,
+    started: float | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[ReportPaths, str, str]:
+    """The report of the current protocol version's data in the configured database (Django set up), with
+    the audit head and the database lock read in the same transaction as the data.
+
+    Args:
+        out: the folder to write into.
+        data_name: what the report calls the data (default: the database, "SQLite rodnan.sqlite3").
+        pdf: also write the PDF.
+        on_step: called with the name of each step as it starts.
+        started: ``time.perf_counter()`` when the command started (the "read" timing).
+        now: the generation time stated in the footer (default: the current time).
+
+    Returns:
+        What was written, and the audit head and the lock as the footer states them.
+    """
+    from rodnan.reports.provenance import DatabaseState, fingerprint_frames
+    from rodnan.reports.report import ReportSource, write_trial_report
+    from rodnan.web.analysis import read_for_report
+
+    snapshot = read_for_report()
+    head = snapshot.audit_head
+    state = DatabaseState(snapshot.database, head[0] if head else None, head[1] if head else None, snapshot.locked)
+    trial = snapshot.data
+    fingerprint = fingerprint_frames({"subjects": trial.subjects, "values": trial.values, "adverse_events": trial.adverse_events})
+    source = ReportSource(data_name or snapshot.database, fingerprint, "stored in the database", snapshot.protocol_sha256,
+                          database=state)  # fmt: skip
+    paths = write_trial_report(trial, source, out, now=now, pdf=pdf, on_step=on_step, started=started)
+    return paths, state.head_text, state.lock_text

@@ -76,7 +76,9 @@ def summary_context(analysis: TrialAnalysis, provenance: Provenance) -> Context:
         "protocol_version": provenance.protocol_version,
         "protocol_file": provenance.protocol_file,
         "data_name": provenance.data_name,
-        "data_files": ", ".join(name for name, _ in provenance.data.files),
+        "data_files": ", ".join(name for name, _ in provenance.data.files)
+        if provenance.database is None
+        else f"{provenance.database.database}, audit {audit_head_text(provenance)}",
         "cutoff": None if analysis.cutoff is None else analysis.cutoff.date().isoformat(),
         "screened": d.screened,
         "enrolled": d.enrolled,
@@ -347,6 +349,7 @@ def methods_context(analysis: TrialAnalysis, provenance: Provenance) -> Context:
         "censoring": (endpoints.dfs.censoring if endpoints else "last_complete_assessment").replace("_", " "),
         "min_events_per_variable": analysis.plan.cox.min_events_per_covariate,
         "software": [list(pair) for pair in provenance.software],
+        "source": source_text(provenance),
     }
 
 
@@ -362,7 +365,33 @@ def footer_context(provenance: Provenance) -> Context:
         "data_files": list(provenance.data.files),
         "rodnan_version": provenance.rodnan_version,
         "generated": generated_text(provenance),
+        "database": None if provenance.database is None else provenance.database.database,
+        "audit_head": audit_head_text(provenance),
+        "lock": lock_text(provenance),
     }
+
+
+def audit_head_text(provenance: Provenance) -> str:
+    """The audit head the report was built from: "entry #12345, hash <hex>", or why there is none."""
+    database = provenance.database
+    return "not from a database" if database is None else database.head_text
+
+
+def lock_text(provenance: Provenance) -> str:
+    """Whether the database was locked: "locked", "not locked", "no lock recorded", or "not from a database"."""
+    database = provenance.database
+    return "not from a database" if database is None else database.lock_text
+
+
+def source_text(provenance: Provenance) -> str:
+    """Where the data came from, for the Methods section."""
+    database = provenance.database
+    if database is None:
+        return f"the files of the folder {provenance.data_name}, read through the trial data contract"
+    return (
+        f"the web database ({database.database}), read through the trial data contract at audit {audit_head_text(provenance)}; "
+        f"database lock: {lock_text(provenance)}"
+    )
 
 
 def generated_text(provenance: Provenance) -> str:

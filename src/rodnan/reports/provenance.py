@@ -1,7 +1,10 @@
 """Where a report came from: the SHA-256 of the input data and of the protocol, the software versions, the time.
 
 The report's footer states these (docs/report.md, "Reproducing a report"). :func:`fingerprint_data` gives
-the data's SHA-256 exactly as ``sha256sum <files> | sha256sum`` prints it in the data directory.
+the data's SHA-256 exactly as ``sha256sum <files> | sha256sum`` prints it in the data directory;
+:func:`fingerprint_frames` gives the same for data read from a database (the contract's frames as CSV).
+A report from the web database also states the audit head it was built from and whether the database is
+locked (:class:`DatabaseState`, filled by the caller: this package never imports Django).
 """
 
 from __future__ import annotations
@@ -40,6 +43,37 @@ class DataFingerprint:
 
 
 @dataclass(frozen=True)
+class DatabaseState:
+    """The web database a report was built from, as the caller read it just before reading the data.
+
+    Attributes:
+        database: which database, for people ("SQLite database in rodnan-data", "PostgreSQL rodnan"): no
+            password and no parent folders.
+        audit_seq: the sequence number of the audit chain's head (None: the chain has no head row).
+        audit_hash: the head's hash (hex), None with ``audit_seq``.
+        locked: True when the database is locked for analysis, False when it is not, None when no lock
+            is recorded (the web application has no lock yet: data management will add one).
+    """
+
+    database: str
+    audit_seq: int | None
+    audit_hash: str | None
+    locked: bool | None = None
+
+    @property
+    def head_text(self) -> str:
+        """The audit head for people: "entry #12345, hash <hex>" (or that the head row is missing)."""
+        if self.audit_seq is None:
+            return "none (the database has no audit head row)"
+        return f"entry #{self.audit_seq}, hash {self.audit_hash}"
+
+    @property
+    def lock_text(self) -> str:
+        """ "locked", "not locked" or "no lock recorded"."""
+        return {True: "locked", False: "not locked", None: "no lock recorded"}[self.locked]
+
+
+@dataclass(frozen=True)
 class Provenance:
     """Where a report came from: what its footer states.
 
@@ -54,6 +88,7 @@ class Provenance:
         generated: the generation time (aware, UTC).
         simulation: ``simulation.json`` of a simulated data set (None for real data).
         software: (package, version) pairs for the Methods section (:func:`software_versions`).
+        database: the web database and its audit head and lock (None: a simulator folder, not from a database).
     """
 
     protocol_code: str
@@ -66,6 +101,7 @@ class Provenance:
     generated: dt.datetime
     simulation: Mapping[str, Any] | None = None
     software: tuple[tuple[str, str], ...] = ()
+    database: DatabaseState | None = None
 
 
 def fingerprint_data(data_dir: str | Path) -> DataFingerprint:
@@ -80,6 +116,25 @@ def fingerprint_data(data_dir: str | Path) -> DataFingerprint:
     folder = Path(data_dir)
     files = tuple(
         (name, hashlib.sha256((folder / name).read_bytes()).hexdigest()) for name in DATA_FILES if (folder / name).is_file()
+    )
+    listing = "".join(f"{digest}  {name}\n" for name, digest in files)
+    return DataFingerprint(files, hashlib.sha256(listing.encode("ascii")).hexdigest())
+
+
+def fingerprint_frames(frames: Mapping[str, Any]) -> DataFingerprint:
+    """SHA-256 of data read from a database: each frame written as CSV (``<name>.csv``, no index, ``\\n`` line
+    ends), in name order, and of the set as for :func:`fingerprint_data`.
+
+    Args:
+        frames: pandas DataFrames by name (``subjects``, ``values`` ... of the trial data contract).
+
+    Returns:
+        :class:`DataFingerprint`: writing each frame with ``to_csv(index=False, lineterminator="\\n")`` and running
+        ``sha256sum`` on the files reproduces it.
+    """
+    files = tuple(
+        (f"{name}.csv", hashlib.sha256(frames[name].to_csv(index=False, lineterminator="\n").encode("utf-8")).hexdigest())
+        for name in sorted(frames)
     )
     listing = "".join(f"{digest}  {name}\n" for name, digest in files)
     return DataFingerprint(files, hashlib.sha256(listing.encode("ascii")).hexdigest())

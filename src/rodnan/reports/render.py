@@ -103,9 +103,10 @@ def build_report_html(analysis: TrialAnalysis, provenance: Provenance, svgs: Map
         svgs = render_figures(analysis)
     study = analysis.study
     footer = context.footer_context(provenance)
+    head = "" if provenance.database is None else f"audit entry {provenance.database.audit_seq} · "
     page_footer = css_string(
         f"{study.identity.registry_number} · protocol {provenance.protocol_code} v{provenance.protocol_version} · "
-        f"data SHA-256 {provenance.data.sha256[:16]}… · rodnan {provenance.rodnan_version} · {footer['generated']}"
+        f"data SHA-256 {provenance.data.sha256[:16]}… · {head}rodnan {provenance.rodnan_version} · {footer['generated']}"
     )
     values = {
         "title": f"{study.identity.registry_number}: statistical report",

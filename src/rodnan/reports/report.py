@@ -1,7 +1,8 @@
 """The trial's statistical report: self-contained HTML and a PDF made from it by WeasyPrint.
 
-:func:`write_report` reads a directory written by ``rodnan simulate`` (later also the web database, through
-the same :class:`~rodnan.core.trialdata.TrialData` contract), runs
+:func:`write_report` reads a directory written by ``rodnan simulate``; :func:`write_trial_report` takes the
+data of any provider of the :class:`~rodnan.core.trialdata.TrialData` contract (the web database's adapter,
+:func:`rodnan.web.analysis.trial_data_from_database`, through ``rodnan report --data``). Both run
 :func:`~rodnan.core.analysis.pipeline.analyse_trial`, draws the figures (:mod:`rodnan.reports.figures`),
 renders the HTML from the Jinja2 templates (:mod:`rodnan.reports.render`) and writes ``report.html`` and
 ``report.pdf`` (:mod:`rodnan.reports.pdf`). The sections, in order: Summary, CONSORT, Kaplan–Meier, Cox,
@@ -12,8 +13,9 @@ names no external resource at all (no CDN, no font server) and the PDF needs no 
 
 Reproducible: the footer gives the protocol's code and version with the SHA-256 of the protocol file, the
 SHA-256 of the input data (:func:`~rodnan.reports.provenance.fingerprint_data`), the rodnan version and the
-generation time (UTC). The same input, protocol, software and ``now`` give a byte-identical HTML file
-(figures are rendered without dates, with fixed ids).
+generation time (UTC); a report from the web database also its audit head and whether it is locked. The
+same input, protocol, software and ``now`` give a byte-identical HTML file (figures are rendered without
+dates, with fixed ids).
 """
 
 from __future__ import annotations
@@ -24,15 +26,24 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rodnan import __version__
 from rodnan.core.analysis.pipeline import analyse_trial
 from rodnan.core.protocol import bundled_protocol_path, load_protocol
-from rodnan.core.trialdata import read_trial_dir
+from rodnan.core.trialdata import TrialData, read_trial_dir
 from rodnan.errors import InputError
 from rodnan.reports.figures import render_figures
 from rodnan.reports.pdf import write_pdf
-from rodnan.reports.provenance import Provenance, fingerprint_data, read_simulation, software_versions, utc
+from rodnan.reports.provenance import (
+    DatabaseState,
+    DataFingerprint,
+    Provenance,
+    fingerprint_data,
+    read_simulation,
+    software_versions,
+    utc,
+)
 from rodnan.reports.render import build_report_html
 
 
@@ -71,7 +82,6 @@ def write_report(
             the line and the column).
         ProtocolError: the protocol file is invalid.
     """
-    timings: dict[str, float] = {}
     folder = Path(data_dir)
     if not folder.is_dir():
         raise InputError(str(folder), "the data directory does not exist (expected the output of rodnan simulate)")
@@ -85,8 +95,71 @@ def write_report(
     protocol_path = bundled_protocol_path() if protocol is None else Path(protocol)
     study = load_protocol(protocol_path)
     data = read_trial_dir(folder, study)
-    fingerprint = fingerprint_data(folder)
+    source = ReportSource(
+        data_name=folder.resolve().name,
+        fingerprint=fingerprint_data(folder),
+        protocol_file=protocol_path.name,
+        protocol_sha256=hashlib.sha256(protocol_path.read_bytes()).hexdigest(),
+        simulation=read_simulation(folder),
+    )
+    return write_trial_report(data, source, out_dir, now=now, pdf=pdf, on_step=on_step, started=started)
+
+
+@dataclass(frozen=True)
+class ReportSource:
+    """Where the data of a report came from (what the footer states besides the protocol's code and version).
+
+    Attributes:
+        data_name: the data folder's name, or the database's (no parent folders).
+        fingerprint: the SHA-256 of the input (:func:`~rodnan.reports.provenance.fingerprint_data` or
+            :func:`~rodnan.reports.provenance.fingerprint_frames`).
+        protocol_file: the protocol file's name ("stored in the database" for the web database's own copy).
+        protocol_sha256: SHA-256 of the protocol text.
+        simulation: ``simulation.json`` of a simulator folder (None otherwise).
+        database: the web database's audit head and lock (None: not from a database).
+    """
+
+    data_name: str
+    fingerprint: DataFingerprint
+    protocol_file: str
+    protocol_sha256: str
+    simulation: Mapping[str, Any] | None = None
+    database: DatabaseState | None = None
+
+
+def write_trial_report(
+    data: TrialData,
+    source: ReportSource,
+    out_dir: str | Path,
+    now: dt.datetime | None = None,
+    pdf: bool = True,
+    on_step: Callable[[str], None] | None = None,
+    started: float | None = None,
+) -> ReportPaths:
+    """Analyse ``data`` (from any provider of the trial data contract) and write ``report.html`` (and ``report.pdf``).
+
+    Args:
+        data: the trial's data (:func:`~rodnan.core.trialdata.read_trial_dir`, or the web database's adapter).
+        source: where the data came from, for the footer (a database's audit head and lock included).
+        out_dir: where to write; created if missing.
+        now: the generation time stated in the footer (default: the current time); naive times are UTC.
+        pdf: also write the PDF.
+        on_step: called with the name of each step as it starts (for a progress line).
+        started: ``time.perf_counter()`` when the caller started reading the data (the "read" timing).
+
+    Returns:
+        :class:`ReportPaths` with the files written and the time each step took.
+
+    Raises:
+        InputError: no subject of the data was infused (there is nothing to analyse).
+    """
+    timings: dict[str, float] = {}
+    started = time.perf_counter() if started is None else started
     timings["read"] = time.perf_counter() - started
+
+    def step(name: str) -> None:
+        if on_step is not None:
+            on_step(name)
 
     mark = time.perf_counter()
     step("analysing")
@@ -100,17 +173,19 @@ def write_report(
 
     mark = time.perf_counter()
     step("writing the HTML")
+    study = data.study
     provenance = Provenance(
         protocol_code=study.protocol.code,
         protocol_version=study.protocol.version,
-        protocol_file=protocol_path.name,
-        protocol_sha256=hashlib.sha256(protocol_path.read_bytes()).hexdigest(),
-        data_name=folder.resolve().name,
-        data=fingerprint,
+        protocol_file=source.protocol_file,
+        protocol_sha256=source.protocol_sha256,
+        data_name=source.data_name,
+        data=source.fingerprint,
         rodnan_version=__version__,
         generated=utc(now),
-        simulation=read_simulation(folder),
+        simulation=source.simulation,
         software=software_versions(),
+        database=source.database,
     )
     text = build_report_html(analysis, provenance, svgs)
     out = Path(out_dir)

@@ -3,19 +3,29 @@
 Builds the three frames of the contract from the stored subjects and form records, values as
 entered (raw text and unit), and hands them to :func:`~rodnan.core.trialdata.from_frames`, which
 converts and checks them exactly as it does the simulator's CSV files. The web application has no
-adverse-event module yet, so the adverse-event frame is empty (and says so in ``source``).
+adverse-event module yet, so the adverse-event frame is empty (and says so in ``source``). Log records
+(the protocol's medical history) are not passed: the contract's values hold one value per subject, visit
+and item, which repeating entries without a visit do not fit, and no analysis reads them.
+
+:func:`read_for_report` gives what ``rodnan report --data`` needs: the data, and where they came from (the
+audit head read in the same transaction as the data, and the database lock: None, no lock is recorded
+yet) as plain values; the command passes them to :mod:`rodnan.reports` (which never imports Django, and
+which the web layer does not import either).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from django.db import connection, transaction
 
 from rodnan.core.analysis.datasets import SUBJECT_CELLS, SUBJECT_INFUSION_DATE
 from rodnan.core.entry import EnteredValue
 from rodnan.core.trialdata import TrialData, from_frames
+from rodnan.web.audit.chain import head
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Study
 from rodnan.web.studies.protocol import current_study, study_definition
@@ -84,3 +94,58 @@ def trial_data_from_database(study: Study | None = None, derive: bool = True) ->
     values_frame = pd.DataFrame(value_rows(records, labels), columns=list(VALUE_COLUMNS))
     source = f"web database ({study}; no adverse events recorded in the web application yet)"
     return from_frames(study_definition(study), subjects_frame, values_frame, None, source=source, derive=derive)
+
+
+def database_name() -> str:
+    """The database for a report's footer: "SQLite <file name>" or "PostgreSQL <name>" (no folder, no password)."""
+    name = str(connection.settings_dict.get("NAME") or "")
+    if connection.vendor == "sqlite":
+        return f"SQLite {name.replace(chr(92), '/').rsplit('/', 1)[-1]}"
+    return f"PostgreSQL {name}"
+
+
+def database_locked(study: Study) -> bool | None:
+    """Whether ``study``'s database is locked for analysis: None, as no lock is recorded yet (data management adds it)."""
+    return None
+
+
+@dataclass(frozen=True)
+class DatabaseSnapshot:
+    """The data of one protocol version and the state of the database they were read in.
+
+    Attributes:
+        data: the trial data (:func:`trial_data_from_database`).
+        database: which database, for people (:func:`database_name`).
+        audit_head: the audit chain's head (seq, hash), None when the head row is missing.
+        locked: the database lock (None: no lock recorded; see :func:`database_locked`).
+        protocol_sha256: SHA-256 of the protocol text stored with the study.
+    """
+
+    data: TrialData
+    database: str
+    audit_head: tuple[int, str] | None
+    locked: bool | None
+    protocol_sha256: str
+
+
+def read_for_report(study: Study | None = None) -> DatabaseSnapshot:
+    """The data of ``study`` (default: the current protocol version) with the audit head and the lock, read
+    in one transaction (on PostgreSQL a repeatable-read snapshot: an entry written meanwhile is in neither;
+    called inside a transaction, that transaction's isolation level holds).
+
+    Args:
+        study: the protocol version whose subjects are reported.
+
+    Returns:
+        A :class:`DatabaseSnapshot`.
+    """
+    outermost = not connection.in_atomic_block  # inside a caller's transaction, the caller's isolation holds
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        study = study or current_study()
+        audit = head()
+        data = trial_data_from_database(study)
+        locked = database_locked(study)
+    return DatabaseSnapshot(data, database_name(), audit, locked, study.protocol_sha256)
