@@ -459,8 +459,11 @@ def test_cli_verify_checkpoint_and_rotation_on_the_demo_then_tampered(tmp_path: 
 
     # a clinical value changed with no entry: the chain holds, the replay names subject, record and item
     with closing(sqlite3.connect(database)) as db, db:
-        record, raw = db.execute("""SELECT r.id, json_extract(r."values", '$.esr.raw') FROM crfs_formrecord r
+        record, raw, value = (
+            db.execute("""SELECT r.id, json_extract(r."values", '$.esr.raw'), json_extract(r."values", '$.esr.value')
+                                           FROM crfs_formrecord r
                                     WHERE json_extract(r."values", '$.esr') IS NOT NULL ORDER BY r.id LIMIT 1""").fetchone()
+        )
         label = db.execute(
             """SELECT coalesce(s.subject_code, s.screening_number) || '/' || v.code || '/' || r.form_code
                               FROM crfs_formrecord r JOIN subjects_subject s ON s.id = r.subject_id
@@ -475,6 +478,9 @@ def test_cli_verify_checkpoint_and_rotation_on_the_demo_then_tampered(tmp_path: 
     message = " ".join(forged.stderr.split())
     assert "stored data differ from the audit trail: 1 difference(s)" in message
     assert f"subject {label.split('/')[0]}, {label}, esr: stored 99 mm/h, trail {raw} mm/h" in message
+    with closing(sqlite3.connect(database)) as db, db:  # put it back as the trail says
+        db.execute("""UPDATE crfs_formrecord SET "values" = json_set("values", '$.esr.raw', ?, '$.esr.value', ?)
+                      WHERE id = ?""", (raw, value, record))  # fmt: skip
 
     written = rodnan_cli("audit", "checkpoint", "--data", str(data))
     assert written.returncode == 0, written.stderr
