@@ -19,18 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from web import PostgresCluster, fill, free_port  # bench/web.py: the private cluster and the filling
+from web import fill, fresh_database  # bench/web.py: the private cluster and the filling
 
 TARGET_S = 180.0
 """Issue #13: the import of 10,000 subjects in under 3 minutes on each database."""
@@ -38,29 +36,10 @@ TARGET_S = 180.0
 
 def run_database(args: argparse.Namespace, database: str) -> dict[str, Any]:
     """Migrate a fresh database, import the cohort, verify the chain; returns the figures."""
-    folder = Path(tempfile.mkdtemp(prefix=f"rodnan-bench-import-{database}-"))
-    data = folder / "data"
-    data.mkdir(parents=True)
-    try:
-        with ExitStack() as stack:
-            url = None
-            if database == "postgresql":
-                cluster = PostgresCluster(folder / "postgresql", free_port())
-                stack.callback(cluster.stop)
-                cluster.start()
-                url = cluster.url
-            from rodnan.web import runtime
-
-            runtime.setup(data, url)
-            runtime.migrate()
-            figures = fill(args)
-            figures["database"] = runtime.database_label()
-            from django.db import connections
-
-            connections.close_all()
-            return figures
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with fresh_database(database, "rodnan-bench-import") as label:
+        figures = fill(args)
+        figures["database"] = label
+        return figures
 
 
 def main() -> None:

@@ -25,19 +25,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from web import PostgresCluster, fill, free_port  # bench/web.py: the private cluster and the filling
+from web import fill, fresh_database  # bench/web.py: the private cluster and the filling
 
 TARGET_S = 30.0
 """Issue 14: verify (replay included) of 1,000,000 entries in under 30 s on each database."""
@@ -83,44 +81,25 @@ def append_corrections(total: int, batch: int = 3000) -> tuple[int, float]:
 
 def run_database(args: argparse.Namespace, database: str) -> dict[str, Any]:
     """Migrate a fresh database, import the cohort, time the chain check and the whole verification."""
-    folder = Path(tempfile.mkdtemp(prefix=f"rodnan-bench-replay-{database}-"))
-    data = folder / "data"
-    data.mkdir(parents=True)
-    try:
-        with ExitStack() as stack:
-            url = None
-            if database == "postgresql":
-                cluster = PostgresCluster(folder / "postgresql", free_port())
-                stack.callback(cluster.stop)
-                cluster.start()
-                url = cluster.url
-            from rodnan.web import runtime
+    with fresh_database(database, "rodnan-bench-replay") as label:
+        args.verify = False
+        figures = fill(args)
+        figures["database"] = label
+        if args.entries:
+            figures["appended"], figures["append_s"] = append_corrections(args.entries)
+        from rodnan.web.audit.chain import verify_chain
+        from rodnan.web.audit.replay import verify_and_reconcile
 
-            runtime.setup(data, url)
-            runtime.migrate()
-            args.verify = False
-            figures = fill(args)
-            figures["database"] = runtime.database_label()
-            if args.entries:
-                figures["appended"], figures["append_s"] = append_corrections(args.entries)
-            from rodnan.web.audit.chain import verify_chain
-            from rodnan.web.audit.replay import verify_and_reconcile
-
-            started, cpu = time.perf_counter(), time.process_time()
-            chain = verify_chain()
-            figures["chain_s"], figures["chain_cpu_s"] = time.perf_counter() - started, time.process_time() - cpu
-            started, cpu = time.perf_counter(), time.process_time()
-            result = verify_and_reconcile(limit=5)
-            figures["verify_s"], figures["verify_cpu_s"] = time.perf_counter() - started, time.process_time() - cpu
-            figures.update(chain_ok=chain.ok, entries=result.chain.entries, ok=result.ok, differences=result.difference_count,
-                           first=[str(d) for d in result.differences], rows=[result.subjects, result.records, result.visits],
-                           clinical=result.clinical_entries)  # fmt: skip
-            from django.db import connections
-
-            connections.close_all()
-            return figures
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        started, cpu = time.perf_counter(), time.process_time()
+        chain = verify_chain()
+        figures["chain_s"], figures["chain_cpu_s"] = time.perf_counter() - started, time.process_time() - cpu
+        started, cpu = time.perf_counter(), time.process_time()
+        result = verify_and_reconcile(limit=5)
+        figures["verify_s"], figures["verify_cpu_s"] = time.perf_counter() - started, time.process_time() - cpu
+        figures.update(chain_ok=chain.ok, entries=result.chain.entries, ok=result.ok, differences=result.difference_count,
+                       first=[str(d) for d in result.differences], rows=[result.subjects, result.records, result.visits],
+                       clinical=result.clinical_entries)  # fmt: skip
+        return figures
 
 
 def main() -> None:

@@ -44,7 +44,8 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -116,6 +117,33 @@ class PostgresCluster:
         if self.running:
             self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
             self.running = False
+
+
+@contextmanager
+def fresh_database(database: str, prefix: str) -> Iterator[str]:
+    """A fresh data folder (and, for PostgreSQL, a private cluster), set up and migrated for this process;
+    yields the database's label; removes everything afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}-{database}-"))
+    data = folder / "data"
+    data.mkdir(parents=True)
+    try:
+        with ExitStack() as stack:
+            url = None
+            if database == "postgresql":
+                cluster = PostgresCluster(folder / "postgresql", free_port())
+                stack.callback(cluster.stop)
+                cluster.start()
+                url = cluster.url
+            from rodnan.web import runtime
+
+            runtime.setup(data, url)
+            runtime.migrate()
+            yield runtime.database_label()
+            from django.db import connections
+
+            connections.close_all()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def free_port() -> int:
