@@ -8,7 +8,8 @@ which takes every subject through the same plans as the screens; then the audit 
 
 Printed per database: the import's wall time and where it went (the plans, the row inserts, the audit
 append), the counts (subjects, visits, records, audit entries, rejected values), the verification time.
-Target (issue #13): 10,000 subjects in < 3 min on each database; the exit status is 1 when it is missed.
+Target (issue #13): 10,000 subjects in < 3 min on each database (a smaller run is scaled to 10,000 by its time a
+subject); the exit status is 1 when it is missed.
 
 Usage: ``python bench/import_cohort.py [--subjects 10000] [--sites 10] [--database sqlite|postgresql|both]
 [--batch-size 250] [--seed 6]``.
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from web import fill, fresh_database  # bench/web.py: the private cluster and the filling
 
 TARGET_S = 180.0
+TARGET_SUBJECTS = 10_000
 """Issue #13: the import of 10,000 subjects in under 3 minutes on each database."""
 
 
@@ -69,11 +71,14 @@ def main() -> None:
             if subprocess.run(command, check=False).returncode != 0 or not out.exists():
                 raise SystemExit(f"the {database} run failed")
             f = json.loads(out.read_text())
-            met = f["import_s"] < TARGET_S
+            per_subject = f["import_s"] / max(f["subjects"], 1)
+            projected = per_subject * TARGET_SUBJECTS  # the target is for 10,000 subjects: a smaller run is scaled
+            met = projected < TARGET_S
             ok = ok and met and f["chain_ok"]
-            print(f"  {f['database']}: {f['subjects']:,} subjects imported in {f['import_s']:.1f} s "
-                  f"({'meets' if met else 'MISSES'} the {TARGET_S:.0f} s target): plans {f['checks_s']:.1f} s, "
-                  f"rows {f['rows_s']:.1f} s, audit {f['audit_s']:.1f} s", flush=True)  # fmt: skip
+            print(f"  {f['database']}: {f['subjects']:,} subjects imported in {f['import_s']:.1f} s, {per_subject * 1000:.0f} ms "
+                  f"a subject, {projected:.0f} s for {TARGET_SUBJECTS:,} ({'meets' if met else 'MISSES'} the {TARGET_S:.0f} s "
+                  f"target): plans {f['checks_s']:.1f} s, rows {f['rows_s']:.1f} s, audit {f['audit_s']:.1f} s",
+                  flush=True)  # fmt: skip
             counts = f"{f['visits']:,} visits, {f['form_records']:,} records ({f['forms_saved']:,} saved, {f['values']:,} values)"
             print(f"  {counts}, {f['audit_entries']:,} audit entries, {f['rejected']} values rejected; "
                   f"statuses {f['statuses']}", flush=True)  # fmt: skip
