@@ -41,14 +41,6 @@ ZERO = "0" * 64
 UTC = dt.UTC
 
 
-@pytest.fixture(autouse=True)
-def audit_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test's own key folder and checkpoint file."""
-    monkeypatch.setenv("RODNAN_AUDIT_KEY_DIR", str(tmp_path / "keys"))
-    monkeypatch.setenv("RODNAN_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.jsonl"))
-    return tmp_path
-
-
 def key_bytes(key_id: str = "k1") -> bytes:
     return bytes.fromhex((Path(os.environ["RODNAN_AUDIT_KEY_DIR"]) / f"{key_id}.key").read_text().strip())
 

@@ -7,7 +7,6 @@ entry) is found and named (issue 14, point 6: the three cases that need the repl
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,14 +23,6 @@ from tests.candidates import LUNG_ELIGIBLE
 from tests.web import factories as f
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def audit_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test's own key folder and checkpoint file."""
-    monkeypatch.setenv("RODNAN_AUDIT_KEY_DIR", str(tmp_path / "keys"))
-    monkeypatch.setenv("RODNAN_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.jsonl"))
-    return tmp_path
 
 
 @pytest.fixture

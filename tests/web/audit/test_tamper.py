@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,14 +22,6 @@ from rodnan.web.audit.chain import Change, ItemChange, append, checkpoint_file, 
 from rodnan.web.audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def audit_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test's own key folder and checkpoint file."""
-    monkeypatch.setenv("RODNAN_AUDIT_KEY_DIR", str(tmp_path / "keys"))
-    monkeypatch.setenv("RODNAN_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.jsonl"))
-    return tmp_path
 
 
 @pytest.fixture

@@ -9,10 +9,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from rodnan.core.dose import DoseCheck, check_dose
-from rodnan.core.eligibility import ScreeningResult, evaluate_criteria
-from rodnan.core.entry import EnteredValue, facts_from_values
+from rodnan.core.dose import DoseCheck
+from rodnan.core.eligibility import ScreeningResult
+from rodnan.core.entry import EnteredValue
 from rodnan.core.protocol.model import FormDef, ItemDef
+from rodnan.core.records import subject_plans
 from rodnan.core.records.states import RecordStatus
 from rodnan.core.schedule import PlannedVisit, VisitState, visit_state, visit_timing
 from rodnan.web.crfs.models import FormRecord
@@ -43,7 +44,7 @@ def screening_result(subject: Subject, overrides: dict[str, EnteredValue] | None
     values = screening_values(subject)
     if overrides:
         values.update(overrides)
-    return evaluate_criteria(study_definition(subject.study), facts_from_values(values))
+    return subject_plans.screening_result(study_definition(subject.study), values)
 
 
 def infusion_values(subject: Subject) -> dict[str, EnteredValue]:
@@ -56,12 +57,7 @@ def infusion_values(subject: Subject) -> dict[str, EnteredValue]:
 
 def infusion_dose(subject: Subject, values: Mapping[str, EnteredValue]) -> DoseCheck | None:
     """The dose check of infusion values, when weight and cells (the protocol's intervention roles) are both given."""
-    definition = study_definition(subject.study)
-    roles = definition.intervention_items
-    cells, weight = values.get(roles.cells), values.get(roles.weight)
-    if cells is None or weight is None or not isinstance(cells.value, float) or not isinstance(weight.value, float):
-        return None
-    return check_dose(definition, cells.value, weight.value)
+    return subject_plans.infusion_dose(study_definition(subject.study), values)
 
 
 def planned(visit: Visit) -> PlannedVisit:
