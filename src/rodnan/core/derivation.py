@@ -39,10 +39,21 @@ def _options(study: Study, definition: DerivedItemDef, values: Mapping[str, floa
     options = dict(definition.options)
     for name, code in definition.option_items.items():
         value = values.get(code)
-        if value is None or np.isnan(value):
+        if value is None or value != value:  # missing or NaN
             return None
         options[name] = study.item_by_code[code].choices[int(value)].code
     return options
+
+
+_DOCS: dict[str, tuple[instruments.InstrumentDef, dict[str, instruments.InputDoc]]] = {}
+
+
+def _input_docs(instrument: instruments.InstrumentDef) -> dict[str, instruments.InputDoc]:
+    """An instrument's inputs by code (made once per instrument)."""
+    cached = _DOCS.get(instrument.code)
+    if cached is None or cached[0] is not instrument:
+        cached = _DOCS[instrument.code] = (instrument, {doc.code: doc for doc in instrument.inputs})
+    return cached[1]
 
 
 def _derive_one(study: Study, definition: DerivedItemDef, values: Mapping[str, float | None]) -> tuple[dict[str, float], str]:
@@ -52,12 +63,14 @@ def _derive_one(study: Study, definition: DerivedItemDef, values: Mapping[str, f
     if options is None:
         missing = ", ".join(definition.option_items.values())
         return {}, f"not derivable by {instrument.code}: {missing} missing"
-    docs = {doc.code: doc for doc in instrument.inputs}
+    docs = _input_docs(instrument)
     answers: dict[str, object] = dict(definition.constants)
+    item_by_code = study.item_by_code
     for name, code in definition.inputs.items():
         value = values.get(code)
-        if value is not None and not np.isnan(value):
-            answers[name] = _input_value(docs[name], study.item_by_code[code], value)
+        if value is not None and value == value:  # not missing, not NaN
+            doc = docs[name]
+            answers[name] = value if doc.kind == "number" and doc.unit is None else _input_value(doc, item_by_code[code], value)
     try:
         score = instrument.score_items(answers, options)
     except InputError as exc:
@@ -109,11 +122,12 @@ def derive_items(
         that cannot be derived stay missing, with the reason in ``derived_by``.
     """
     out = dict(values)
+    numbers = {code: v.value for code, v in out.items()}
     for definition in study.derived_items if definitions is None else definitions:
         wanted = {output: code for output, code in definition.outputs.items() if code not in out or out[code].is_missing}
         if not wanted:
             continue
-        results, why = _derive_one(study, definition, {code: v.value for code, v in out.items()})
+        results, why = _derive_one(study, definition, numbers)
         for output, code in wanted.items():
             item = study.item_by_code[code]
             value = results.get(output)
@@ -121,6 +135,7 @@ def derive_items(
                 out[code] = ItemValue(code, None, "", "missing", derived_by=why)
             else:
                 out[code] = ItemValue(code, value, "", display_value(item, value), derived_by=describe_derivation(definition))
+            numbers[code] = value
     return out
 
 

@@ -250,18 +250,22 @@ def _check_coded_once(item: ItemDef, raw: str, unit: str | None) -> tuple[Entere
     return entered, normalized
 
 
-_FORM_DERIVATIONS: dict[tuple[int, str], tuple[Study, tuple[DerivedItemDef, ...]]] = {}
-"""Per (protocol object, form): the derived items its entry computes (the object is kept, so its id stays its own)."""
+_FormParts = tuple[tuple[tuple[str, ItemDef], ...], frozenset[str], tuple[DerivedItemDef, ...]]
+_FORMS: dict[tuple[int, str], tuple[Study, _FormParts]] = {}
+"""Per (protocol object, form): its items with their definitions, their codes as a set, and the derived items
+its entry computes (the object is kept, so its id stays its own)."""
 
 
-def _form_derivations(study: Study, form: FormDef) -> tuple[DerivedItemDef, ...]:
-    """The derived items needed for a form's own items (computed once per protocol and form)."""
+def _form_parts(study: Study, form: FormDef) -> _FormParts:
+    """A form's items (code, definition), their codes and the derived items needed for them (made once per
+    protocol and form)."""
     key = (id(study), form.code)
-    cached = _FORM_DERIVATIONS.get(key)
+    cached = _FORMS.get(key)
     if cached is None or cached[0] is not study:
-        if len(_FORM_DERIVATIONS) > 256:  # many protocol objects (tests of edited protocols): start again
-            _FORM_DERIVATIONS.clear()
-        cached = _FORM_DERIVATIONS[key] = (study, derivations_for(study, form.items))
+        if len(_FORMS) > 256:  # many protocol objects (tests of edited protocols): start again
+            _FORMS.clear()
+        items = tuple((code, study.item_by_code[code]) for code in form.items)
+        cached = _FORMS[key] = (study, (items, frozenset(form.items), derivations_for(study, form.items)))
     return cached[1]
 
 
@@ -295,40 +299,47 @@ def check_form_entry(
     errors: dict[str, EntryIssue] = {}
     warnings: dict[str, EntryIssue] = {}
     confirmed_warnings: dict[str, EntryIssue] = {}
+    items, codes, derivations = _form_parts(study, form)
     for key in entries:
-        if key not in form.items:
+        if key not in codes:
             unknown = f"not an item of form {form.code}"
             errors[key] = EntryIssue(key, unknown, "error", f"{key}: {unknown}")
     entered: set[str] = set()
-    for code in form.items:
-        item = study.item_by_code[code]
-        raw, unit = entries.get(code, ("", None))
-        if raw.strip() == "":
+    for code, item in items:
+        got = entries.get(code)
+        if got is None:
+            continue
+        raw, unit = got
+        if not raw or raw.isspace():
             continue
         entered.add(code)
-        unit = None if unit is None or unit.strip() == "" else unit.strip()
+        if unit is not None:
+            unit = unit.strip() or None
+        number: float | None = None
         try:
             if unit is not None and not item.is_numeric:
                 raise InputError(code, f"a {item.type} item takes no unit", unit)
-            if item.type == "text":
+            kind = item.type
+            if kind == "text":
                 values[code] = _check_text(item, raw)
-            elif item.type == "date":
+            elif kind == "date":
                 values[code] = _check_date(item, raw)
-            elif item.type == "partial_date":
+            elif kind == "partial_date":
                 values[code] = _check_partial_date(item, raw)
             else:
-                values[code], normalized[code] = _check_coded(item, raw, unit)
+                values[code], normalized[code] = checked = _check_coded(item, raw, unit)
+                if item.is_numeric:
+                    number = checked[1].value
         except InputError as exc:
             errors[code] = _issue(item, exc.rule, "error")
             continue
-        number = normalized[code].value if code in normalized and item.is_numeric else None
         rule = None if number is None else soft_range_rule(item, number)
         if rule is not None:
             (confirmed_warnings if code in confirmed else warnings)[code] = _issue(item, rule, "warning")
     derived = {
         code: value
-        for code, value in derive_items(study, normalized, _form_derivations(study, form)).items()
-        if code in form.items and code not in entered and value.derived_by is not None
+        for code, value in derive_items(study, normalized, derivations).items()
+        if code in codes and code not in entered and value.derived_by is not None
     }
     missing = tuple(
         code

@@ -49,12 +49,13 @@ from rodnan.errors import InputError
 from rodnan.web.accounts.access import require
 from rodnan.web.accounts.roles import Permission
 from rodnan.web.audit.chain import append
+from rodnan.web.bulk import insert_rows
 from rodnan.web.crfs.fields import derived_within
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.models import Subject, Visit
-from rodnan.web.subjects.store import SUBJECT_FIELDS, audit_changes, fill_record, new_visit
+from rodnan.web.subjects.store import SUBJECT_FIELDS, audit_changes, record_fields
 
 IMPORT_REASON = "bulk import"
 """The reason given on the import's steps that ask for one."""
@@ -122,6 +123,10 @@ class _Numbers:
     def next_subject(self, site: Site) -> int:
         self.coded[site.pk] += 1
         return self.coded[site.pk]
+
+    def release_subject(self, site: Site) -> None:
+        """Give back the subject number just taken (the enrolment it was for was refused)."""
+        self.coded[site.pk] -= 1
 
 
 class _Builder:
@@ -224,14 +229,19 @@ class _Builder:
     def _enrol(self, course: Course, screening: str, enrolment: dt.date, numbers: _Numbers, site: Site) -> bool:
         assert course.subject is not None
         values = subject_plans.screening_values(course.records.values(), {screening})
-        result = subject_plans.screening_result(self.definition, values)
-        if result.verdict.value != "eligible":
+        try:
+            plan = subject_plans.plan_enrol(self.definition, course.subject, values, enrolment, numbers.next_subject(site),
+                                            site.code, self.today)  # fmt: skip
+        except InputError as exc:
+            if exc.field != "eligibility":
+                raise
+            numbers.release_subject(site)
+            result = subject_plans.screening_result(self.definition, values)
             failed = [c.label for c in result.criteria if c.kind != "pathway" and c.verdict.value != "met"]
             reason = f"not {result.verdict.value}: " + "; ".join(failed[:3])
             course.apply(subject_plans.plan_screen_fail(course.subject, reason, self.today, on=enrolment))
             return False
-        course.apply(subject_plans.plan_enrol(self.definition, course.subject, values, enrolment, numbers.next_subject(site),
-                                              site.code, self.today))  # fmt: skip
+        course.apply(plan)
         return True
 
     def _infuse(self, course: Course, rows: dict[str, list[Row]]) -> bool:
@@ -314,51 +324,58 @@ def _rows_by_subject(cohort: SimulatedCohort, first: int, stop: int, shifts: Seq
     return out
 
 
+SUBJECT_COLUMNS = ("study_id", "site_id", *SUBJECT_FIELDS, "created_at")
+VISIT_COLUMNS = ("subject_id", "code", "label", "day", "target_date", "window_start", "window_end", "done_on", "missed",
+                 "missed_reason")  # fmt: skip
+RECORD_COLUMNS = ("subject_id", "visit_id", "form_code", "seq", "linked_visit_id", "protocol_version", "values",
+                  "confirmed_warnings", "status", "flags", "state_reason", "item_flags", "version", "start_date", "end_date",
+                  "updated_at", "updated_by_id")  # fmt: skip
+
+
 def _write(courses: list[tuple[Site, Course]], study: Study, user: Any, role_code: str, report: ImportReport) -> None:
-    """Insert the batch's subjects, visits and records, then append its audit entries to the chain in one batch."""
+    """Insert the batch's subjects, visits and records (:func:`rodnan.web.bulk.insert_rows`), then append its
+    audit entries to the chain in one batch."""
     start = time.perf_counter()
     now = timezone.now()
-    subjects = []
+    user_id = getattr(user, "pk", None)
+    subject_rows = []
     for site, course in courses:
         assert course.subject is not None
-        subject = Subject(study=study, site=site)
-        for name in SUBJECT_FIELDS:
-            setattr(subject, name, getattr(course.subject, name))
-        subjects.append(subject)
-    Subject.objects.bulk_create(subjects)
-    visits: list[Visit] = []
-    by_visit: list[dict[str, Visit]] = []
-    for subject, (_, course) in zip(subjects, courses, strict=True):
-        rows = {}
-        for code, visit_snapshot in course.visits.items():
-            visit_row = new_visit(subject, visit_snapshot.planned)
-            visit_row.done_on, visit_row.missed = visit_snapshot.done_on, visit_snapshot.missed
-            visit_row.missed_reason = visit_snapshot.missed_reason
-            rows[code] = visit_row
-            visits.append(visit_row)
-        by_visit.append(rows)
-    Visit.objects.bulk_create(visits)
-    records: list[tuple[int, RecordKey, FormRecord]] = []
-    for i, (subject, (_, course)) in enumerate(zip(subjects, courses, strict=True)):
+        subject_rows.append((study.pk, site.pk, *(getattr(course.subject, name) for name in SUBJECT_FIELDS), now))
+    subject_ids = insert_rows(Subject, SUBJECT_COLUMNS, subject_rows)
+    visit_rows = []
+    visit_keys: list[tuple[int, str]] = []
+    for i, (subject_id, (_, course)) in enumerate(zip(subject_ids, courses, strict=True)):
+        for code, v in course.visits.items():
+            p = v.planned
+            visit_rows.append((subject_id, p.code, p.label, p.day, p.target, p.window_start, p.window_end, v.done_on, v.missed,
+                               v.missed_reason))  # fmt: skip
+            visit_keys.append((i, code))
+    visit_ids: list[dict[str, int]] = [{} for _ in courses]
+    for (i, code), pk in zip(visit_keys, insert_rows(Visit, VISIT_COLUMNS, visit_rows), strict=True):
+        visit_ids[i][code] = pk
+    record_rows = []
+    record_keys: list[tuple[int, RecordKey]] = []
+    for i, (subject_id, (_, course)) in enumerate(zip(subject_ids, courses, strict=True)):
         for key, snapshot in course.records.items():
-            visit = by_visit[i][key[0]] if key[0] is not None else None
-            row = FormRecord(
-                subject=subject, visit=visit, form_code=key[1], seq=key[2], protocol_version=snapshot.protocol_version
-            )
-            if snapshot.visit_code:
-                row.linked_visit = by_visit[i][snapshot.visit_code]
-            records.append((i, key, fill_record(row, snapshot, user, now)))
-    FormRecord.objects.bulk_create([row for _, _, row in records])
+            f = record_fields(snapshot, user_id, now)
+            record_rows.append((
+                subject_id, visit_ids[i][key[0]] if key[0] is not None else None, key[1], key[2],
+                visit_ids[i][snapshot.visit_code] if snapshot.visit_code else None, snapshot.protocol_version, f["values"],
+                f["confirmed_warnings"], f["status"], f["flags"], f["state_reason"], f["item_flags"], f["version"],
+                f["start_date"], f["end_date"], f.get("updated_at"), f.get("updated_by_id"),
+            ))  # fmt: skip
+            record_keys.append((i, key))
     pks: list[dict[RecordKey, int]] = [{} for _ in courses]
-    for i, key, row in records:
-        pks[i][key] = row.pk
+    for (i, key), pk in zip(record_keys, insert_rows(FormRecord, RECORD_COLUMNS, record_rows), strict=True):
+        pks[i][key] = pk
     middle = time.perf_counter()
-    changes = [change for i, (subject, (_, course)) in enumerate(zip(subjects, courses, strict=True))
-               for change in audit_changes(course.audit, subject, pks[i])]  # fmt: skip
+    changes = [change for i, (subject_id, (site, course)) in enumerate(zip(subject_ids, courses, strict=True))
+               for change in audit_changes(course.audit, site.pk, subject_id, pks[i])]  # fmt: skip
     append(user=user, role=role_code, changes=changes, source="import")
     report.audit_entries += len(changes)
-    report.visits += len(visits)
-    report.form_records += len(records)
+    report.visits += len(visit_rows)
+    report.form_records += len(record_rows)
     report.seconds_rows += middle - start
     report.seconds_audit += time.perf_counter() - middle
 

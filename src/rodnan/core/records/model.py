@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from rodnan.core.entry import FormEntryResult
 from rodnan.core.records.states import RecordState
@@ -101,9 +101,12 @@ class RecordSnapshot:
         return self.key[1]
 
 
-@dataclass(frozen=True)
-class ItemDelta:
-    """One field's change within an audit entry: old and new as JSON values (None: empty)."""
+class ItemDelta(NamedTuple):
+    """One field's change within an audit entry: old and new as JSON values (None: empty).
+
+    A named tuple rather than a frozen dataclass: the bulk import makes one per value entered
+    (millions), and a tuple is made several times faster.
+    """
 
     field: str
     old: JSON = None

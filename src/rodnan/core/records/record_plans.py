@@ -43,8 +43,16 @@ def shown(data: Mapping[str, JSON] | EnteredValue | None) -> str:
     """A stored value (or one just entered) as entered, with its unit ("2.3 g/dL"), or "" when missing."""
     if not data:
         return ""
-    value = data if isinstance(data, EnteredValue) else EnteredValue.from_json(dict(data))
-    return value.raw + (f" {value.unit}" if value.unit else "")
+    if isinstance(data, EnteredValue):
+        raw, unit = data.raw, data.unit
+    else:
+        stored_raw, stored_unit = data.get("raw"), data.get("unit")
+        if isinstance(stored_raw, str) and (stored_unit is None or isinstance(stored_unit, str)):
+            raw, unit = stored_raw, stored_unit
+        else:  # not as stored: from_json names the key
+            value = EnteredValue.from_json(dict(data))
+            raw, unit = value.raw, value.unit
+    return f"{raw} {unit}" if unit else raw
 
 
 def record_label(subject: SubjectSnapshot, record: RecordSnapshot) -> str:
@@ -118,12 +126,14 @@ def plan_save_record(
     if not entry.ok:
         raise EntryRejectedError(entry)
     start_date, end_date = _log_dates(study, record.form_code, entry)
-    old = dict(record.values)
-    new = {code: value.as_json() for code, value in entry.values.items()}
-    old_shown = {code: shown(data) for code, data in old.items()}
-    new_shown = {code: shown(value) for code, value in entry.values.items()}
-    form = study.form_by_code[record.form_code]
-    changed = tuple(code for code in form.items if old_shown.get(code, "") != new_shown.get(code, ""))
+    old = record.values
+    entered = entry.values
+    new = {code: value.as_json() for code, value in entered.items()}
+    changed = tuple(
+        code
+        for code in study.form_by_code[record.form_code].items
+        if (code in old or code in entered) and shown(old.get(code)) != shown(entered.get(code))
+    )
     reason = reason.strip()
     if any(old.get(code) for code in changed) and not reason:
         raise EntryRejectedError(entry, "reason", "a reason for change is required when a saved value is changed")

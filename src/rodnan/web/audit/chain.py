@@ -40,6 +40,7 @@ from rodnan.core.audit import (
     read_checkpoints,
     verify_rows,
 )
+from rodnan.core.records.model import ItemDelta as ItemChange  # one field's change (field, old, new), as the plans give it
 from rodnan.errors import InputError
 
 __all__ = [
@@ -60,15 +61,6 @@ ENTRY_TABLE = "audit_auditentry"
 HEAD_TABLE = "audit_audithead"
 COLUMNS = ROW_FIELDS
 """The audit table's columns the chain writes and reads, in this order (``id`` is the database's)."""
-
-
-@dataclass(frozen=True)
-class ItemChange:
-    """One field's change within an event: any JSON values (a form item's stored value is ``EnteredValue.as_json()``)."""
-
-    field: str
-    old: Any = None
-    new: Any = None
 
 
 @dataclass(frozen=True)

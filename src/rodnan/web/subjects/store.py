@@ -24,7 +24,7 @@ from rodnan.core.records.model import (
 )
 from rodnan.core.records.states import Flag, ItemFlag, RecordState, RecordStatus
 from rodnan.core.schedule import PlannedVisit
-from rodnan.web.audit.chain import Change, ItemChange, append
+from rodnan.web.audit.chain import Change, append
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.subjects.models import Subject, Visit
@@ -79,18 +79,27 @@ def record_snapshot(record: FormRecord, visit_code: str | None = None, linked_co
     )  # fmt: skip
 
 
+def record_fields(snapshot: RecordSnapshot, user_id: int | None, now: dt.datetime) -> dict[str, Any]:
+    """A planned record's content as its row's column values (``protocol_version`` only when the plan sets one;
+    ``updated_at``/``updated_by_id`` only once the record has been saved)."""
+    state = snapshot.state.as_json()
+    fields: dict[str, Any] = {
+        "values": dict(snapshot.values), "confirmed_warnings": list(snapshot.confirmed_warnings),
+        "status": snapshot.state.status.value, "flags": state["flags"], "state_reason": snapshot.state.reason,
+        "item_flags": state["items"], "version": snapshot.version, "start_date": snapshot.start_date,
+        "end_date": snapshot.end_date,
+    }  # fmt: skip
+    if snapshot.protocol_version:
+        fields["protocol_version"] = snapshot.protocol_version
+    if snapshot.version > 0:
+        fields["updated_at"], fields["updated_by_id"] = now, user_id
+    return fields
+
+
 def fill_record(row: FormRecord, snapshot: RecordSnapshot, user: Any, now: dt.datetime) -> FormRecord:
     """Copy a planned record's content onto its row (not saved)."""
-    state = snapshot.state.as_json()
-    row.values = dict(snapshot.values)
-    row.confirmed_warnings = list(snapshot.confirmed_warnings)
-    row.status = snapshot.state.status.value
-    row.flags, row.state_reason, row.item_flags = state["flags"], snapshot.state.reason, state["items"]
-    row.version = snapshot.version
-    row.protocol_version = snapshot.protocol_version or row.protocol_version
-    row.start_date, row.end_date = snapshot.start_date, snapshot.end_date
-    if snapshot.version > 0:
-        row.updated_at, row.updated_by = now, user
+    for name, value in record_fields(snapshot, getattr(user, "pk", None), now).items():
+        setattr(row, name, value)
     return row
 
 
@@ -100,11 +109,11 @@ def new_visit(subject: Subject, planned: PlannedVisit) -> Visit:
                  window_start=planned.window_start, window_end=planned.window_end)  # fmt: skip
 
 
-def audit_changes(audit: Iterable[AuditChange], subject: Subject, pks: Mapping[RecordKey, int]) -> list[Change]:
+def audit_changes(audit: Iterable[AuditChange], site_id: int, subject_id: int, pks: Mapping[RecordKey, int]) -> list[Change]:
     """The chain's changes for a plan's audit entries (the record keys resolved to row ids)."""
     return [
-        Change(a.action, a.object_type, a.object_id, a.reason, tuple(ItemChange(d.field, d.old, d.new) for d in a.items),
-               site_id=subject.site_id, subject_id=subject.pk, form_record_id=pks.get(a.record) if a.record else None)
+        Change(a.action, a.object_type, a.object_id, a.reason, a.items, site_id=site_id, subject_id=subject_id,
+               form_record_id=pks.get(a.record) if a.record else None)
         for a in audit
     ]  # fmt: skip
 
@@ -172,5 +181,5 @@ def apply_plan(
             found = held.get(change.record)
             if found is not None:
                 pks[change.record] = found.pk
-    append(user=user, role=role, changes=audit_changes(plan.audit, subject, pks), source=source)
+    append(user=user, role=role, changes=audit_changes(plan.audit, subject.site_id, subject.pk, pks), source=source)
     return subject
