@@ -12,7 +12,7 @@ Target (issue #13): 10,000 subjects in < 3 min on each database (a smaller run i
 subject); the exit status is 1 when it is missed.
 
 Usage: ``python bench/import_cohort.py [--subjects 10000] [--sites 10] [--database sqlite|postgresql|both]
-[--batch-size 250] [--seed 6]``.
+[--batch-size 250] [--import-workers N] [--seed 6]``.
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=10)
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=250)
+    parser.add_argument(
+        "--import-workers", type=int, default=None, help="processes building the courses (default: one per processor)"
+    )
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--phase", choices=("sqlite", "postgresql"), help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
@@ -68,6 +71,8 @@ def main() -> None:
             out = Path(tmp) / f"{database}.json"
             command = [sys.executable, __file__, f"--subjects={args.subjects}", f"--sites={args.sites}", f"--seed={args.seed}",
                        f"--batch-size={args.batch_size}", "--phase", database, "--json", str(out)]  # fmt: skip
+            if args.import_workers:
+                command.append(f"--import-workers={args.import_workers}")
             if subprocess.run(command, check=False).returncode != 0 or not out.exists():
                 raise SystemExit(f"the {database} run failed")
             f = json.loads(out.read_text())

@@ -189,7 +189,8 @@ def fill(args: argparse.Namespace) -> dict[str, Any]:
         if done in marks or done == total:
             print(f"    {done:,}/{total:,} subjects, {time.perf_counter() - start:.0f} s", flush=True)
 
-    report = check_import_cohort(importer, sites, cohort, progress=progress, batch_size=args.batch_size)
+    report = check_import_cohort(importer, sites, cohort, progress=progress, batch_size=args.batch_size,
+                                 workers=getattr(args, "import_workers", None))  # fmt: skip
     figures = {
         "subjects": report.subjects, "statuses": dict(report.statuses), "visits": report.visits,
         "form_records": report.form_records, "forms_saved": report.forms_saved, "values": report.values,

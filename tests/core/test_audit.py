@@ -16,8 +16,10 @@ from rodnan.core.audit import (
     Checkpoint,
     KeyRing,
     append_checkpoint,
+    canonical_json,
     canonical_time,
     changes_text,
+    changes_text_of,
     check_source,
     ensure_key,
     load_key_ring,
@@ -106,3 +108,20 @@ def test_keys_are_created_once_rotated_and_checkpoints_signed(tmp_path: Path) ->
     assert read.signature == hmac.new(ring.keys["k2"], message, hashlib.sha256).hexdigest()
     assert read.signature_ok(ring)
     assert not Checkpoint(5, read.hash, read.at, read.key_id, read.signature).signature_ok(ring)
+
+
+def test_changes_text_of_encoded_values_is_the_changes_text() -> None:
+    value = {
+        "item": "mrss_face",
+        "type": "integer",
+        "raw": "2",
+        "unit": None,
+        "value": 2.0,
+        "display": '2 – ü\\"',
+        "converted": False,
+    }
+    items = [("mrss_face", None, value), ("status", "in_progress", "complete"), ("名", [1, 2.5, {"b": 1, "a": None}], True)]
+    expected = changes_text(items)
+    assert changes_text_of((name, canonical_json(old), canonical_json(new)) for name, old, new in items) == expected
+    assert json.loads(expected)[0] == {"field": "mrss_face", "new": value, "old": None}
+    assert changes_text_of([]) == changes_text([]) == "[]"

@@ -13,6 +13,7 @@ from rodnan.web.audit.models import AuditEntry
 from rodnan.web.audit.replay import verify_and_reconcile
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.imports import check_import_cohort
+from rodnan.web.studies.models import Site
 from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.models import Subject
 from tests.web.factories import make_site_b, make_study, make_user, site_a
@@ -61,3 +62,46 @@ def test_an_importer_without_the_role_at_every_site_is_refused() -> None:
     with pytest.raises(RodnanError):
         check_import_cohort(importer, [a, b], simulate_cohort(study_definition(study), 2, seed=1))
     assert Subject.objects.count() == 0
+
+
+def _site_content(site: Site) -> list[tuple[object, ...]]:
+    """A site's imported subjects as comparable content: numbers (site code taken out), fields, records, audit."""
+
+    def plain(text: object) -> object:
+        return text.replace(site.code, "<site>") if isinstance(text, str) else text
+
+    out: list[tuple[object, ...]] = []
+    for subject in Subject.objects.filter(site=site).order_by("screening_number"):
+        records = sorted(
+            (r.visit.code if r.visit else None, r.form_code, r.seq, r.status, r.version, r.values, r.start_date)
+            for r in FormRecord.objects.filter(subject=subject).select_related("visit")
+        )
+        visits = sorted(subject.visits.values_list("code", "target_date", "done_on", "missed", "missed_reason"))
+        audit = [(e.action, plain(e.object_id), e.reason, plain(e.changes), e.form_record.form_code if e.form_record else None)
+                 for e in AuditEntry.objects.filter(subject=subject).order_by("seq")]  # fmt: skip
+        dates = (subject.screening_date, subject.consent_date, subject.enrolment_date, subject.infusion_date, subject.end_date)
+        out.append((plain(subject.screening_number), plain(subject.subject_code), subject.status, dates,
+                    plain(subject.end_reason), plain(subject.screen_fail_reason), records, visits, audit))  # fmt: skip
+    return out
+
+
+def test_worker_processes_build_the_same_import_as_one_process() -> None:
+    study = make_study()
+    a, b = site_a(study), make_site_b(study)
+    c = Site.objects.create(study=study, code="SITEC", name="Third", city="Nanjing", country="CN")
+    d = Site.objects.create(study=study, code="SITED", name="Fourth", city="Nanjing", country="CN")
+    importer = make_user("imp", "investigator", a)
+    from rodnan.web.accounts.models import Membership
+
+    for site in (b, c, d):
+        Membership.objects.create(user=importer, site=site, role="investigator")
+    cohort = simulate_cohort(study_definition(study), 14, seed=4)
+    alone = check_import_cohort(importer, [a, b], cohort, seed=4, workers=1, batch_size=3)
+    forked = check_import_cohort(importer, [c, d], cohort, seed=4, workers=2, batch_size=3)
+    assert (alone.subjects, alone.audit_entries, alone.values) == (forked.subjects, forked.audit_entries, forked.values)
+    assert alone.subjects == 14
+    assert len(_site_content(a)) == 7
+    assert _site_content(a) == _site_content(c)
+    assert _site_content(b) == _site_content(d)
+    assert verify_chain().ok
+    assert verify_and_reconcile().ok

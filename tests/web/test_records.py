@@ -4,6 +4,7 @@ for the screens and the import."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import pandas as pd
 import pytest
@@ -156,8 +157,9 @@ def test_the_screen_and_the_import_refuse_the_same_input_with_the_same_named_err
     infusion = dt.date.fromisoformat(str(cohort.subjects["infusion_date"].iloc[0]))
     original = SimulatedCohort.values_frame
 
-    def moved(self: SimulatedCohort, first: int = 0, stop: int | None = None) -> pd.DataFrame:
-        frame = original(self, first, stop)
+    def moved(self: SimulatedCohort, first: int = 0, stop: int | None = None, subjects: Sequence[int] | None = None
+              ) -> pd.DataFrame:  # fmt: skip
+        frame = original(self, first, stop, subjects)
         frame.loc[frame["visit"] == "M1", "date"] = (infusion - dt.timedelta(days=3)).isoformat()
         return frame
 

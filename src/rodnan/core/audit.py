@@ -135,6 +135,24 @@ def changes_text(items: Iterable[tuple[str, Any, Any]]) -> str:
         raise InputError("changes", f"old and new values must be JSON values ({exc})", None) from None
 
 
+def canonical_json(value: object) -> str:
+    """One JSON value as :func:`changes_text` writes it (keys sorted at every level, no spaces, UTF-8 as is).
+
+    Raises:
+        InputError: naming ``changes`` when ``value`` is not a JSON value.
+    """
+    try:
+        return str(_changes_json(value))
+    except (TypeError, ValueError) as exc:
+        raise InputError("changes", f"old and new values must be JSON values ({exc})", None) from None
+
+
+def changes_text_of(items: Iterable[tuple[str, str, str]]) -> str:
+    """:func:`changes_text` of items whose old and new values are already encoded by :func:`canonical_json`
+    (the same text: a caller that stores a value and audits it encodes it once)."""
+    return "[" + ",".join(f'{{"field":{_changes_json(name)},"new":{new},"old":{old}}}' for name, old, new in items) + "]"
+
+
 def entry_message(prev_hash: str, values: Sequence[Any]) -> bytes:
     """The bytes an entry's MAC covers: the domain, the previous hash, the JSON array of the fields before
     ``changes``, and the changes text.

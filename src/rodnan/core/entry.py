@@ -20,8 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal, get_args
 
 from rodnan.core import units
@@ -145,8 +146,8 @@ class FormEntryResult:
         warnings: by item code, soft-range warnings not yet confirmed.
         confirmed_warnings: by item code, soft-range warnings the person entering confirmed.
         missing_required: required items of the form that were not entered and not derived, in form order.
-        derived: the form's derived items that were not entered: computed (``value`` set) or not
-            derivable (``value`` None); ``derived_by`` says how, or why not.
+        derive: computes :attr:`derived`, the form's derived items that were not entered: computed
+            (``value`` set) or not derivable (``value`` None); ``derived_by`` says how, or why not.
     """
 
     form: str
@@ -155,7 +156,13 @@ class FormEntryResult:
     warnings: dict[str, EntryIssue]
     confirmed_warnings: dict[str, EntryIssue]
     missing_required: tuple[str, ...]
-    derived: dict[str, ItemValue]
+    derive: Callable[[], dict[str, ItemValue]] = field(repr=False, compare=False)
+
+    @cached_property
+    def derived(self) -> dict[str, ItemValue]:
+        """The form's derived items that were not entered (computed on first use: the bulk import never
+        shows them, and a form's scores such as the SF-36 scales cost more than its checks)."""
+        return self.derive()
 
     @property
     def ok(self) -> bool:
@@ -250,10 +257,13 @@ def _check_coded_once(item: ItemDef, raw: str, unit: str | None) -> tuple[Entere
     return entered, normalized
 
 
-_FormParts = tuple[tuple[tuple[str, ItemDef], ...], frozenset[str], tuple[DerivedItemDef, ...]]
+_FormParts = tuple[
+    tuple[tuple[str, ItemDef], ...], frozenset[str], tuple[str, ...], tuple[DerivedItemDef, ...], tuple[DerivedItemDef, ...]
+]
 _FORMS: dict[tuple[int, str], tuple[Study, _FormParts]] = {}
-"""Per (protocol object, form): its items with their definitions, their codes as a set, and the derived items
-its entry computes (the object is kept, so its id stays its own)."""
+"""Per (protocol object, form): its items with their definitions, their codes as a set, its required items,
+the derived items its entry computes and those its required items need (the object is kept, so its id stays
+its own)."""
 
 
 def _form_parts(study: Study, form: FormDef) -> _FormParts:
@@ -265,7 +275,9 @@ def _form_parts(study: Study, form: FormDef) -> _FormParts:
         if len(_FORMS) > 256:  # many protocol objects (tests of edited protocols): start again
             _FORMS.clear()
         items = tuple((code, study.item_by_code[code]) for code in form.items)
-        cached = _FORMS[key] = (study, (items, frozenset(form.items), derivations_for(study, form.items)))
+        required = tuple(code for code, item in items if item.required)
+        parts = (items, frozenset(form.items), required, derivations_for(study, form.items), derivations_for(study, required))
+        cached = _FORMS[key] = (study, parts)
     return cached[1]
 
 
@@ -299,7 +311,7 @@ def check_form_entry(
     errors: dict[str, EntryIssue] = {}
     warnings: dict[str, EntryIssue] = {}
     confirmed_warnings: dict[str, EntryIssue] = {}
-    items, codes, derivations = _form_parts(study, form)
+    items, codes, required, derivations, required_derivations = _form_parts(study, form)
     for key in entries:
         if key not in codes:
             unknown = f"not an item of form {form.code}"
@@ -336,17 +348,36 @@ def check_form_entry(
         rule = None if number is None else soft_range_rule(item, number)
         if rule is not None:
             (confirmed_warnings if code in confirmed else warnings)[code] = _issue(item, rule, "warning")
-    derived = {
-        code: value
-        for code, value in derive_items(study, normalized, derivations).items()
-        if code in codes and code not in entered and value.derived_by is not None
-    }
-    missing = tuple(
-        code
-        for code in form.items
-        if study.item_by_code[code].required and code not in entered and (code not in derived or derived[code].is_missing)
-    )
-    return FormEntryResult(form.code, values, errors, warnings, confirmed_warnings, missing, derived)
+
+    def derive(definitions: tuple[DerivedItemDef, ...] = derivations) -> dict[str, ItemValue]:
+        return {
+            code: value
+            for code, value in derive_items(study, normalized, definitions).items()
+            if code in codes and code not in entered and value.derived_by is not None
+        }
+
+    unentered = [code for code in required if code not in entered]
+    needed = derive(required_derivations) if unentered and required_derivations else {}
+    missing = tuple(code for code in unentered if code not in needed or needed[code].is_missing)
+    return FormEntryResult(form.code, values, errors, warnings, confirmed_warnings, missing, derive)
+
+
+def normalized_values(study: Study, values: Mapping[str, EnteredValue]) -> dict[str, ItemValue]:
+    """Entered values normalised for evaluation (the criteria, the derivations), as the entry check normalised
+    them (the same memoised check); text, date and partial-date items, which criteria do not read, are left out.
+
+    Raises:
+        InputError: an item unknown to ``study`` (a value stored under an older protocol).
+    """
+    out: dict[str, ItemValue] = {}
+    for code, value in values.items():
+        if value.type in NON_EXPRESSION_TYPES:
+            continue
+        item = study.item_by_code.get(code)
+        if item is None:
+            raise InputError(code, "is not an item of the protocol", value.raw)
+        out[code] = _check_coded(item, value.raw, value.unit)[1]
+    return out
 
 
 def facts_from_values(values: Mapping[str, EnteredValue]) -> dict[str, object]:

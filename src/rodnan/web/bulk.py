@@ -28,15 +28,19 @@ from django.utils import timezone
 Convert = Callable[[Any], Any]
 
 
-def _converter(field: models.Field[Any, Any]) -> Convert | None:
+def json_text(value: Any) -> str | None:
+    """A JSON field's value as the column stores it (Django's ``JSONField`` without an encoder: ``json.dumps``)."""
+    return None if value is None else json.dumps(value)
+
+
+def _converter(field: models.Field[Any, Any], encoded: bool) -> Convert | None:
     """How a Python value of ``field`` goes to the database driver (None: as it is)."""
     if isinstance(field, models.JSONField):
-        encoder = field.encoder
-
-        def dumps(value: Any) -> Any:
-            return None if value is None else json.dumps(value, cls=encoder)
-
-        return dumps
+        if encoded:
+            return None
+        if field.encoder is not None:
+            raise NotImplementedError(f"{field.name}: bulk.insert_rows does not use a JSON field's own encoder")
+        return json_text
     if connection.vendor == "postgresql":
         return None  # psycopg's COPY adapts ints, strings, bools, dates and aware datetimes itself
     if isinstance(field, models.DateTimeField):
@@ -46,6 +50,17 @@ def _converter(field: models.Field[Any, Any]) -> Convert | None:
     if isinstance(field, models.DecimalField | models.UUIDField | models.DurationField | models.TimeField):
         raise NotImplementedError(f"{field.name}: bulk.insert_rows does not convert a {type(field).__name__}")
     return None
+
+
+def _concrete(field: Any) -> models.Field[Any, Any]:
+    """A model's field with a column of its own (not a reverse relation or a many-to-many).
+
+    Raises:
+        ValueError: naming the field otherwise.
+    """
+    if not isinstance(field, models.Field) or field.column is None or field.many_to_many:
+        raise ValueError(f"{field.name}: not a column of its model's table")
+    return field
 
 
 def _omitted_value(field: models.Field[Any, Any]) -> Any:
@@ -70,13 +85,16 @@ def _allocate(cursor: Any, table: str, count: int) -> list[int]:
     return list(range(last + 1, last + 1 + count))
 
 
-def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[int]:
+def insert_rows(
+    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, encoded: bool = False
+) -> list[int]:
     """Insert ``rows`` (values for ``columns``, in that order; no ``id``) into ``model``'s table.
 
     Args:
         model: the model whose table receives the rows.
         columns: field names (``subject_id`` or ``subject`` for a foreign key: its id either way); the
             other fields get their defaults.
+        encoded: the JSON fields' values are given as JSON text already (:func:`json_text`).
         rows: one sequence of Python values per row (ids for foreign keys; dicts and lists for JSON
             fields; ``date``/aware ``datetime`` objects for date and time fields).
 
@@ -89,12 +107,14 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequenc
     if not rows:
         return []
     meta = model._meta
-    given = [meta.get_field(name) for name in columns]
+    given = [_concrete(meta.get_field(name)) for name in columns]
     omitted = [f for f in meta.concrete_fields if not f.primary_key and f not in given]
     fixed = [_omitted_value(f) for f in omitted]
     fields = given + omitted
-    names = [str(field.column) for field in fields]  # type: ignore[union-attr]  # concrete fields have a column
-    converters = [(i, convert) for i, field in enumerate(fields) if (convert := _converter(field)) is not None]  # type: ignore[arg-type]
+    names = [str(field.column) for field in fields]
+    converters = [
+        (i, convert) for i, field in enumerate(fields) if (convert := _converter(field, encoded and i < len(given))) is not None
+    ]
     table = meta.db_table
     with connection.cursor() as cursor:
         ids = _allocate(cursor, table, len(rows))

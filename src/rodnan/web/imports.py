@@ -43,19 +43,17 @@ from rodnan.core.protocol import Study as StudyDef
 from rodnan.core.records import record_plans, subject_plans
 from rodnan.core.records.course import Course
 from rodnan.core.records.errors import EntryRejectedError
-from rodnan.core.records.model import RecordKey, RecordSnapshot
+from rodnan.core.records.model import RecordSnapshot
 from rodnan.core.simulate.cohort import SimulatedCohort
 from rodnan.errors import InputError
 from rodnan.web.accounts.access import require
 from rodnan.web.accounts.roles import Permission
-from rodnan.web.audit.chain import append
-from rodnan.web.bulk import insert_rows
 from rodnan.web.crfs.fields import derived_within
-from rodnan.web.crfs.models import FormRecord
+from rodnan.web.import_rows import CourseRows, course_rows, write_course_rows
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import study_definition
-from rodnan.web.subjects.models import Subject, Visit
-from rodnan.web.subjects.store import SUBJECT_FIELDS, audit_changes, record_fields
+from rodnan.web.subjects.models import Subject
+from rodnan.web.workers import default_workers, run_ordered
 
 IMPORT_REASON = "bulk import"
 """The reason given on the import's steps that ask for one."""
@@ -310,85 +308,45 @@ def plan_stages(cohort: SimulatedCohort, today: dt.date, seed: int | None = None
     return out
 
 
-def _rows_by_subject(cohort: SimulatedCohort, first: int, stop: int, shifts: Sequence[dt.timedelta]
+def _rows_by_subject(cohort: SimulatedCohort, positions: Sequence[int], shifts: Sequence[dt.timedelta]
                      ) -> list[dict[str, list[Row]]]:  # fmt: skip
-    frame = cohort.values_frame(first, stop)
-    index = {sid: i for i, sid in enumerate(cohort.subjects["subject_id"].tolist()[first:stop])}
-    out: list[dict[str, list[Row]]] = [{} for _ in range(stop - first)]
+    """The CRF rows of the subjects at ``positions`` of the cohort, by visit, dates moved by each one's shift."""
+    frame = cohort.values_frame(subjects=positions)
+    ids = cohort.subjects["subject_id"].tolist()
+    index = {ids[p]: k for k, p in enumerate(positions)}
+    out: list[dict[str, list[Row]]] = [{} for _ in positions]
     dates: dict[str, dt.date] = {}
     columns = (frame[c].tolist() for c in ("subject_id", "visit", "item", "value", "unit", "date"))
     for sid, visit, item, value, unit, date in zip(*columns, strict=True):
-        i = index[sid]
+        k = index[sid]
         day = dates.get(date) or dates.setdefault(date, dt.date.fromisoformat(date))
-        out[i].setdefault(visit, []).append((item, value, unit, day + shifts[first + i]))
+        out[k].setdefault(visit, []).append((item, value, unit, day + shifts[positions[k]]))
     return out
 
 
-SUBJECT_COLUMNS = ("study_id", "site_id", *SUBJECT_FIELDS, "created_at")
-VISIT_COLUMNS = ("subject_id", "code", "label", "day", "target_date", "window_start", "window_end", "done_on", "missed",
-                 "missed_reason")  # fmt: skip
-RECORD_COLUMNS = ("subject_id", "visit_id", "form_code", "seq", "linked_visit_id", "protocol_version", "values",
-                  "confirmed_warnings", "status", "flags", "state_reason", "item_flags", "version", "start_date", "end_date",
-                  "updated_at", "updated_by_id")  # fmt: skip
+@dataclass
+class _Chunk:
+    """One batch of subjects built (in a worker process or here): their courses, and the site numbers the
+    build started from (the batch is rebuilt when the sites' numbers moved meanwhile)."""
 
-
-def _write(courses: list[tuple[Site, Course]], study: Study, user: Any, role_code: str, report: ImportReport) -> None:
-    """Insert the batch's subjects, visits and records (:func:`rodnan.web.bulk.insert_rows`), then append its
-    audit entries to the chain in one batch."""
-    start = time.perf_counter()
-    now = timezone.now()
-    user_id = getattr(user, "pk", None)
-    subject_rows = []
-    for site, course in courses:
-        assert course.subject is not None
-        subject_rows.append((study.pk, site.pk, *(getattr(course.subject, name) for name in SUBJECT_FIELDS), now))
-    subject_ids = insert_rows(Subject, SUBJECT_COLUMNS, subject_rows)
-    visit_rows = []
-    visit_keys: list[tuple[int, str]] = []
-    for i, (subject_id, (_, course)) in enumerate(zip(subject_ids, courses, strict=True)):
-        for code, v in course.visits.items():
-            p = v.planned
-            visit_rows.append((subject_id, p.code, p.label, p.day, p.target, p.window_start, p.window_end, v.done_on, v.missed,
-                               v.missed_reason))  # fmt: skip
-            visit_keys.append((i, code))
-    visit_ids: list[dict[str, int]] = [{} for _ in courses]
-    for (i, code), pk in zip(visit_keys, insert_rows(Visit, VISIT_COLUMNS, visit_rows), strict=True):
-        visit_ids[i][code] = pk
-    record_rows = []
-    record_keys: list[tuple[int, RecordKey]] = []
-    for i, (subject_id, (_, course)) in enumerate(zip(subject_ids, courses, strict=True)):
-        for key, snapshot in course.records.items():
-            f = record_fields(snapshot, user_id, now)
-            record_rows.append((
-                subject_id, visit_ids[i][key[0]] if key[0] is not None else None, key[1], key[2],
-                visit_ids[i][snapshot.visit_code] if snapshot.visit_code else None, snapshot.protocol_version, f["values"],
-                f["confirmed_warnings"], f["status"], f["flags"], f["state_reason"], f["item_flags"], f["version"],
-                f["start_date"], f["end_date"], f.get("updated_at"), f.get("updated_by_id"),
-            ))  # fmt: skip
-            record_keys.append((i, key))
-    pks: list[dict[RecordKey, int]] = [{} for _ in courses]
-    for (i, key), pk in zip(record_keys, insert_rows(FormRecord, RECORD_COLUMNS, record_rows), strict=True):
-        pks[i][key] = pk
-    middle = time.perf_counter()
-    changes = [change for i, (subject_id, (site, course)) in enumerate(zip(subject_ids, courses, strict=True))
-               for change in audit_changes(course.audit, site.pk, subject_id, pks[i])]  # fmt: skip
-    append(user=user, role=role_code, changes=changes, source="import")
-    report.audit_entries += len(changes)
-    report.visits += len(visit_rows)
-    report.form_records += len(record_rows)
-    report.seconds_rows += middle - start
-    report.seconds_audit += time.perf_counter() - middle
+    positions: list[int]
+    started_at: dict[int, tuple[int, int]]  # site id -> (screened, coded) before the batch
+    rows: CourseRows
+    report: ImportReport
 
 
 def do_import_cohort(
     user: Any, role_code: str, sites: Iterable[Site], cohort: SimulatedCohort, today: dt.date | None = None,
     progress: Callable[[int, int], None] | None = None, *, batch_size: int = 50, seed: int | None = None,
-    as_simulated: bool = False,
+    as_simulated: bool = False, workers: int | None = None,
 ) -> ImportReport:  # fmt: skip
     """Import every subject of ``cohort``, spread over ``sites`` in turn; the caller has checked ``user``'s role.
 
-    One transaction per ``batch_size`` subjects; ``progress(done, total)`` after each. With
-    ``as_simulated`` the simulator's dates and courses are kept as they are, up to ``today``.
+    One transaction per ``batch_size`` subjects of a site group; ``progress(done, total)`` after each. With
+    ``as_simulated`` the simulator's dates and courses are kept as they are, up to ``today``. The courses
+    are built in ``workers`` forked processes (default: one per processor; never more than the sites),
+    each for its share of the sites, and written here in a fixed order (:mod:`rodnan.web.workers`); the
+    result does not depend on the number of workers.
 
     Raises:
         InputError: no sites, sites of different studies, or a date of the cohort that breaks the
@@ -407,7 +365,8 @@ def do_import_cohort(
     kept = [(SubjectStatus.IN_FOLLOW_UP.value, dt.timedelta(0))] * len(cohort.subjects)
     stages = kept if as_simulated else plan_stages(cohort, today, seed)
     with _sqlite_cache(SQLITE_IMPORT_CACHE_KIB):
-        _import(user, role_code, sites, cohort, today, progress, batch_size, stages, study, definition, report)
+        _import(user, role_code, sites, cohort, today, progress, batch_size, stages, study, definition, report,
+                default_workers() if workers is None else workers)  # fmt: skip
     report.seconds = (timezone.now() - started).total_seconds()
     return report
 
@@ -431,38 +390,69 @@ def _sqlite_cache(kib: int) -> Iterator[None]:
 
 def _import(user: Any, role_code: str, sites: list[Site], cohort: SimulatedCohort, today: dt.date,
             progress: Callable[[int, int], None] | None, batch_size: int, stages: list[tuple[str, dt.timedelta]],
-            study: Study, definition: StudyDef, report: ImportReport) -> None:  # fmt: skip
+            study: Study, definition: StudyDef, report: ImportReport, workers: int) -> None:  # fmt: skip
+    """Build the batches in ``workers`` processes (each one a share of the sites, so it numbers its own
+    subjects as the actions would), and write them here in a fixed order, one transaction each."""
     shifts = [shift for _, shift in stages]
     # pandas types the records' keys as Hashable; the cohort's columns are named by strings
     subjects = cast("list[dict[str, Any]]", cohort.subjects.to_dict("records"))
     total = len(subjects)
-    for first in range(0, total, batch_size):
-        stop = min(first + batch_size, total)
-        rows = _rows_by_subject(cohort, first, stop, shifts)
+    by_pk = {site.pk: site for site in sites}
+    lanes_n = max(1, min(workers, len(sites)))
+    lanes: list[list[list[int]]] = []
+    for lane in range(lanes_n):
+        positions = [i for i in range(total) if (i % len(sites)) % lanes_n == lane]
+        lanes.append([positions[k : k + batch_size] for k in range(0, len(positions), batch_size)])
+    numbers = _Numbers(by_pk)
+
+    def build(positions: list[int], numbers: _Numbers = numbers) -> _Chunk:
+        start = time.perf_counter()
+        chunk_sites = {sites[i % len(sites)].pk for i in positions}
+        started_at = {pk: (numbers.screened[pk], numbers.coded[pk]) for pk in chunk_sites}
+        rows = _rows_by_subject(cohort, positions, shifts)
+        built = ImportReport()
+        builder = _Builder(definition, today, built)
+        courses = []
+        for k, i in enumerate(positions):
+            site = by_pk[sites[i % len(sites)].pk]
+            courses.append((site, builder.build(site, numbers, subjects[i], rows[k], *stages[i])))
+        prepared = course_rows([(site.pk, course) for site, course in courses])
+        built.seconds_checks = time.perf_counter() - start
+        return _Chunk(positions, started_at, prepared, built)
+
+    done = 0
+    for chunk in run_ordered(lanes, build):
         with transaction.atomic():
-            locked = {s.pk: s for s in Site.objects.select_for_update().filter(pk__in=[s.pk for s in sites]).order_by("pk")}
-            numbers = _Numbers(locked)
-            builder = _Builder(definition, today, report)
-            courses: list[tuple[Site, Course]] = []
-            start = time.perf_counter()
-            for i in range(first, stop):
-                stage, shift = stages[i]
-                site = locked[sites[i % len(sites)].pk]
-                courses.append((site, builder.build(site, numbers, subjects[i], rows[i - first], stage, shift)))
-            report.seconds_checks += time.perf_counter() - start
-            _write(courses, study, user, role_code, report)
-        for _, course in courses:
-            assert course.subject is not None
-            report.subjects += 1
-            report.statuses[course.subject.status] += 1
+            locked = {s.pk: s for s in Site.objects.select_for_update().filter(pk__in=list(by_pk)).order_by("pk")}
+            now_at = _Numbers(locked)
+            if any((now_at.screened[pk], now_at.coded[pk]) != counts for pk, counts in chunk.started_at.items()):
+                chunk = build(chunk.positions, now_at)  # a site took subjects meanwhile: number this batch afresh
+            _merge(report, chunk.report)
+            written = write_course_rows(chunk.rows, study, user, role_code)
+        report.subjects += len(chunk.rows.subjects)
+        report.statuses.update(chunk.rows.statuses)
+        report.visits += written.visits
+        report.form_records += written.records
+        report.audit_entries += written.audit_entries
+        report.seconds_rows += written.seconds_rows
+        report.seconds_audit += written.seconds_audit
+        done += len(chunk.positions)
         if progress:
-            progress(stop, total)
+            progress(done, total)
+
+
+def _merge(report: ImportReport, built: ImportReport) -> None:
+    """Add a batch's build figures (values saved and rejected, the time of the plans) to the import's report."""
+    report.forms_saved += built.forms_saved
+    report.values += built.values
+    report.rejected.extend(built.rejected)
+    report.seconds_checks += built.seconds_checks
 
 
 def check_import_cohort(
     user: Any, sites: Iterable[Site], cohort: SimulatedCohort, today: dt.date | None = None,
     progress: Callable[[int, int], None] | None = None, *, batch_size: int = 50, seed: int | None = None,
-    as_simulated: bool = False,
+    as_simulated: bool = False, workers: int | None = None,
 ) -> ImportReport:  # fmt: skip
     """Import ``cohort`` (see :func:`do_import_cohort`) after checking that ``user`` holds, at every site,
     one role that grants each step the import records (screening to end of follow-up: an investigator).
@@ -476,4 +466,4 @@ def check_import_cohort(
     if len(roles) != 1:
         raise InputError("role", "the importing user must hold one role at every site", sorted(roles))
     return do_import_cohort(user, roles.pop(), sites, cohort, today, progress, batch_size=batch_size, seed=seed,
-                            as_simulated=as_simulated)  # fmt: skip
+                            as_simulated=as_simulated, workers=workers)  # fmt: skip

@@ -14,9 +14,10 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 
+from rodnan.core.derivation import derive_items
 from rodnan.core.dose import DoseCheck, check_dose
-from rodnan.core.eligibility import ScreeningResult, ScreeningVerdict, evaluate_criteria
-from rodnan.core.entry import EnteredValue, check_form_entry, facts_from_values
+from rodnan.core.eligibility import ScreeningResult, ScreeningVerdict, build_screening_result
+from rodnan.core.entry import EnteredValue, check_form_entry, normalized_values
 from rodnan.core.lifecycle import SubjectStatus, Transition, next_status
 from rodnan.core.protocol.model import Study
 from rodnan.core.records.errors import EntryRejectedError
@@ -135,8 +136,8 @@ def screening_values(records: Iterable[RecordSnapshot], screening_visits: Collec
 
 
 def screening_result(study: Study, values: Mapping[str, EnteredValue]) -> ScreeningResult:
-    """The eligibility verdict of a subject from its screening values."""
-    return evaluate_criteria(study, facts_from_values(values))
+    """The eligibility verdict of a subject from its screening values (normalised as their entry check did)."""
+    return build_screening_result(study, derive_items(study, normalized_values(study, values)))
 
 
 def plan_enrol(

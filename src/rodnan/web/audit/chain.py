@@ -65,7 +65,11 @@ COLUMNS = ROW_FIELDS
 
 @dataclass(frozen=True)
 class Change:
-    """One audited event: an action on one object, with the list of its item changes."""
+    """One audited event: an action on one object, with the list of its item changes.
+
+    ``items_text`` may carry the items already encoded by :func:`rodnan.core.audit.changes_text` (the bulk
+    import encodes them in its worker processes); ``items`` are then not read.
+    """
 
     action: str
     object_type: str = ""
@@ -75,6 +79,7 @@ class Change:
     site_id: int | None = None
     subject_id: int | None = None
     form_record_id: int | None = None
+    items_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,7 +180,10 @@ def append(
     ring = key_ring()
     key_id = ring.current
     signer = EntrySigner(ring.key(key_id))
-    texts = [changes_text((i.field, i.old, i.new) for i in change.items) for change in changes]  # errors before the lock
+    texts = [  # errors before the lock
+        change.items_text if change.items_text is not None else changes_text((i.field, i.old, i.new) for i in change.items)
+        for change in changes
+    ]
     # as the column stores it: PostgreSQL parses this text (COPY); SQLite keeps Django's text of the naive UTC time
     stored_at = at_text[:-1] + "+00:00" if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value(at)
     with transaction.atomic(), connection.cursor() as cursor:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,11 +56,13 @@ class SimulatedCohort:
     item_codes: tuple[str, ...]
     unit_codes: tuple[str, ...]
     _cache: dict[str, npt.NDArray[Any]] | None = field(default=None, repr=False)
+    _decimals: dict[int, int] | None = field(default=None, repr=False)
 
-    def values_frame(self, first: int = 0, stop: int | None = None) -> pd.DataFrame:
-        """The item values of subjects ``first`` to ``stop - 1`` as a long table:
-        subject_id, visit, item, value (text), unit, date; ordered by subject, visit and item."""
-        return pd.DataFrame({name: column.astype(object) for name, column in self._rows(first, stop).items()})
+    def values_frame(self, first: int = 0, stop: int | None = None, subjects: Sequence[int] | None = None) -> pd.DataFrame:
+        """The item values of subjects ``first`` to ``stop - 1`` (or of the subjects at the positions
+        ``subjects``) as a long table: subject_id, visit, item, value (text), unit, date; ordered by
+        subject, visit and item."""
+        return pd.DataFrame({name: column.astype(object) for name, column in self._rows(first, stop, subjects).items()})
 
     def values_csv(self, first: int = 0, stop: int | None = None, header: bool = True) -> str:
         """The same rows as :meth:`values_frame` as CSV text, built with numpy string operations
@@ -70,14 +73,21 @@ class SimulatedCohort:
         body = "\n".join(map(",".join, zip(*columns, strict=True)))  # str.join runs in C for each line
         return head + body + ("\n" if body else "")
 
-    def _rows(self, first: int, stop: int | None) -> dict[str, npt.NDArray[np.str_]]:
+    def _rows(self, first: int, stop: int | None, subjects: Sequence[int] | None = None) -> dict[str, npt.NDArray[np.str_]]:
         arrays = self._arrays()
         stop = len(self.subjects) if stop is None else stop
-        rows = (arrays["subject"] >= first) & (arrays["subject"] < stop)
+        if subjects is not None:
+            wanted = np.asarray(subjects, dtype=np.int32)
+            rows = np.isin(arrays["subject"], wanted)
+            first, stop = (int(wanted.min()), int(wanted.max()) + 1) if len(wanted) else (0, 0)
+            chosen = set(wanted.tolist())
+        else:
+            rows = (arrays["subject"] >= first) & (arrays["subject"] < stop)
+            chosen = None
         subject, visit, item = arrays["subject"][rows], arrays["visit"][rows], arrays["item"][rows]
         value, unit, day = arrays["value"][rows], arrays["unit"][rows], arrays["day"][rows]
-        text = _format_values(self.study, self.item_codes, item, value)
-        texts = [t for t in self.values.texts if first <= t[0] < stop]
+        text = _format_values(self.study, self.item_codes, item, value, self._item_decimals())
+        texts = [t for t in self.values.texts if first <= t[0] < stop and (chosen is None or t[0] in chosen)]
         if texts:
             extra = np.array(texts, dtype=object)
             subject = np.concatenate([subject, extra[:, 0].astype(np.int32)])
@@ -98,6 +108,19 @@ class SimulatedCohort:
             "date": dates,
         }
 
+    def _item_decimals(self) -> dict[int, int]:
+        """Per numeric item (by index): the decimals its values are written with, chosen over the whole
+        cohort, so a part of the table (a batch of subjects) writes each value as the whole table does."""
+        if self._decimals is None:
+            arrays = self._arrays()
+            item, value = arrays["item"], arrays["value"]
+            self._decimals = {
+                int(index): number_decimals(value[item == index])
+                for index in np.unique(item)
+                if self.study.item_by_code[self.item_codes[index]].type not in ("boolean", "choice")
+            }
+        return self._decimals
+
     def _arrays(self) -> dict[str, npt.NDArray[Any]]:
         if self._cache is None:
             table = self.values
@@ -110,10 +133,10 @@ class SimulatedCohort:
 
 
 def _format_values(
-    study: Study, item_codes: tuple[str, ...], item: npt.NDArray[np.int16], value: FloatArray
+    study: Study, item_codes: tuple[str, ...], item: npt.NDArray[np.int16], value: FloatArray, decimals: dict[int, int]
 ) -> npt.NDArray[np.object_]:
-    """Values as text, formatted per item (yes/no as true/false, choice codes, numbers with the fewest
-    decimals that show every value of the item exactly)."""
+    """Values as text, formatted per item (yes/no as true/false, choice codes, numbers with ``decimals[item]``
+    decimals, or the fewest that show every value given of the item exactly)."""
     out = np.empty(len(value), dtype=object)
     for index in np.unique(item):
         definition = study.item_by_code[item_codes[index]]
@@ -124,14 +147,20 @@ def _format_values(
         elif definition.type == "choice":
             out[rows] = np.array([c.code for c in definition.choices], dtype=object)[values.astype(int)]
         else:
-            out[rows] = format_numbers(values).astype(object)
+            out[rows] = format_numbers(values, decimals.get(int(index))).astype(object)
     return out
 
 
-def format_numbers(values: FloatArray) -> npt.NDArray[np.str_]:
+def number_decimals(values: FloatArray) -> int:
+    """The fewest decimals (0 to 4) that show every one of ``values`` (rounded to at most 4 decimals) exactly."""
+    return next((d for d in range(5) if np.all(np.abs(values * 10**d - np.round(values * 10**d)) < 1e-6)), 4)
+
+
+def format_numbers(values: FloatArray, decimals: int | None = None) -> npt.NDArray[np.str_]:
     """Decimal text of numbers already rounded to at most 4 decimals, with one number of decimals for
-    the whole array (the fewest that show every value exactly); integers arithmetic, no float repr."""
-    decimals = next((d for d in range(5) if np.all(np.abs(values * 10**d - np.round(values * 10**d)) < 1e-6)), 4)
+    the whole array (``decimals``, or the fewest that show every value exactly); integer arithmetic, no
+    float repr."""
+    decimals = number_decimals(values) if decimals is None else decimals
     scaled = np.round(values * 10**decimals).astype(np.int64)
     magnitude = np.abs(scaled)
     text = (magnitude // 10**decimals).astype(str)

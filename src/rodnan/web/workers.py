@@ -1,0 +1,121 @@
+"""Pure work spread over forked processes, its results taken back in a fixed order.
+
+The bulk import (decision 0013) builds each subject's course through the core's plans, which is pure
+Python and takes most of the import's time, while the writing of the rows and the audit chain must stay
+in the one process that holds the database transaction. :func:`run_ordered` forks worker processes
+that each work through their own list of tasks in order (a worker may keep state from one task to the
+next, e.g. the numbers it allocated), and yields the results round-robin: worker 0's first result,
+worker 1's first, ..., worker 0's second, ... so the caller writes them in a fixed order while the
+workers compute the next ones.
+
+The workers are forked (Linux and macOS), so they inherit the caller's objects (the protocol, the
+cohort) without pickling them; only the results travel back, pickled. A worker must not touch the
+database: it inherits the connection's socket or file but never uses it. Each worker keeps at most
+``ahead`` results waiting; an exception in a worker is raised in the caller (pickled when it can be,
+else as a RuntimeError with its text), and every worker is stopped when the caller stops early.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_DONE = "done"
+_RESULT = "result"
+_ERROR = "error"
+
+
+def can_fork() -> bool:
+    """True when worker processes can be forked here (not on Windows)."""
+    return "fork" in mp.get_all_start_methods()
+
+
+def _serve(tasks: Sequence[T], work: Callable[[T], R], queue: Any) -> None:
+    """A worker's loop: each task in order, its result (or the first exception) put on ``queue``."""
+    try:
+        for task in tasks:
+            queue.put((_RESULT, work(task)))
+    except BaseException as exc:
+        try:
+            payload: Any = pickle.dumps(exc)
+        except Exception:
+            payload = "".join(traceback.format_exception(exc))
+        queue.put((_ERROR, payload))
+    else:
+        queue.put((_DONE, None))
+    queue.close()
+    queue.join_thread()
+
+
+def run_ordered(lanes: Sequence[Sequence[T]], work: Callable[[T], R], *, ahead: int = 2) -> Iterator[R]:
+    """``work(task)`` for every task, one forked process per lane, yielded round-robin across the lanes.
+
+    With one lane (or where processes cannot be forked) the tasks run in this process, in the same order.
+
+    Args:
+        lanes: one list of tasks per worker process, worked through in order.
+        work: the function each worker calls (inherited by the fork: it may close over any object).
+        ahead: how many results a worker may compute before the caller takes them.
+
+    Yields:
+        The results: lane 0's first, lane 1's first, ..., then each lane's second, and so on (a lane
+        that has run out is skipped).
+
+    Raises:
+        The exception a worker raised (or RuntimeError with its text when it cannot be pickled).
+    """
+    if len(lanes) <= 1 or not can_fork():
+        yield from _in_process(lanes, work)
+        return
+    context = mp.get_context("fork")
+    queues = [context.Queue(maxsize=max(1, ahead)) for _ in lanes]
+    processes = [
+        context.Process(target=_serve, args=(tasks, work, queue), daemon=True, name=f"rodnan-worker-{i}")
+        for i, (tasks, queue) in enumerate(zip(lanes, queues, strict=True))
+    ]
+    for process in processes:
+        process.start()
+    try:
+        open_lanes = [i for i, tasks in enumerate(lanes) if tasks]
+        while open_lanes:
+            for i in list(open_lanes):
+                kind, payload = queues[i].get()
+                if kind == _DONE:
+                    open_lanes.remove(i)
+                    continue
+                if kind == _ERROR:
+                    if isinstance(payload, bytes):
+                        raise pickle.loads(payload)
+                    raise RuntimeError(f"a worker process failed:\n{payload}")
+                yield payload
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join()
+        for queue in queues:
+            queue.close()
+
+
+def _in_process(lanes: Sequence[Sequence[T]], work: Callable[[T], R]) -> Iterator[R]:
+    """The round-robin order of :func:`run_ordered`, computed here, one task at a time."""
+    for k in range(max((len(tasks) for tasks in lanes), default=0)):
+        for tasks in lanes:
+            if k < len(tasks):
+                yield work(tasks[k])
+
+
+def default_workers() -> int:
+    """How many worker processes to use: the processors this process may run on (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)

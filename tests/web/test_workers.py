@@ -1,0 +1,40 @@
+"""rodnan.web.workers.run_ordered: results in round-robin order from forked processes, errors raised here."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from rodnan.errors import InputError
+from rodnan.web.workers import run_ordered
+
+
+def _square_with_pid(task: int) -> tuple[int, int]:
+    return task * task, os.getpid()
+
+
+def test_results_come_back_round_robin_from_other_processes() -> None:
+    lanes = [[1, 2, 3], [10, 20], [100]]
+    results = list(run_ordered(lanes, _square_with_pid))
+    assert [r for r, _ in results] == [1, 100, 10000, 4, 400, 9]  # lane 0, 1, 2, then 0, 1, then 0
+    pids = {pid for _, pid in results}
+    assert os.getpid() not in pids
+    assert len(pids) == 3
+
+
+def test_one_lane_runs_here_in_order() -> None:
+    results = list(run_ordered([[3, 1, 2]], _square_with_pid))
+    assert results == [(9, os.getpid()), (1, os.getpid()), (4, os.getpid())]
+
+
+def _refuse_seven(task: int) -> int:
+    if task == 7:
+        raise InputError("task", "must not be seven", task)
+    return task
+
+
+def test_a_worker_error_is_raised_here_with_its_field_and_rule() -> None:
+    with pytest.raises(InputError) as error:
+        list(run_ordered([[1, 7, 2], [3, 4, 5]], _refuse_seven))
+    assert (error.value.field, error.value.rule, error.value.value) == ("task", "must not be seven", 7)
