@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
 
 from rodnan.errors import InputError
-from rodnan.web.workers import run_ordered
+from rodnan.web.workers import fewer_collections, run_ordered
 
 
 def _square_with_pid(task: int) -> tuple[int, int]:
@@ -38,3 +39,10 @@ def test_a_worker_error_is_raised_here_with_its_field_and_rule() -> None:
     with pytest.raises(InputError) as error:
         list(run_ordered([[1, 7, 2], [3, 4, 5]], _refuse_seven))
     assert (error.value.field, error.value.rule, error.value.value) == ("task", "must not be seven", 7)
+
+
+def test_fewer_collections_raises_the_threshold_and_restores_it() -> None:
+    before = gc.get_threshold()
+    with fewer_collections(12345):
+        assert gc.get_threshold() == (12345, *before[1:])
+    assert gc.get_threshold() == before

@@ -53,7 +53,7 @@ from rodnan.web.import_rows import CourseRows, course_rows, write_course_rows
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.models import Subject
-from rodnan.web.workers import default_workers, run_ordered
+from rodnan.web.workers import default_workers, fewer_collections, run_ordered
 
 IMPORT_REASON = "bulk import"
 """The reason given on the import's steps that ask for one."""
@@ -364,7 +364,7 @@ def do_import_cohort(
     report = ImportReport()
     kept = [(SubjectStatus.IN_FOLLOW_UP.value, dt.timedelta(0))] * len(cohort.subjects)
     stages = kept if as_simulated else plan_stages(cohort, today, seed)
-    with _sqlite_cache(SQLITE_IMPORT_CACHE_KIB):
+    with _sqlite_cache(SQLITE_IMPORT_CACHE_KIB), fewer_collections():
         _import(user, role_code, sites, cohort, today, progress, batch_size, stages, study, definition, report,
                 default_workers() if workers is None else workers)  # fmt: skip
     report.seconds = (timezone.now() - started).total_seconds()

@@ -17,11 +17,13 @@ else as a RuntimeError with its text), and every worker is stopped when the call
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import pickle
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -38,7 +40,12 @@ def can_fork() -> bool:
 
 
 def _serve(tasks: Sequence[T], work: Callable[[T], R], queue: Any) -> None:
-    """A worker's loop: each task in order, its result (or the first exception) put on ``queue``."""
+    """A worker's loop: each task in order, its result (or the first exception) put on ``queue``.
+
+    The objects inherited from the caller are frozen out of the garbage collector's reach (``gc.freeze``):
+    the worker never frees them, and scanning them again and again cost a tenth of the import's time.
+    """
+    gc.freeze()
     try:
         for task in tasks:
             queue.put((_RESULT, work(task)))
@@ -111,6 +118,18 @@ def _in_process(lanes: Sequence[Sequence[T]], work: Callable[[T], R]) -> Iterato
         for tasks in lanes:
             if k < len(tasks):
                 yield work(tasks[k])
+
+
+@contextmanager
+def fewer_collections(threshold: int = 100_000) -> Iterator[None]:
+    """Run the garbage collector's youngest generation every ``threshold`` allocations instead of 700 while a
+    bulk job allocates millions of short-lived objects (restored after)."""
+    before = gc.get_threshold()
+    gc.set_threshold(threshold, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def default_workers() -> int:
