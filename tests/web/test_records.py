@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-import pandas as pd
 import pytest
 
 from rodnan.core.lifecycle import Transition
@@ -155,15 +154,16 @@ def test_the_screen_and_the_import_refuse_the_same_input_with_the_same_named_err
     # through the import: the first simulated subject's month-1 values dated three days before its infusion
     cohort = simulate_cohort(study_definition(site.study), 1, seed=3)
     infusion = dt.date.fromisoformat(str(cohort.subjects["infusion_date"].iloc[0]))
-    original = SimulatedCohort.values_frame
+    original = SimulatedCohort.value_columns
 
     def moved(self: SimulatedCohort, first: int = 0, stop: int | None = None, subjects: Sequence[int] | None = None
-              ) -> pd.DataFrame:  # fmt: skip
-        frame = original(self, first, stop, subjects)
-        frame.loc[frame["visit"] == "M1", "date"] = (infusion - dt.timedelta(days=3)).isoformat()
-        return frame
+              ) -> dict[str, list[str]]:  # fmt: skip
+        table = original(self, first, stop, subjects)
+        table["date"] = [(infusion - dt.timedelta(days=3)).isoformat() if visit == "M1" else date
+                         for visit, date in zip(table["visit"], table["date"], strict=True)]  # fmt: skip
+        return table
 
-    monkeypatch.setattr(SimulatedCohort, "values_frame", moved)
+    monkeypatch.setattr(SimulatedCohort, "value_columns", moved)
     today = dt.date.fromisoformat(str(cohort.subjects["end_date"].iloc[0] or infusion.isoformat())) + dt.timedelta(days=400)
     report = check_import_cohort(investigator, [site], cohort, today=today, as_simulated=True)
     imported = Subject.objects.exclude(pk=infused.pk).get()

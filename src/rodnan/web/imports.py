@@ -311,16 +311,21 @@ def plan_stages(cohort: SimulatedCohort, today: dt.date, seed: int | None = None
 def _rows_by_subject(cohort: SimulatedCohort, positions: Sequence[int], shifts: Sequence[dt.timedelta]
                      ) -> list[dict[str, list[Row]]]:  # fmt: skip
     """The CRF rows of the subjects at ``positions`` of the cohort, by visit, dates moved by each one's shift."""
-    frame = cohort.values_frame(subjects=positions)
+    table = cohort.value_columns(subjects=positions)
     ids = cohort.subjects["subject_id"].tolist()
     index = {ids[p]: k for k, p in enumerate(positions)}
     out: list[dict[str, list[Row]]] = [{} for _ in positions]
-    dates: dict[str, dt.date] = {}
-    columns = (frame[c].tolist() for c in ("subject_id", "visit", "item", "value", "unit", "date"))
+    moved: dict[tuple[str, int], dt.date] = {}  # (date, subject) -> the date moved by the subject's shift
+    columns = (table[c] for c in ("subject_id", "visit", "item", "value", "unit", "date"))
     for sid, visit, item, value, unit, date in zip(*columns, strict=True):
         k = index[sid]
-        day = dates.get(date) or dates.setdefault(date, dt.date.fromisoformat(date))
-        out[k].setdefault(visit, []).append((item, value, unit, day + shifts[positions[k]]))
+        day = moved.get((date, k))
+        if day is None:
+            day = moved[(date, k)] = dt.date.fromisoformat(date) + shifts[positions[k]]
+        visit_rows = out[k].get(visit)
+        if visit_rows is None:
+            visit_rows = out[k][visit] = []
+        visit_rows.append((item, value, unit, day))
     return out
 
 

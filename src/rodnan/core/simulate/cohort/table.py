@@ -64,6 +64,12 @@ class SimulatedCohort:
         subject, visit and item."""
         return pd.DataFrame({name: column.astype(object) for name, column in self._rows(first, stop, subjects).items()})
 
+    def value_columns(
+        self, first: int = 0, stop: int | None = None, subjects: Sequence[int] | None = None
+    ) -> dict[str, list[str]]:
+        """The columns of :meth:`values_frame` as lists of strings (no table built: the bulk import reads them row by row)."""
+        return {name: column.tolist() for name, column in self._rows(first, stop, subjects).items()}
+
     def values_csv(self, first: int = 0, stop: int | None = None, header: bool = True) -> str:
         """The same rows as :meth:`values_frame` as CSV text, built with numpy string operations
         (no field needs quoting: codes, units, numbers, ISO dates and lot codes hold no comma)."""
@@ -78,7 +84,9 @@ class SimulatedCohort:
         stop = len(self.subjects) if stop is None else stop
         if subjects is not None:
             wanted = np.asarray(subjects, dtype=np.int32)
-            rows = np.isin(arrays["subject"], wanted)
+            chosen_mask = np.zeros(len(self.subjects), dtype=bool)
+            chosen_mask[wanted] = True
+            rows = chosen_mask[arrays["subject"]]  # a gather: quicker than np.isin on millions of rows
             first, stop = (int(wanted.min()), int(wanted.max()) + 1) if len(wanted) else (0, 0)
             chosen = set(wanted.tolist())
         else:
