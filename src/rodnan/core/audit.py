@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import hashlib
 import hmac
 import json
@@ -150,7 +151,13 @@ def canonical_json(value: object) -> str:
 def changes_text_of(items: Iterable[tuple[str, str, str]]) -> str:
     """:func:`changes_text` of items whose old and new values are already encoded by :func:`canonical_json`
     (the same text: a caller that stores a value and audits it encodes it once)."""
-    return "[" + ",".join(f'{{"field":{_changes_json(name)},"new":{new},"old":{old}}}' for name, old, new in items) + "]"
+    return "[" + ",".join(f'{{"field":{_name_json(name)},"new":{new},"old":{old}}}' for name, old, new in items) + "]"
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_json(name: str) -> str:
+    """A field name as a JSON string (item codes repeat: encoded once each)."""
+    return str(_changes_json(name))
 
 
 def entry_message(prev_hash: str, values: Sequence[Any]) -> bytes:

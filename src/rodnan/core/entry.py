@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal, get_args
+from typing import Literal, NoReturn, get_args
 
 from rodnan.core import units
 from rodnan.core.derivation import derivations_for, derive_items
@@ -60,6 +60,22 @@ class EntryIssue:
     message: str
 
 
+class ReadOnlyDict(dict[str, object]):
+    """A dict that refuses changes (a JSON value shared by every record that stores the same answer).
+
+    Still a dict for ``json`` and equality; copy it (``dict(d)``) to change it.
+    """
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a stored value is read-only: copy it with dict() to change it")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    update = pop = popitem = clear = setdefault = _refuse
+
+    def __reduce__(self) -> tuple[type[dict[str, object]], tuple[dict[str, object]]]:
+        return (ReadOnlyDict, (dict(self),))
+
+
 @dataclass(frozen=True)
 class EnteredValue:
     """A valid entered value of one item, as typed and as stored.
@@ -85,16 +101,20 @@ class EnteredValue:
     converted: bool = False
 
     def as_json(self) -> dict[str, object]:
-        """The value as a JSON-ready dict (for storage); :meth:`from_json` reads it back."""
-        return {
-            "item": self.item,
-            "type": self.type,
-            "raw": self.raw,
-            "unit": self.unit,
-            "value": self.value,
-            "display": self.display,
-            "converted": self.converted,
-        }
+        """The value as a JSON-ready dict (for storage); :meth:`from_json` reads it back.
+
+        The dict is made once per value and cannot be changed (:class:`ReadOnlyDict`): the entry check
+        reuses a value for the same answer to the same item, so a bulk import stores (and encodes) one
+        dict for all the "2"s of an mRSS area.
+        """
+        made = self.__dict__.get("_json")
+        if made is None:
+            made = ReadOnlyDict(
+                item=self.item, type=self.type, raw=self.raw, unit=self.unit, value=self.value, display=self.display,
+                converted=self.converted,
+            )  # fmt: skip
+            self.__dict__["_json"] = made
+        return made
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> EnteredValue:

@@ -60,12 +60,33 @@ def course_rows(courses: list[tuple[int, Course]]) -> CourseRows:
     """The rows of ``courses`` (site id, course), JSON encoded; no database needed.
 
     Each stored value is encoded once (:func:`rodnan.core.audit.canonical_json`) for both the record's
-    ``values`` column and the audit entry that carries it (:func:`rodnan.core.audit.changes_text_of`).
+    ``values`` column and the audit entry that carries it (:func:`rodnan.core.audit.changes_text_of`), and
+    once for all the records of the batch that store the same answer (the entry check gives them one
+    dict, :meth:`rodnan.core.entry.EnteredValue.as_json`).
 
     Raises:
         InputError: naming ``changes`` when an audit item is not a JSON value.
     """
     rows = CourseRows()
+    texts: dict[int, tuple[object, str]] = {}  # id of a stored value -> (the value, kept alive; its JSON text)
+    keys: dict[str, str] = {}  # item code -> its JSON text
+
+    def key_json(code: str) -> str:
+        text = keys.get(code)
+        if text is None:
+            text = keys[code] = canonical_json(code)
+        return text
+
+    def encoded(value: object) -> str:
+        if value is None:
+            return "null"
+        if not isinstance(value, dict):
+            return canonical_json(value)
+        known = texts.get(id(value))
+        if known is None:
+            known = texts[id(value)] = (value, canonical_json(value))
+        return known[1]
+
     for k, (site_id, course) in enumerate(courses):
         subject = course.subject
         assert subject is not None
@@ -74,19 +95,9 @@ def course_rows(courses: list[tuple[int, Course]]) -> CourseRows:
         for v in course.visits.values():
             rows.visits.append((k, v.code, v.label, v.day, v.target, v.window_start, v.window_end, v.done_on, v.missed,
                                 v.missed_reason))  # fmt: skip
-        texts: dict[int, tuple[object, str]] = {}  # id of a stored value -> (the value, kept alive; its JSON text)
-
-        def encoded(value: object, texts: dict[int, tuple[object, str]] = texts) -> str:
-            if not isinstance(value, dict):
-                return canonical_json(value)
-            known = texts.get(id(value))
-            if known is None:
-                known = texts[id(value)] = (value, canonical_json(value))
-            return known[1]
-
         for key, snapshot in course.records.items():
             f = record_fields(snapshot, None, _WRITTEN_LATER)
-            values = "{" + ",".join(f"{canonical_json(code)}:{encoded(value)}" for code, value in f["values"].items()) + "}"
+            values = "{" + ",".join(f"{key_json(code)}:{encoded(value)}" for code, value in f["values"].items()) + "}"
             rows.records.append((
                 k, key[0], key[1], key[2], snapshot.visit_code, snapshot.protocol_version, values,
                 json_text(f["confirmed_warnings"]), f["status"], json_text(f["flags"]), f["state_reason"],
