@@ -478,3 +478,23 @@ def test_facts_from_values_include_choices_as_typed(study: Study) -> None:
     """A choice is passed as typed; evaluate_criteria reads it the same way the entry did."""
     facts = facts_from_values(check(study, "demographics", typed(sex="Female")).values)
     assert facts == {"sex": Measurement("Female", None)}
+
+
+def test_a_stored_value_dict_is_made_once_and_refuses_changes() -> None:
+    import pickle
+
+    from rodnan.core.entry import EnteredValue, ReadOnlyDict
+
+    value = EnteredValue("creatinine", "number", "1.2", "mg/dL", 106.08, "106.08 µmol/L", True)
+    stored = value.as_json()
+    assert stored is value.as_json()
+    assert stored == {"item": "creatinine", "type": "number", "raw": "1.2", "unit": "mg/dL", "value": 106.08,
+                      "display": "106.08 µmol/L", "converted": True}  # fmt: skip
+    assert EnteredValue.from_json(stored) == value
+    for change in (lambda d: d.__setitem__("raw", "9"), lambda d: d.update(raw="9"), lambda d: d.pop("raw"), lambda d: d.clear()):
+        with pytest.raises(TypeError):
+            change(stored)
+    assert stored["raw"] == "1.2"
+    copied = pickle.loads(pickle.dumps(stored))
+    assert isinstance(copied, ReadOnlyDict) and copied == stored
+    assert dict(stored) | {"raw": "9"} == {**stored, "raw": "9"}
