@@ -496,5 +496,6 @@ def test_a_stored_value_dict_is_made_once_and_refuses_changes() -> None:
             change(stored)
     assert stored["raw"] == "1.2"
     copied = pickle.loads(pickle.dumps(stored))
-    assert isinstance(copied, ReadOnlyDict) and copied == stored
+    assert isinstance(copied, ReadOnlyDict)
+    assert copied == stored
     assert dict(stored) | {"raw": "9"} == {**stored, "raw": "9"}
