@@ -277,9 +277,8 @@ def _check_coded_once(item: ItemDef, raw: str, unit: str | None) -> tuple[Entere
     return entered, normalized
 
 
-_FormParts = tuple[
-    tuple[tuple[str, ItemDef], ...], frozenset[str], tuple[str, ...], tuple[DerivedItemDef, ...], tuple[DerivedItemDef, ...]
-]
+_FormItem = tuple[str, ItemDef, bool, bool]  # code, definition, numeric, has a soft range
+_FormParts = tuple[tuple[_FormItem, ...], frozenset[str], tuple[str, ...], tuple[DerivedItemDef, ...], tuple[DerivedItemDef, ...]]
 _FORMS: dict[tuple[int, str], tuple[Study, _FormParts]] = {}
 """Per (protocol object, form): its items with their definitions, their codes as a set, its required items,
 the derived items its entry computes and those its required items need (the object is kept, so its id stays
@@ -294,8 +293,17 @@ def _form_parts(study: Study, form: FormDef) -> _FormParts:
     if cached is None or cached[0] is not study:
         if len(_FORMS) > 256:  # many protocol objects (tests of edited protocols): start again
             _FORMS.clear()
-        items = tuple((code, study.item_by_code[code]) for code in form.items)
-        required = tuple(code for code, item in items if item.required)
+        items = tuple(
+            (
+                code,
+                item,
+                item.is_numeric,
+                item.is_numeric and item.range is not None and (item.range.soft_min, item.range.soft_max) != (None, None),
+            )  # fmt: skip
+            for code in form.items
+            for item in (study.item_by_code[code],)
+        )
+        required = tuple(code for code, item, _, _ in items if item.required)
         parts = (items, frozenset(form.items), required, derivations_for(study, form.items), derivations_for(study, required))
         cached = _FORMS[key] = (study, parts)
     return cached[1]
@@ -337,7 +345,8 @@ def check_form_entry(
             unknown = f"not an item of form {form.code}"
             errors[key] = EntryIssue(key, unknown, "error", f"{key}: {unknown}")
     entered: set[str] = set()
-    for code, item in items:
+    coded = _CODED
+    for code, item, numeric, soft in items:
         got = entries.get(code)
         if got is None:
             continue
@@ -347,27 +356,32 @@ def check_form_entry(
         entered.add(code)
         if unit is not None:
             unit = unit.strip() or None
-        number: float | None = None
-        try:
-            if unit is not None and not item.is_numeric:
-                raise InputError(code, f"a {item.type} item takes no unit", unit)
-            kind = item.type
-            if kind == "text":
-                values[code] = _check_text(item, raw)
-            elif kind == "date":
-                values[code] = _check_date(item, raw)
-            elif kind == "partial_date":
-                values[code] = _check_partial_date(item, raw)
-            else:
+        known = coded.get((id(item), raw, unit))  # the memo of _check_coded, read here first (millions of answers)
+        if known is not None and known[0] is item and not isinstance(known[1], InputError):
+            values[code], normalized[code] = checked = known[1]
+        else:
+            try:
+                if unit is not None and not numeric:
+                    raise InputError(code, f"a {item.type} item takes no unit", unit)
+                kind = item.type
+                if kind == "text":
+                    values[code] = _check_text(item, raw)
+                    continue
+                if kind == "date":
+                    values[code] = _check_date(item, raw)
+                    continue
+                if kind == "partial_date":
+                    values[code] = _check_partial_date(item, raw)
+                    continue
                 values[code], normalized[code] = checked = _check_coded(item, raw, unit)
-                if item.is_numeric:
-                    number = checked[1].value
-        except InputError as exc:
-            errors[code] = _issue(item, exc.rule, "error")
-            continue
-        rule = None if number is None else soft_range_rule(item, number)
-        if rule is not None:
-            (confirmed_warnings if code in confirmed else warnings)[code] = _issue(item, rule, "warning")
+            except InputError as exc:
+                errors[code] = _issue(item, exc.rule, "error")
+                continue
+        if soft:
+            number = checked[1].value
+            rule = None if number is None else soft_range_rule(item, number)
+            if rule is not None:
+                (confirmed_warnings if code in confirmed else warnings)[code] = _issue(item, rule, "warning")
 
     def derive(definitions: tuple[DerivedItemDef, ...] = derivations) -> dict[str, ItemValue]:
         return {
