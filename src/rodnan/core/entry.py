@@ -299,7 +299,7 @@ def _form_parts(study: Study, form: FormDef) -> _FormParts:
                 item,
                 item.is_numeric,
                 item.is_numeric and item.range is not None and (item.range.soft_min, item.range.soft_max) != (None, None),
-            )  # fmt: skip
+            )
             for code in form.items
             for item in (study.item_by_code[code],)
         )
