@@ -137,7 +137,7 @@ def build_screening_result(
     for criterion in study.criteria:
         truth = truths[criterion.code] if truths is not None else criterion.expression.truth(floats)
         by_kind[criterion.kind].append(truth)
-        results.append(_criterion_result(study, criterion, truth, values, describe))
+        results.append(_criterion_result(study, criterion, truth, values, describe, floats))
     verdict = overall_verdict(by_kind["inclusion"], by_kind["exclusion"])
     missing: list[str] = []
     if verdict == ScreeningVerdict.INCOMPLETE:
@@ -154,8 +154,8 @@ def _criterion_result(
     truth: Truth,
     values: Mapping[str, ItemValue],
     describe: Describe,
+    floats: Mapping[str, float | None],
 ) -> CriterionResult:
-    floats = {code: v.value for code, v in values.items()}
     used = tuple(
         values.get(code) or ItemValue(code, None, "", display_value(study.item_by_code[code], None))
         for code in study.in_item_order(criterion.expression.item_codes)

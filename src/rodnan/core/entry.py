@@ -72,6 +72,9 @@ class ReadOnlyDict(dict[str, object]):
     __setitem__ = __delitem__ = __ior__ = _refuse
     update = pop = popitem = clear = setdefault = _refuse
 
+    source: EnteredValue | None = None
+    """The value this dict was made from (:meth:`EnteredValue.as_json`), so reading it back costs nothing."""
+
     def __reduce__(self) -> tuple[type[dict[str, object]], tuple[dict[str, object]]]:
         return (ReadOnlyDict, (dict(self),))
 
@@ -113,6 +116,7 @@ class EnteredValue:
                 item=self.item, type=self.type, raw=self.raw, unit=self.unit, value=self.value, display=self.display,
                 converted=self.converted,
             )  # fmt: skip
+            made.source = self
             self.__dict__["_json"] = made
         return made
 
@@ -123,6 +127,8 @@ class EnteredValue:
         Raises:
             InputError: a key is missing or holds the wrong type (the field names the key).
         """
+        if isinstance(data, ReadOnlyDict) and data.source is not None:
+            return data.source
         item, type_name, raw, display = (_json_str(data, key) for key in ("item", "type", "raw", "display"))
         kind = next((t for t in ITEM_TYPES if t == type_name), None)
         if kind is None:

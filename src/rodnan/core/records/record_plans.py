@@ -129,11 +129,13 @@ def plan_save_record(
     old = record.values
     entered = entry.values
     new = {code: value.as_json() for code, value in entered.items()}
-    changed = tuple(
-        code
-        for code in study.form_by_code[record.form_code].items
-        if (code in old or code in entered) and shown(old.get(code)) != shown(entered.get(code))
-    )
+    form_items = study.form_by_code[record.form_code].items
+    if old:
+        changed = tuple(
+            code for code in form_items if (code in old or code in entered) and shown(old.get(code)) != shown(entered.get(code))
+        )
+    else:  # nothing stored yet: every value entered is a change (an entered value is never blank)
+        changed = tuple(code for code in form_items if code in entered)
     reason = reason.strip()
     if any(old.get(code) for code in changed) and not reason:
         raise EntryRejectedError(entry, "reason", "a reason for change is required when a saved value is changed")
