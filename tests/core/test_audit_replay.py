@@ -183,7 +183,7 @@ def test_account_entries_are_not_clinical_and_plain_rows_replay_as_mappings_do()
         data = {**dict.fromkeys(ROW_FIELDS), "seq": seq, **mapping, "changes": json.dumps(mapping["items"])}
         by_row.feed_row(tuple(data[name] for name in ROW_FIELDS))
     assert (by_row.entries, by_row.clinical) == (by_mapping.entries, by_mapping.clinical) == (3, 2)
-    assert by_row.records[10].values == by_mapping.records[10].values == {"esr": ESR_14}
+    assert by_row.settle().records[10].values == by_mapping.records[10].values == {"esr": ESR_14}
     assert by_row.subjects[1].fields == by_mapping.subjects[1].fields == SCREENED
 
 

@@ -12,9 +12,10 @@ never model objects, so a change and its audit entries land together or not at a
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -242,16 +243,20 @@ def head() -> tuple[int, str] | None:
     return (int(row[0]), str(row[1])) if row else None
 
 
-def _rows(limit: int | None, chunk: int = 20000) -> Iterator[tuple[Any, ...]]:
-    """Every entry as a plain row (:data:`rodnan.core.audit.ROW_FIELDS`) in seq order, up to ``limit``.
+def _pages(limit: int | None, chunk: int = 20000) -> Iterator[list[tuple[Any, ...]]]:
+    """Every entry as a plain row (:data:`rodnan.core.audit.ROW_FIELDS`) in seq order, up to ``limit``, a page at a time.
 
     Read in pages by seq, so memory stays flat on both databases; the time comes as text in the canonical
-    form (PostgreSQL formats it; SQLite gives the stored text), not as datetimes built and formatted again.
+    form (PostgreSQL formats it; SQLite's stored text is rewritten in SQL), not as datetimes built and
+    formatted again.
     """
     if connection.vendor == "postgresql":
         at = """to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
     else:
-        at = "CAST(at AS TEXT)"  # no declared type: the driver leaves the stored text alone
+        # no declared type: the driver leaves the stored text alone; Django stores UTC as "YYYY-MM-DD HH:MM:SS.ffffff",
+        # rewritten here to the canonical form (any other stored form is left to canonical_time)
+        at = ("CASE WHEN length(at) = 26 AND substr(at, 11, 1) = ' ' AND substr(at, 20, 1) = '.' "
+              "THEN substr(at, 1, 10) || 'T' || substr(at, 12) || 'Z' ELSE CAST(at AS TEXT) END")  # fmt: skip
     names = ", ".join(at if name == "at" else name for name in COLUMNS)
     last = -1
     stop = f" AND seq <= {int(limit)}" if limit is not None else ""
@@ -261,23 +266,23 @@ def _rows(limit: int | None, chunk: int = 20000) -> Iterator[tuple[Any, ...]]:
             page = cursor.fetchall()
         if not page:
             return
-        yield from page
+        yield page
         last = page[-1][0]
 
 
-def verify_chain(checkpoints: bool = True, feed: Callable[[tuple[Any, ...]], None] | None = None) -> ChainReport:
+def verify_chain(checkpoints: bool = True, feed: Callable[[Sequence[tuple[Any, ...]]], None] | None = None) -> ChainReport:
     """Verify the whole chain against the head row and (``checkpoints``) the checkpoint file.
 
     The head is read first: entries appended while the verification runs are beyond it and not read.
-    ``feed``, when given, is called with each row read, before it is verified (the replay reads the
-    trail in the same pass: :mod:`rodnan.web.audit.replay`).
+    ``feed``, when given, is called with each page of rows read (a list, in seq order), before they are
+    verified (the replay reads the trail in the same pass: :mod:`rodnan.web.audit.replay`).
     """
     current = head() or (0, GENESIS)
     marks = read_checkpoints(checkpoint_file()) if checkpoints else []
-    rows: Iterable[tuple[Any, ...]] = _rows(current[0])
+    pages: Iterable[list[tuple[Any, ...]]] = _pages(current[0])
     if feed is not None:
-        rows = _fed(rows, feed)
-    report = verify_rows(rows, key_ring(create=False), current, marks)
+        pages = _fed(pages, feed)
+    report = verify_rows(itertools.chain.from_iterable(pages), key_ring(create=False), current, marks)
     if not report.ok:
         return report
     # Entries past the head read at the start may have been appended since; past the head read now, they
@@ -293,10 +298,12 @@ def verify_chain(checkpoints: bool = True, feed: Callable[[tuple[Any, ...]], Non
     return report
 
 
-def _fed(rows: Iterable[tuple[Any, ...]], feed: Callable[[tuple[Any, ...]], None]) -> Iterator[tuple[Any, ...]]:
-    for row in rows:
-        feed(row)
-        yield row
+def _fed(
+    pages: Iterable[list[tuple[Any, ...]]], feed: Callable[[Sequence[tuple[Any, ...]]], None]
+) -> Iterator[list[tuple[Any, ...]]]:
+    for page in pages:
+        feed(page)
+        yield page
 
 
 def write_checkpoint(at: dt.datetime | None = None) -> Checkpoint:

@@ -113,7 +113,7 @@ def verify_and_reconcile(limit: int = 100, checkpoints: bool = True) -> VerifyRe
         # imported here so tests can patch the chain module's verify_chain
         from rodnan.web.audit.chain import verify_chain
 
-        chain = verify_chain(checkpoints, feed=trail.feed_row)
+        chain = verify_chain(checkpoints, feed=trail.feed_rows)
         if not chain.ok:
             return VerifyReport(chain)
         counts = {"subjects": 0, "records": 0, "visits": 0}
