@@ -51,7 +51,7 @@ _STATE_PARTS = ("status", "flags", "reason", "items")
 _SUBJECT, _RECORD, _ACTION, _OBJECT, _REASON, _CHANGES = 7, 8, 9, 11, 12, 14
 
 
-class _Item(msgspec.Struct):
+class _Item(msgspec.Struct, gc=False):
     """An item change as the replay reads a row's ``changes`` text: its field, and its new value left as JSON text.
 
     ``old`` is not read (msgspec checks its syntax and skips it); ``new`` stays undecoded (:class:`msgspec.Raw`,

@@ -104,8 +104,10 @@ def verify_and_reconcile(limit: int = 100, checkpoints: bool = True) -> VerifyRe
     Returns:
         The report; the rows are compared only when the chain is intact (a broken chain proves nothing).
     """
+    from rodnan.web.audit.chain import cyclic_gc_paused
+
     outermost = not connection.in_atomic_block
-    with transaction.atomic():
+    with transaction.atomic(), cyclic_gc_paused():
         if outermost and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
