@@ -16,13 +16,20 @@ status is 1 when it is missed or a difference is found.
 the plans write them) to the imported records and stores their final values, for a long trail on this
 2-core machine where importing 17,000 subjects takes hours under load.
 
+``--keep DIR`` builds each database in ``DIR/<database>`` (the data folder and, for PostgreSQL, its cluster)
+and keeps it; a later run with the same ``--keep DIR`` reuses what is there (built once, verified many
+times: the build options are then ignored). ``--profile FILE`` writes a cProfile of the whole
+verification to ``FILE.<database>``.
+
 Usage: ``python bench/replay.py [--subjects 17000] [--sites 10] [--entries 0] [--database sqlite|postgresql|both]
-[--seed 6]``.
+[--seed 6] [--keep DIR] [--profile FILE]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import cProfile
 import json
 import os
 import signal
@@ -30,12 +37,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from web import fill, fresh_database  # bench/web.py: the private cluster and the filling
+from web import PostgresCluster, fill, free_port, fresh_database  # bench/web.py: the private cluster and the filling
 
 TARGET_S = 30.0
 """Issue 14: verify (replay included) of 1,000,000 entries in under 30 s on each database."""
@@ -79,23 +87,71 @@ def append_corrections(total: int, batch: int = 3000) -> tuple[int, float]:
     return done, time.perf_counter() - started
 
 
+@contextlib.contextmanager
+def kept_database(database: str, folder: Path) -> Iterator[str]:
+    """The database kept in ``folder`` (created there when new; its PostgreSQL cluster started and stopped), set up
+    and migrated for this process; yields its label. Nothing is removed afterwards."""
+    data = folder / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        url = None
+        if database == "postgresql":
+            cluster = PostgresCluster(folder / "postgresql", free_port())
+            stack.callback(cluster.stop)
+            cluster.start()
+            url = cluster.url
+        from rodnan.web import runtime
+
+        runtime.setup(data, url)
+        runtime.migrate()
+        yield runtime.database_label()
+        from django.db import connections
+
+        connections.close_all()
+
+
+def build(args: argparse.Namespace) -> dict[str, Any]:
+    """Import the cohort and append the corrections; returns the build's figures."""
+    args.verify = False
+    figures = fill(args)
+    if args.entries:
+        figures["appended"], figures["append_s"] = append_corrections(args.entries)
+    return figures
+
+
 def run_database(args: argparse.Namespace, database: str) -> dict[str, Any]:
-    """Migrate a fresh database, import the cohort, time the chain check and the whole verification."""
-    with fresh_database(database, "rodnan-bench-replay") as label:
-        args.verify = False
-        figures = fill(args)
+    """Migrate a fresh (or the kept) database, import the cohort, time the chain check and the whole verification."""
+    if args.keep:
+        folder = Path(args.keep).resolve() / database
+        context = kept_database(database, folder)
+    else:
+        context = fresh_database(database, "rodnan-bench-replay")
+    with context as label:
+        built = Path(args.keep).resolve() / database / "built.json" if args.keep else None
+        if built is not None and built.exists():
+            figures = json.loads(built.read_text())
+            print(f"  reusing the database kept in {built.parent}", flush=True)
+        else:
+            figures = build(args)
+            if built is not None:
+                built.write_text(json.dumps(figures, indent=1))
         figures["database"] = label
-        if args.entries:
-            figures["appended"], figures["append_s"] = append_corrections(args.entries)
         from rodnan.web.audit.chain import verify_chain
         from rodnan.web.audit.replay import verify_and_reconcile
 
         started, cpu = time.perf_counter(), time.process_time()
         chain = verify_chain()
         figures["chain_s"], figures["chain_cpu_s"] = time.perf_counter() - started, time.process_time() - cpu
+        profiler = cProfile.Profile() if args.profile else None
         started, cpu = time.perf_counter(), time.process_time()
+        if profiler is not None:
+            profiler.enable()
         result = verify_and_reconcile(limit=5)
+        if profiler is not None:
+            profiler.disable()
         figures["verify_s"], figures["verify_cpu_s"] = time.perf_counter() - started, time.process_time() - cpu
+        if profiler is not None:
+            profiler.dump_stats(f"{args.profile}.{database}")
         figures.update(chain_ok=chain.ok, entries=result.chain.entries, ok=result.ok, differences=result.difference_count,
                        first=[str(d) for d in result.differences], rows=[result.subjects, result.records, result.visits],
                        clinical=result.clinical_entries)  # fmt: skip
@@ -115,6 +171,8 @@ def main() -> None:
         help="append this many corrections to the imported records (a long trail without importing more)",
     )
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--keep", help="build the databases in this folder and keep them; reuse them when already built")
+    parser.add_argument("--profile", help="write a cProfile of the verification to this path (.sqlite / .postgresql added)")
     parser.add_argument("--phase", choices=("sqlite", "postgresql"), help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -132,6 +190,8 @@ def main() -> None:
             command = [sys.executable, __file__, f"--subjects={args.subjects}", f"--sites={args.sites}", f"--seed={args.seed}",
                        f"--batch-size={args.batch_size}", f"--entries={args.entries}", "--phase", database,
                        "--json", str(out)]  # fmt: skip
+            command += [f"--keep={args.keep}"] if args.keep else []
+            command += [f"--profile={args.profile}"] if args.profile else []
             if subprocess.run(command, check=False).returncode != 0 or not out.exists():
                 raise SystemExit(f"the {database} run failed")
             f = json.loads(out.read_text())
@@ -146,7 +206,7 @@ def main() -> None:
             print(f"  verify with replay and reconciliation: {f['verify_s']:.1f} s (CPU {f['verify_cpu_s']:.1f} s), "
                   f"{per_million:.1f} s per million entries ({'meets' if met else 'MISSES'} the {TARGET_S:.0f} s target); "
                   f"{'intact' if f['ok'] else 'DIFFERENCES: ' + str(f['differences'])} {f['first']}", flush=True)  # fmt: skip
-            print(f"  load average {os.getloadavg()[0]:.1f}", flush=True)
+            print(f"  load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}", flush=True)
     sys.exit(0 if ok else 1)
 
 

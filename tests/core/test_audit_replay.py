@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rodnan.core.audit import ROW_FIELDS
+from rodnan.core.audit import ROW_FIELDS, changes_text
 from rodnan.core.audit_replay import (
     Difference,
     Replay,
@@ -183,7 +183,7 @@ def test_account_entries_are_not_clinical_and_plain_rows_replay_as_mappings_do()
         data = {**dict.fromkeys(ROW_FIELDS), "seq": seq, **mapping, "changes": json.dumps(mapping["items"])}
         by_row.feed_row(tuple(data[name] for name in ROW_FIELDS))
     assert (by_row.entries, by_row.clinical) == (by_mapping.entries, by_mapping.clinical) == (3, 2)
-    assert by_row.records[10].values == by_mapping.records[10].values == {"esr": ESR_14}
+    assert by_row.settle().records[10].values == by_mapping.records[10].values == {"esr": ESR_14}
     assert by_row.subjects[1].fields == by_mapping.subjects[1].fields == SCREENED
 
 
@@ -212,7 +212,8 @@ def _as_trail_and_rows(course: Course) -> tuple[list[dict[str, Any]], list[Store
     return entries, [StoredSubject(1, subject.label, fields)], records, visits
 
 
-def test_the_plans_trail_explains_a_whole_course_and_a_single_forged_value_is_found(study: Study) -> None:
+def _corrected_course(study: Study) -> Course:
+    """An infused subject's course, then a complete M1 mRSS verified, signed, corrected; a test not done; a death."""
     course = _infused(study)
     assert course.subject is not None
     m1: RecordKey = ("M1", "mrss", 0)
@@ -229,6 +230,30 @@ def test_the_plans_trail_explains_a_whole_course_and_a_single_forged_value_is_fo
                                                 reason="sample haemolysed"))  # fmt: skip
     course.apply(subject_plans.plan_end_subject(course.subject, Transition.DIE, dt.date(2026, 6, 10), "sepsis", TODAY,
                                                 course.visits.values(), course.records.values()))  # fmt: skip
+    return course
+
+
+def as_rows(entries: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The entries as the chain check reads them: plain rows of ROW_FIELDS, ``changes`` as the canonical text written."""
+    rows = []
+    for seq, mapping in enumerate(entries, 1):
+        text = changes_text((item["field"], item["old"], item["new"]) for item in mapping["items"])
+        data = {**dict.fromkeys(ROW_FIELDS), "seq": seq, **mapping, "changes": text}
+        rows.append(tuple(data[name] for name in ROW_FIELDS))
+    return rows
+
+
+def replay_rows(rows: list[tuple[Any, ...]], page: int = 3) -> Replay:
+    """The rows folded a page at a time, as verify_chain hands them over."""
+    folded = Replay()
+    for start in range(0, len(rows), page):
+        folded.feed_rows(rows[start : start + page])
+    return folded
+
+
+def test_the_plans_trail_explains_a_whole_course_and_a_single_forged_value_is_found(study: Study) -> None:
+    course = _corrected_course(study)
+    m1: RecordKey = ("M1", "mrss", 0)
     derived = course.records[m1].state.as_json()  # the flags a save derives are part of the course (and of no entry)
     assert {"signature_broken", "changed_since_verified"} <= set(derived["flags"])
     assert derived["items"] == {"mrss_face": ["changed_since_verified", "verified"]}
@@ -240,6 +265,46 @@ def test_the_plans_trail_explains_a_whole_course_and_a_single_forged_value_is_fo
     assert [(d.where, d.item, d.stored, d.trail) for d in found] == [
         ("M3/serology#0", "status", "not_started", "not_done"), ("M3/serology#0", "reason", "", "sample haemolysed"),
     ]  # fmt: skip
+
+
+def test_the_whole_course_read_as_rows_replays_as_the_mappings_do(study: Study) -> None:
+    entries, subjects, records, visits = _as_trail_and_rows(_corrected_course(study))
+    by_rows, by_mappings = replay_rows(as_rows(entries)).settle(), replay(entries)
+    assert by_rows.entries == by_mappings.entries == len(entries)
+    for record_id, told in by_mappings.records.items():
+        read = by_rows.records[record_id]
+        assert (read.values, read.status, read.flags, read.reason, read.item_flags, read.raw) == (
+            told.values, told.status, told.flags, told.reason, told.item_flags, {})  # fmt: skip
+    assert {k: v.fields for k, v in by_rows.subjects.items()} == {k: v.fields for k, v in by_mappings.subjects.items()}
+    assert list(reconcile(replay_rows(as_rows(entries)), subjects, records, visits)) == []
+    forged = [r if r.label != "M1/mrss#0" else StoredRecord(r.id, 1, r.label, {**r.values, "mrss_face": ESR_14}, r.status,
+                                                           r.flags, r.reason, r.item_flags) for r in records]  # fmt: skip
+    found = list(reconcile(replay_rows(as_rows(entries)), subjects, forged, visits))
+    assert [(d.where, d.item, d.stored) for d in found] == [("M1/mrss#0", "mrss_face", ESR_14)]
+    assert found[0].trail == next(r for r in records if r.label == "M1/mrss#0").values["mrss_face"]
+
+
+def test_rows_keep_only_the_last_value_of_each_item_and_a_null_removes_it() -> None:
+    rows = as_rows([screen(), entry("record.save", [("esr", None, ESR_14), ("crp", None, 1.5), ("status", None, "in_progress")],
+                                    record=10, object_id="NJDT-S0001/SCR/labs"),
+                    entry("record.save", [("esr", ESR_14, ESR_99)], record=10, object_id="NJDT-S0001/SCR/labs"),
+                    entry("record.save", [("crp", 1.5, None), ("status", "in_progress", "complete")], record=10,
+                          object_id="NJDT-S0001/SCR/labs")])  # fmt: skip
+    folded = replay_rows(rows, page=2)
+    assert set(folded.records[10].raw) == {"esr", "crp"}  # still JSON text: nothing decoded before the comparison
+    assert (folded.settle().records[10].values, folded.records[10].status) == ({"esr": ESR_99}, "complete")
+    stored = record({"esr": ESR_99}, status="complete")
+    assert list(reconcile(replay_rows(rows), [stored_subject()], [stored], [])) == []
+
+
+def test_a_row_whose_changes_are_not_item_changes_is_a_difference_naming_the_entry() -> None:
+    rows = as_rows([screen(), entry("record.save", [("esr", None, ESR_14)], record=10, object_id="NJDT-S0001/SCR/labs")])
+    broken = [*rows, (3, *rows[1][1:14], '{"field": "esr"}', *rows[1][15:]), (4, *rows[1][1:14], "[{not json", *rows[1][15:])]
+    found = list(reconcile(replay_rows(broken), [stored_subject()], [record({"esr": ESR_14}, status="not_started")], []))
+    assert [str(d) for d in found[:2]] == [
+        "entry #3, changes: stored (none), trail 'not a list of item changes: the entry explains nothing'",
+        "entry #4, changes: stored (none), trail 'not a list of item changes: the entry explains nothing'",
+    ]
 
 
 @pytest.mark.parametrize("cut", [0, 1, 5])

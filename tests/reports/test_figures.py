@@ -224,3 +224,17 @@ def test_figures_do_not_use_pyplot(analysis: TrialAnalysis) -> None:
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         assert pyplot.get_fignums() == []
+
+
+def test_figures_drawn_in_two_processes_are_the_bytes_one_process_draws(
+    analysis: TrialAnalysis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """render_figures(processes=2) forks a child for the heaviest figures: same names, order and bytes; and when the
+    child fails, this process draws its figures itself."""
+    alone = figures.render_figures(analysis)
+    assert list(alone)[:7] == ["consort", "km_dfs", "km_os", "spaghetti", "organs", "swimmer", "forest_dfs"]
+    shared = figures.render_figures(analysis, processes=2)
+    assert list(shared) == list(alone)
+    assert shared == alone
+    monkeypatch.setattr(figures, "_draw_in_child", lambda makers, names, out: out.close())  # the child sends nothing
+    assert figures.render_figures(analysis, processes=2) == alone

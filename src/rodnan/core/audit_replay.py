@@ -34,6 +34,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 SUBJECT_FIELDS = (
     "status", "screening_number", "screening_date", "subject_code", "consent_version", "consent_date", "enrolment_date",
     "infusion_date", "end_date", "end_reason", "screen_fail_reason",
@@ -41,11 +43,34 @@ SUBJECT_FIELDS = (
 """The subject's columns the trail accounts for (as text: dates ISO; empty text and None are the same)."""
 
 NOT_STARTED = "not_started"
+_SAVES = frozenset({"record.save", "record.add"})
 _REASON_EVENTS = frozenset({"record.mark_not_done", "record.mark_not_expected", "record.mark_entered_in_error"})
 _STATE_PARTS = ("status", "flags", "reason", "items")
 
 # the columns of a plain entry row (rodnan.core.audit.ROW_FIELDS) the replay reads
 _SUBJECT, _RECORD, _ACTION, _OBJECT, _REASON, _CHANGES = 7, 8, 9, 11, 12, 14
+
+
+class _Item(msgspec.Struct, gc=False):
+    """An item change as the replay reads a row's ``changes`` text: its field, and its new value left as JSON text.
+
+    ``old`` is not read (msgspec checks its syntax and skips it); ``new`` stays undecoded (:class:`msgspec.Raw`,
+    a slice of the text) until a value is needed: a record's values only at the end, when the last one of each
+    item is compared (:meth:`Replay.settle`), so the values a later save overwrote are never decoded.
+    """
+
+    field: str
+    new: msgspec.Raw
+
+
+_read_items = msgspec.json.Decoder(list[_Item]).decode
+_Undecodable = (msgspec.DecodeError, msgspec.ValidationError)
+
+
+def _value(new: Any) -> Any:
+    """A new value as Python data: undecoded JSON text decoded by the standard library's ``json`` (the values
+    compared are then exactly what ``json.loads`` of the whole text would give), anything else as it is."""
+    return json.loads(bytes(new)) if isinstance(new, msgspec.Raw) else new
 
 
 @dataclass
@@ -59,7 +84,11 @@ class SubjectTrail:
 
 @dataclass
 class RecordTrail:
-    """A record as the trail says: item values, status, flags, the state's reason, item flags."""
+    """A record as the trail says: item values, status, flags, the state's reason, item flags.
+
+    ``raw`` holds the last values saved that are still JSON text (read by :meth:`Replay.feed_row`); they
+    join ``values`` when the replay is settled (:meth:`Replay.settle`), before any comparison.
+    """
 
     subject_id: int | None = None
     label: str = ""
@@ -68,6 +97,7 @@ class RecordTrail:
     flags: set[str] = field(default_factory=set)
     reason: str = ""
     item_flags: dict[str, set[str]] = field(default_factory=dict)
+    raw: dict[str, msgspec.Raw] = field(default_factory=dict)
 
 
 @dataclass
@@ -132,7 +162,7 @@ class Difference:
     """One way the stored data differ from the trail: the subject, the record or visit, the item, both values.
 
     Attributes:
-        subject: the subject's label ("NJDT-001").
+        subject: the subject's label ("NJDT-001"); "" for an entry that names none (``where`` is then "entry #<seq>").
         where: the record ("NJDT-001/M3/mrss", "NJDT-001/medical_history#2"), the visit ("NJDT-001/M3"),
             or "" for the subject's own fields.
         item: the form item, the state part (``status``, ``flags``, ``reason``, ``item_flags``), the visit's
@@ -148,7 +178,7 @@ class Difference:
     trail: Any
 
     def __str__(self) -> str:
-        place = f"subject {self.subject}" + (f", {self.where}" if self.where else "")
+        place = f"subject {self.subject}" + (f", {self.where}" if self.where else "") if self.subject else self.where
         stored, trail = shown(self.stored), shown(self.trail)
         if stored == trail:  # the same as entered, different underneath (a converted value, a flag): show all of it
             stored = json.dumps(self.stored, sort_keys=True, ensure_ascii=False)
@@ -165,6 +195,8 @@ class Replay:
         visits: (subject id, visit code) -> :class:`VisitTrail`.
         entries: how many entries were fed; ``clinical``: how many of them concern clinical data.
         unplaced: clinical entries without the subject or record id they need (they explain nothing).
+        undecodable: the seq of each row whose ``changes`` is not a list of ``{"field", "new", …}`` (the chain
+            check rejects such a row unless it was written so; :func:`reconcile` reports each).
     """
 
     def __init__(self) -> None:
@@ -174,13 +206,41 @@ class Replay:
         self.entries = 0
         self.clinical = 0
         self.unplaced = 0
+        self.undecodable: list[int] = []
 
     def feed_row(self, row: Sequence[Any]) -> None:
         """Fold one plain row (the columns of :data:`rodnan.core.audit.ROW_FIELDS`, ``changes`` as its JSON text)."""
         self.entries += 1
         action = row[_ACTION]
         if action.startswith(("record.", "subject.", "visit.")):
-            self._fold(action, row[_SUBJECT], row[_RECORD], row[_OBJECT], row[_REASON], json.loads(row[_CHANGES]))
+            try:
+                items = [(item.field, item.new) for item in _read_items(row[_CHANGES])]
+            except _Undecodable:
+                self.undecodable.append(row[0])
+                return
+            self._fold(action, row[_SUBJECT], row[_RECORD], row[_OBJECT], row[_REASON], items)
+
+    def feed_rows(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Fold plain rows in seq order, as :meth:`feed_row` does one by one (the chain check hands a page at a time).
+
+        A save to a record already seen, most of a long trail, takes the short way here: its items' names
+        are read and their new values kept as JSON text (:class:`_Item`).
+        """
+        records, read, undecodable = self.records, _read_items, self.undecodable
+        for row in rows:
+            record = records.get(row[_RECORD]) if row[_ACTION] in _SAVES else None
+            if record is None:
+                self.feed_row(row)
+                continue
+            self.entries += 1
+            self.clinical += 1
+            try:
+                items = read(row[_CHANGES])
+            except _Undecodable:
+                undecodable.append(row[0])
+                continue
+            record.label = row[_OBJECT]
+            _save_read(record, items)
 
     def feed(self, entry: Mapping[str, Any]) -> None:
         """Fold one entry given as a mapping: ``action``, ``subject_id``, ``form_record_id``, ``object_id``,
@@ -193,10 +253,27 @@ class Replay:
         if items is None:
             items = json.loads(entry.get("changes") or "[]")
         self._fold(action, entry.get("subject_id"), entry.get("form_record_id"), str(entry.get("object_id") or ""),
-                   str(entry.get("reason") or ""), items)  # fmt: skip
+                   str(entry.get("reason") or ""), [(item["field"], item["new"]) for item in items])  # fmt: skip
+
+    def settle(self) -> Replay:
+        """Decode the records' values still held as JSON text (the last value saved of each item); returns the replay.
+
+        :func:`reconcile` settles the replay itself; call this before reading ``records[…].values`` after
+        :meth:`feed_row`. An item whose last value is null is removed.
+        """
+        for record in self.records.values():
+            if record.raw:
+                for name, new in record.raw.items():
+                    value = _value(new)
+                    if value is None:
+                        record.values.pop(name, None)
+                    else:
+                        record.values[name] = value
+                record.raw.clear()
+        return self
 
     def _fold(self, action: str, subject_id: int | None, record_id: int | None, object_id: str, reason: str,
-              items: Sequence[Mapping[str, Any]]) -> None:  # fmt: skip
+              items: Sequence[tuple[str, Any]]) -> None:  # fmt: skip
         self.clinical += 1
         if action.startswith("record."):
             if record_id is None:
@@ -206,7 +283,7 @@ class Replay:
             if record is None:
                 record = self.records[record_id] = RecordTrail(subject_id)
             record.label = object_id
-            if action in ("record.save", "record.add"):
+            if action in _SAVES:
                 _save(record, items)
             elif action != "record.confirm_warning":
                 _state_event(record, action, reason, items)
@@ -220,8 +297,8 @@ class Replay:
                 subject = self.subjects[subject_id] = SubjectTrail()
             subject.label = object_id
             subject.opened = subject.opened or action == "subject.screen"
-            for item in items:
-                subject.fields[item["field"]] = item["new"]
+            for name, new in items:
+                subject.fields[name] = _value(new)
         elif action in ("visit.done", "visit.missed"):
             key = (subject_id, object_id.rpartition("/")[2])
             visit = self.visits.get(key)
@@ -229,26 +306,33 @@ class Replay:
                 visit = self.visits[key] = VisitTrail()
             visit.label = object_id
             if action == "visit.done":
-                for item in items:
-                    if item["field"] == "done_on":
-                        visit.done_on = item["new"]
+                for name, new in items:
+                    if name == "done_on":
+                        visit.done_on = _value(new)
             else:
                 visit.missed, visit.missed_reason = True, reason
 
 
-def _save(record: RecordTrail, items: Sequence[Mapping[str, Any]]) -> None:
-    """Values saved: the items' new values, the status when it changed, the flags a save derives (states.apply_event)."""
+def _save(record: RecordTrail, items: Sequence[tuple[str, Any]]) -> None:
+    """Values saved: the items' new values, the status when it changed, the flags a save derives (states.apply_event).
+
+    A value given as JSON text waits in ``record.raw`` (decoded by :meth:`Replay.settle`); a decoded one goes
+    to ``record.values`` at once (None removes the item).
+    """
     changed = False
-    for item in items:
-        name, new = item["field"], item["new"]
+    for name, new in items:
         if name == "status":
-            record.status = new
+            record.status = _value(new)
             continue
         changed = True
-        if new is None:
-            record.values.pop(name, None)
+        if isinstance(new, msgspec.Raw):
+            record.raw[name] = new
         else:
-            record.values[name] = new
+            record.raw.pop(name, None)
+            if new is None:
+                record.values.pop(name, None)
+            else:
+                record.values[name] = new
         flags = record.item_flags.get(name)
         if flags is not None and "verified" in flags:
             flags.add("changed_since_verified")
@@ -259,11 +343,33 @@ def _save(record: RecordTrail, items: Sequence[Mapping[str, Any]]) -> None:
             record.flags.add("changed_since_verified")
 
 
-def _state_event(record: RecordTrail, action: str, reason: str, items: Sequence[Mapping[str, Any]]) -> None:
+def _save_read(record: RecordTrail, items: Sequence[_Item]) -> None:
+    """:func:`_save` for items read from a row's text (the new values kept as JSON text until the replay is settled)."""
+    changed = False
+    raw, item_flags = record.raw, record.item_flags
+    for item in items:
+        name = item.field
+        if name == "status":
+            record.status = _value(item.new)
+            continue
+        changed = True
+        raw[name] = item.new
+        if item_flags:
+            flags = item_flags.get(name)
+            if flags is not None and "verified" in flags:
+                flags.add("changed_since_verified")
+    if changed and record.flags:
+        if "signed" in record.flags:
+            record.flags.add("signature_broken")
+        if "verified" in record.flags:
+            record.flags.add("changed_since_verified")
+
+
+def _state_event(record: RecordTrail, action: str, reason: str, items: Sequence[tuple[str, Any]]) -> None:
     """A state change: the parts of the state that changed, as the entry lists them."""
     named = set()
-    for item in items:
-        name, new = item["field"], item["new"]
+    for name, raw in items:
+        new = _value(raw)
         named.add(name)
         if name == "status":
             record.status = new
@@ -308,6 +414,9 @@ def reconcile(
         One :class:`Difference` per item that differs (a row without any entry differs in every item
         that is not empty, and once more as ``entries``).
     """
+    trail.settle()
+    for seq in trail.undecodable:
+        yield Difference("", f"entry #{seq}", "changes", None, "not a list of item changes: the entry explains nothing")
     labels: dict[int, str] = {}
     for subject in subjects:
         labels[subject.id] = subject.label

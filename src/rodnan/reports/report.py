@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -168,7 +169,7 @@ def write_trial_report(
 
     mark = time.perf_counter()
     step("drawing the figures")
-    svgs = render_figures(analysis)
+    svgs = render_figures(analysis, processes=min(2, os.cpu_count() or 1))
     timings["figures"] = time.perf_counter() - mark
 
     mark = time.perf_counter()

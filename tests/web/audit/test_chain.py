@@ -10,6 +10,7 @@ where they would block it).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import itertools
@@ -19,7 +20,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from django.db import DatabaseError, connection, connections, transaction
 
 from rodnan.core.audit import rotate_key
 from rodnan.errors import InputError
+from rodnan.web.audit import chain
 from rodnan.web.audit.chain import Change, ItemChange, append, verify_chain
 from rodnan.web.audit.models import AppendOnlyError, AuditEntry, AuditHead
 
@@ -500,3 +502,40 @@ def test_cli_verify_checkpoint_and_rotation_on_the_demo_then_tampered(tmp_path: 
     message = " ".join(broken.stderr.split())
     assert f"audit chain broken at entry #{count - 9}: the chain ends at entry #{count - 10} but the checkpoint of" in message
     assert f"signed entry #{count}: entries #{count - 9} to #{count} were removed" in message
+
+
+# -- reading the trail ahead --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_chain_read_in_small_pages_verifies_and_a_break_stops_the_reading(
+    db_vendor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append_changes(7)
+    monkeypatch.setattr(chain, "_pages", functools.partial(chain._pages, chunk=2))  # 4 pages, read ahead by a thread
+    pages: list[int] = []
+    report = verify_chain(feed=lambda page: pages.append(len(page)))
+    assert (report.ok, report.entries, pages) == (True, 7, [2, 2, 2, 1])
+    tamper(db_vendor, "UPDATE audit_auditentry SET reason = %s WHERE seq = 3", ("edited",))
+    report = verify_chain()
+    assert (report.ok, report.first_broken_seq, report.entries) == (False, 3, 2)
+    assert not [t for t in threading.enumerate() if t.name == "audit-read-ahead"]  # stopped before anything else ran
+    assert AuditEntry.objects.count() == 7  # the connection is free again
+
+
+def test_the_read_ahead_hands_over_every_page_in_order_and_raises_the_readers_error() -> None:
+    def pages(fail_after: int | None) -> Iterator[list[tuple[Any, ...]]]:
+        for n in range(5):
+            if n == fail_after:
+                raise RuntimeError("the database went away")
+            yield [(n,)]
+
+    assert list(chain._read_ahead(pages(None))) == [[(0,)], [(1,)], [(2,)], [(3,)], [(4,)]]
+    read = chain._read_ahead(pages(3))
+    assert [next(read), next(read), next(read)] == [[(0,)], [(1,)], [(2,)]]
+    with pytest.raises(RuntimeError, match="the database went away"):
+        next(read)
+    early = chain._read_ahead(pages(None))
+    assert next(early) == [(0,)]
+    early.close()
+    assert not [t for t in threading.enumerate() if t.name == "audit-read-ahead"]

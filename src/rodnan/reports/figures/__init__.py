@@ -18,6 +18,12 @@ They live in the reports layer, not in the pure core: the core computes the numb
 
 from __future__ import annotations
 
+import multiprocessing as mp
+from collections.abc import Callable, Mapping, Sequence
+from multiprocessing.connection import Connection
+
+from matplotlib.figure import Figure
+
 from rodnan.core.analysis.pipeline import SurvivalAnalysis, TrialAnalysis
 from rodnan.reports.figures.course import (
     RULE_MARKERS,
@@ -59,27 +65,71 @@ def has_cox_estimate(survival: SurvivalAnalysis) -> bool:
     return bool(survival.cox_univariable.table["hr"].notna().any())
 
 
-def render_figures(analysis: TrialAnalysis) -> dict[str, bytes]:
+_SECOND_PROCESS = ("organs", "spaghetti")
+"""The figures a second process draws (about half of the drawing time: the most points and markers)."""
+
+
+def _makers(analysis: TrialAnalysis) -> dict[str, Callable[[], Figure]]:
+    """Every figure of the report as a function that builds it, in the report's order."""
+    makers: dict[str, Callable[[], Figure]] = {
+        "consort": lambda: figure_consort(analysis.disposition),
+        "km_dfs": lambda: figure_kaplan_meier(analysis.survival["DFS"].kaplan_meier, analysis.survival["DFS"].label),
+        "km_os": lambda: figure_kaplan_meier(
+            analysis.survival["OS"].kaplan_meier, analysis.survival["OS"].label, colour=COLOURS["vermillion"]
+        ),
+        "spaghetti": lambda: figure_spaghetti([analysis.change[p] for p in analysis.plan.longitudinal if p in analysis.change]),
+        "organs": lambda: figure_organ_function(analysis.change, analysis.plan.organ_parameters),
+        "swimmer": lambda: figure_swimmer(analysis),
+    }
+    for paramcd, survival in analysis.survival.items():
+        if has_cox_estimate(survival):
+            makers[f"forest_{paramcd.lower()}"] = lambda survival=survival: figure_forest(survival, analysis.cox_covariates)  # type: ignore[misc]
+    return makers
+
+
+def _draw(makers: Mapping[str, Callable[[], Figure]], names: Sequence[str]) -> dict[str, bytes]:
+    return {name: render_svg(makers[name]()) for name in names}
+
+
+def _draw_in_child(makers: Mapping[str, Callable[[], Figure]], names: Sequence[str], out: Connection) -> None:
+    try:
+        out.send(_draw(makers, names))
+    except BaseException:  # the parent draws them itself
+        out.send(None)
+    finally:
+        out.close()
+
+
+def render_figures(analysis: TrialAnalysis, processes: int = 1) -> dict[str, bytes]:
     """Every figure of the report as SVG bytes, keyed by name.
 
     Args:
         analysis: the result of :func:`~rodnan.core.analysis.pipeline.analyse_trial`.
+        processes: 2 draws :data:`_SECOND_PROCESS` in a forked process meanwhile (where ``fork`` exists;
+            the child only draws and sends the bytes back; if it fails, this process draws them too).
+            The bytes are the same either way.
 
     Returns:
         ``consort``, ``km_dfs``, ``km_os``, ``spaghetti``, ``organs``, ``swimmer``, and
-        ``forest_<endpoint>`` for each endpoint with at least one Cox estimate.
+        ``forest_<endpoint>`` for each endpoint with at least one Cox estimate, in that order.
     """
-    built = {
-        "consort": figure_consort(analysis.disposition),
-        "km_dfs": figure_kaplan_meier(analysis.survival["DFS"].kaplan_meier, analysis.survival["DFS"].label),
-        "km_os": figure_kaplan_meier(
-            analysis.survival["OS"].kaplan_meier, analysis.survival["OS"].label, colour=COLOURS["vermillion"]
-        ),
-        "spaghetti": figure_spaghetti([analysis.change[p] for p in analysis.plan.longitudinal if p in analysis.change]),
-        "organs": figure_organ_function(analysis.change, analysis.plan.organ_parameters),
-        "swimmer": figure_swimmer(analysis),
-    }
-    for paramcd, survival in analysis.survival.items():
-        if has_cox_estimate(survival):
-            built[f"forest_{paramcd.lower()}"] = figure_forest(survival, analysis.cox_covariates)
-    return {name: render_svg(figure) for name, figure in built.items()}
+    makers = _makers(analysis)
+    names = list(makers)
+    if processes < 2 or "fork" not in mp.get_all_start_methods():
+        return _draw(makers, names)
+    second = [name for name in names if name in _SECOND_PROCESS]
+    context = mp.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_draw_in_child, args=(makers, second, send), name="report-figures", daemon=True)
+    child.start()
+    send.close()
+    drawn = _draw(makers, [name for name in names if name not in _SECOND_PROCESS])
+    try:
+        theirs = receive.recv()
+    except EOFError:
+        theirs = None
+    finally:
+        receive.close()
+        child.join()
+    drawn.update(theirs if isinstance(theirs, dict) else _draw(makers, second))
+    return {name: drawn[name] for name in names}

@@ -11,13 +11,17 @@ never model objects, so a change and its audit entries land together or not at a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
+import itertools
 import os
+import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -242,42 +246,125 @@ def head() -> tuple[int, str] | None:
     return (int(row[0]), str(row[1])) if row else None
 
 
-def _rows(limit: int | None, chunk: int = 20000) -> Iterator[tuple[Any, ...]]:
-    """Every entry as a plain row (:data:`rodnan.core.audit.ROW_FIELDS`) in seq order, up to ``limit``.
+def _pages(limit: int | None, chunk: int = 20000) -> Generator[list[tuple[Any, ...]], None, None]:
+    """Every entry as a plain row (:data:`rodnan.core.audit.ROW_FIELDS`) in seq order, up to ``limit``, a page at a time.
 
     Read in pages by seq, so memory stays flat on both databases; the time comes as text in the canonical
-    form (PostgreSQL formats it; SQLite gives the stored text), not as datetimes built and formatted again.
+    form (PostgreSQL formats it; SQLite's stored text is rewritten in SQL), not as datetimes built and
+    formatted again. The next page is read by a thread while the caller checks this one
+    (:func:`_read_ahead`).
     """
     if connection.vendor == "postgresql":
         at = """to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+        mark = "%s"
     else:
-        at = "CAST(at AS TEXT)"  # no declared type: the driver leaves the stored text alone
+        # no declared type: the driver leaves the stored text alone; Django stores UTC as "YYYY-MM-DD HH:MM:SS.ffffff",
+        # rewritten here to the canonical form (any other stored form is left to canonical_time)
+        at = ("CASE WHEN length(at) = 26 AND substr(at, 11, 1) = ' ' AND substr(at, 20, 1) = '.' "
+              "THEN substr(at, 1, 10) || 'T' || substr(at, 12) || 'Z' ELSE CAST(at AS TEXT) END")  # fmt: skip
+        mark = "?"
     names = ", ".join(at if name == "at" else name for name in COLUMNS)
-    last = -1
     stop = f" AND seq <= {int(limit)}" if limit is not None else ""
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {names} FROM {ENTRY_TABLE} WHERE seq > %s{stop} ORDER BY seq LIMIT {chunk}", [last])
-            page = cursor.fetchall()
-        if not page:
-            return
-        yield from page
-        last = page[-1][0]
+    query = f"SELECT {names} FROM {ENTRY_TABLE} WHERE seq > {mark}{stop} ORDER BY seq LIMIT {int(chunk)}"
+    connection.ensure_connection()
+    raw = connection.connection  # the DB-API connection, in the caller's transaction (the same snapshot)
+
+    def read() -> Iterator[list[tuple[Any, ...]]]:
+        last = -1
+        while True:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(query, [last])
+                page = cursor.fetchall()
+            finally:
+                cursor.close()
+            if not page:
+                return
+            yield page
+            last = page[-1][0]
+
+    return _read_ahead(read())
 
 
-def verify_chain(checkpoints: bool = True, feed: Callable[[tuple[Any, ...]], None] | None = None) -> ChainReport:
+_DONE = object()
+
+
+def _read_ahead(pages: Iterator[list[tuple[Any, ...]]], depth: int = 2) -> Generator[list[tuple[Any, ...]], None, None]:
+    """``pages``, read by a thread up to ``depth`` pages ahead of the caller.
+
+    The database's work (PostgreSQL's server, SQLite's B-tree, both without Python's lock) then overlaps the
+    caller's checking of the page before. The thread uses the caller's connection, and nothing else does
+    until it has stopped: when the caller stops early (a broken chain) the thread is told and waited for.
+    """
+    ahead: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stopping = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stopping.is_set():
+            try:
+                ahead.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for page in pages:
+                if not put(page):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the caller, raised there
+            put(exc)
+
+    thread = threading.Thread(target=work, name="audit-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield cast(list[tuple[Any, ...]], item)
+    finally:
+        stopping.set()
+        thread.join()
+
+
+@contextlib.contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a long read (restored afterwards, as it was).
+
+    Reading the trail allocates millions of short-lived tuples and strings that form no cycle (reference
+    counting frees them); each allocation burst still triggers the collector, which then walks every
+    object alive: about a tenth of a 1,000,000-entry verification (bench/replay.py, decision 0014).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def verify_chain(checkpoints: bool = True, feed: Callable[[Sequence[tuple[Any, ...]]], None] | None = None) -> ChainReport:
     """Verify the whole chain against the head row and (``checkpoints``) the checkpoint file.
 
     The head is read first: entries appended while the verification runs are beyond it and not read.
-    ``feed``, when given, is called with each row read, before it is verified (the replay reads the
-    trail in the same pass: :mod:`rodnan.web.audit.replay`).
+    ``feed``, when given, is called with each page of rows read (a list, in seq order), before they are
+    verified (the replay reads the trail in the same pass: :mod:`rodnan.web.audit.replay`).
     """
     current = head() or (0, GENESIS)
     marks = read_checkpoints(checkpoint_file()) if checkpoints else []
-    rows: Iterable[tuple[Any, ...]] = _rows(current[0])
-    if feed is not None:
-        rows = _fed(rows, feed)
-    report = verify_rows(rows, key_ring(create=False), current, marks)
+    read = _pages(current[0])
+    pages = _fed(read, feed) if feed is not None else read
+    try:
+        with cyclic_gc_paused():
+            report = verify_rows(itertools.chain.from_iterable(pages), key_ring(create=False), current, marks)
+    finally:
+        read.close()  # a broken chain stops the reading early: the read-ahead thread is stopped before the next query
     if not report.ok:
         return report
     # Entries past the head read at the start may have been appended since; past the head read now, they
@@ -293,10 +380,12 @@ def verify_chain(checkpoints: bool = True, feed: Callable[[tuple[Any, ...]], Non
     return report
 
 
-def _fed(rows: Iterable[tuple[Any, ...]], feed: Callable[[tuple[Any, ...]], None]) -> Iterator[tuple[Any, ...]]:
-    for row in rows:
-        feed(row)
-        yield row
+def _fed(
+    pages: Iterable[list[tuple[Any, ...]]], feed: Callable[[Sequence[tuple[Any, ...]]], None]
+) -> Iterator[list[tuple[Any, ...]]]:
+    for page in pages:
+        feed(page)
+        yield page
 
 
 def write_checkpoint(at: dt.datetime | None = None) -> Checkpoint:

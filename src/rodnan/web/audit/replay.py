@@ -104,8 +104,10 @@ def verify_and_reconcile(limit: int = 100, checkpoints: bool = True) -> VerifyRe
     Returns:
         The report; the rows are compared only when the chain is intact (a broken chain proves nothing).
     """
+    from rodnan.web.audit.chain import cyclic_gc_paused
+
     outermost = not connection.in_atomic_block
-    with transaction.atomic():
+    with transaction.atomic(), cyclic_gc_paused():
         if outermost and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -113,7 +115,7 @@ def verify_and_reconcile(limit: int = 100, checkpoints: bool = True) -> VerifyRe
         # imported here so tests can patch the chain module's verify_chain
         from rodnan.web.audit.chain import verify_chain
 
-        chain = verify_chain(checkpoints, feed=trail.feed_row)
+        chain = verify_chain(checkpoints, feed=trail.feed_rows)
         if not chain.ok:
             return VerifyReport(chain)
         counts = {"subjects": 0, "records": 0, "visits": 0}
