@@ -151,7 +151,8 @@ def canonical_json(value: object) -> str:
 def changes_text_of(items: Iterable[tuple[str, str, str]]) -> str:
     """:func:`changes_text` of items whose old and new values are already encoded by :func:`canonical_json`
     (the same text: a caller that stores a value and audits it encodes it once)."""
-    return "[" + ",".join(f'{{"field":{_name_json(name)},"new":{new},"old":{old}}}' for name, old, new in items) + "]"
+    name_json = _name_json
+    return "[" + ",".join([f'{{"field":{name_json(name)},"new":{new},"old":{old}}}' for name, old, new in items]) + "]"
 
 
 @functools.lru_cache(maxsize=4096)

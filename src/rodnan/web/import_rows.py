@@ -97,14 +97,14 @@ def course_rows(courses: list[tuple[int, Course]]) -> CourseRows:
                                 v.missed_reason))  # fmt: skip
         for key, snapshot in course.records.items():
             f = record_fields(snapshot, None, _WRITTEN_LATER)
-            values = "{" + ",".join(f"{key_json(code)}:{encoded(value)}" for code, value in f["values"].items()) + "}"
+            values = "{" + ",".join([f"{key_json(code)}:{encoded(value)}" for code, value in f["values"].items()]) + "}"
             rows.records.append((
                 k, key[0], key[1], key[2], snapshot.visit_code, snapshot.protocol_version, values,
                 json_text(f["confirmed_warnings"]), f["status"], json_text(f["flags"]), f["state_reason"],
                 json_text(f["item_flags"]), f["version"], f["start_date"], f["end_date"],
             ))  # fmt: skip
         for a in course.audit:
-            text = changes_text_of((d.field, encoded(d.old), encoded(d.new)) for d in a.items)
+            text = changes_text_of([(d.field, "null" if d.old is None else encoded(d.old), encoded(d.new)) for d in a.items])
             rows.audit.append((k, a.action, a.object_type, a.object_id, a.reason, text, a.record))
     return rows
 

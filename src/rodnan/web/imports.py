@@ -133,18 +133,29 @@ class _Builder:
     def __init__(self, definition: StudyDef, today: dt.date, report: ImportReport) -> None:
         self.definition, self.today, self.report = definition, today, report
         self.date_items = {item.code for item in definition.items if item.type == "date"}
-        self.stored = {f.code: set(f.items) - derived_within(definition, f) for f in definition.forms}
+        stored = {f.code: set(f.items) - derived_within(definition, f) for f in definition.forms}
+        self.forms_of: dict[str, tuple[str, ...]] = {}  # item -> the forms that store it
+        for form in definition.forms:
+            for item in sorted(stored[form.code]):
+                self.forms_of[item] = (*self.forms_of.get(item, ()), form.code)
         self.shift = dt.timedelta(0)
+        self._by_form: dict[str, dict[str, tuple[str, str | None]]] | None = None
+        self._by_form_rows: Sequence[Row] | None = None
 
     def _entries(self, form: str, rows: Sequence[Row]) -> dict[str, tuple[str, str | None]]:
         """A form's entries from the visit's CRF rows (date answers moved like the visit dates); items the
         form computes from its own answers (the mRSS total, SF-36 scores) are not stored, as on screen."""
-        items = self.stored[form]
-        return {
-            item: ((dt.date.fromisoformat(value) + self.shift).isoformat() if item in self.date_items else value, unit or None)
-            for item, value, unit, _ in rows
-            if item in items and value != ""
-        }
+        by_form = self._by_form
+        if by_form is None or self._by_form_rows is not rows:  # the visit's rows split by form once
+            by_form = self._by_form = {}
+            self._by_form_rows = rows
+            for item, value, unit, _ in rows:
+                if value == "":
+                    continue
+                for code in self.forms_of.get(item, ()):
+                    shown = (dt.date.fromisoformat(value) + self.shift).isoformat() if item in self.date_items else value
+                    by_form.setdefault(code, {})[item] = (shown, unit or None)
+        return dict(by_form.get(form, {}))
 
     def _drop_errors(self, course: Course, visit_code: str, form: str, exc: InputError,
                      entries: dict[str, tuple[str, str | None]]) -> bool:  # fmt: skip
