@@ -213,26 +213,15 @@ def append(
 
 
 def _insert(cursor: Any, rows: list[list[Any]]) -> None:
-    """Insert the rows: COPY on PostgreSQL (text format, written in one piece), one executemany on SQLite."""
+    """Insert the rows: COPY on PostgreSQL, one executemany on SQLite."""
     names = ", ".join(COLUMNS)
     if connection.vendor == "postgresql":
-        text = "".join("\t".join(_copy_field(value) for value in row) + "\n" for row in rows)
         with cursor.cursor.copy(f"COPY {ENTRY_TABLE} ({names}) FROM STDIN") as copy:
-            copy.write(text.encode())
+            for row in rows:  # psycopg formats and escapes each field (in C)
+                copy.write_row(row)
         return
     marks = ", ".join("?" for _ in COLUMNS)
     cursor.cursor.executemany(f"INSERT INTO {ENTRY_TABLE} ({names}) VALUES ({marks})", rows)
-
-
-def _copy_field(value: Any) -> str:
-    """One field in COPY's text format: NULL as \\N, backslash, tab, newline and carriage return escaped."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-            return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-        return value
-    return str(value)
 
 
 # -- verify and checkpoint -------------------------------------------------------------------------
