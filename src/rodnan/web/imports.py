@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import groupby, repeat
 from typing import Any, cast
 
 import numpy as np
@@ -326,17 +327,18 @@ def _rows_by_subject(cohort: SimulatedCohort, positions: Sequence[int], shifts: 
     ids = cohort.subjects["subject_id"].tolist()
     index = {ids[p]: k for k, p in enumerate(positions)}
     out: list[dict[str, list[Row]]] = [{} for _ in positions]
-    moved: dict[tuple[str, int], dt.date] = {}  # (date, subject) -> the date moved by the subject's shift
-    columns = (table[c] for c in ("subject_id", "visit", "item", "value", "unit", "date"))
-    for sid, visit, item, value, unit, date in zip(*columns, strict=True):
+    items, values, units = table["item"], table["value"], table["unit"]
+    start = 0
+    # the table is ordered by subject and visit: each run of one (subject, visit, date) is sliced at once
+    for (sid, visit, date), run in groupby(zip(table["subject_id"], table["visit"], table["date"], strict=True)):
+        stop = start + len(list(run))
         k = index[sid]
-        day = moved.get((date, k))
-        if day is None:
-            day = moved[(date, k)] = dt.date.fromisoformat(date) + shifts[positions[k]]
+        day = dt.date.fromisoformat(date) + shifts[positions[k]]
         visit_rows = out[k].get(visit)
         if visit_rows is None:
             visit_rows = out[k][visit] = []
-        visit_rows.append((item, value, unit, day))
+        visit_rows.extend(zip(items[start:stop], values[start:stop], units[start:stop], repeat(day, stop - start), strict=True))
+        start = stop
     return out
 
 
