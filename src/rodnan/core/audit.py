@@ -151,8 +151,18 @@ def canonical_json(value: object) -> str:
 def changes_text_of(items: Iterable[tuple[str, str, str]]) -> str:
     """:func:`changes_text` of items whose old and new values are already encoded by :func:`canonical_json`
     (the same text: a caller that stores a value and audits it encodes it once)."""
-    name_json = _name_json
-    return "[" + ",".join([f'{{"field":{name_json(name)},"new":{new},"old":{old}}}' for name, old, new in items]) + "]"
+    return changes_text_joined([change_item_text(name, old, new) for name, old, new in items])
+
+
+def change_item_text(name: str, old: str, new: str) -> str:
+    """One item of :func:`changes_text`, its old and new values already encoded by :func:`canonical_json`
+    (a caller may keep the text of an item that repeats, e.g. the same answer entered on a new form)."""
+    return f'{{"field":{_name_json(name)},"new":{new},"old":{old}}}'
+
+
+def changes_text_joined(item_texts: Sequence[str]) -> str:
+    """:func:`changes_text` from its items' texts (:func:`change_item_text`), in order."""
+    return "[" + ",".join(item_texts) + "]"
 
 
 @functools.lru_cache(maxsize=4096)

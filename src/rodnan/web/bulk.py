@@ -30,7 +30,11 @@ Convert = Callable[[Any], Any]
 
 def json_text(value: Any) -> str | None:
     """A JSON field's value as the column stores it (Django's ``JSONField`` without an encoder: ``json.dumps``)."""
-    return None if value is None else json.dumps(value)
+    if value is None:
+        return None
+    if not value and isinstance(value, list | dict):  # most records have no flags, warnings or item flags
+        return "[]" if isinstance(value, list) else "{}"
+    return json.dumps(value)
 
 
 def _converter(field: models.Field[Any, Any], encoded: bool) -> Convert | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from rodnan.core.audit import canonical_json, changes_text_of
+from rodnan.core.audit import canonical_json, change_item_text, changes_text_joined
 from rodnan.core.records.course import Course
 from rodnan.core.records.model import RecordKey
 from rodnan.web.audit.chain import Change, append
@@ -60,7 +60,7 @@ def course_rows(courses: list[tuple[int, Course]]) -> CourseRows:
     """The rows of ``courses`` (site id, course), JSON encoded; no database needed.
 
     Each stored value is encoded once (:func:`rodnan.core.audit.canonical_json`) for both the record's
-    ``values`` column and the audit entry that carries it (:func:`rodnan.core.audit.changes_text_of`), and
+    ``values`` column and the audit entry that carries it (:func:`rodnan.core.audit.change_item_text`), and
     once for all the records of the batch that store the same answer (the entry check gives them one
     dict, :meth:`rodnan.core.entry.EnteredValue.as_json`).
 
@@ -68,24 +68,29 @@ def course_rows(courses: list[tuple[int, Course]]) -> CourseRows:
         InputError: naming ``changes`` when an audit item is not a JSON value.
     """
     rows = CourseRows()
-    texts: dict[int, tuple[object, str]] = {}  # id of a stored value -> (the value, kept alive; its JSON text)
-    keys: dict[str, str] = {}  # item code -> its JSON text
-
-    def key_json(code: str) -> str:
-        text = keys.get(code)
-        if text is None:
-            text = keys[code] = canonical_json(code)
-        return text
+    texts: dict[int, str] = {}  # id of a stored value -> its JSON text
+    kept: list[object] = []  # the values of ``texts`` and ``pairs``, kept alive so their ids stay theirs
+    pairs: dict[tuple[str, int], tuple[str, str]] = {}  # (item, id of a new value) -> ('"item":value', audit item)
 
     def encoded(value: object) -> str:
         if value is None:
             return "null"
         if not isinstance(value, dict):
             return canonical_json(value)
-        known = texts.get(id(value))
-        if known is None:
-            known = texts[id(value)] = (value, canonical_json(value))
-        return known[1]
+        text = texts.get(id(value))
+        if text is None:
+            kept.append(value)
+            text = texts[id(value)] = canonical_json(value)
+        return text
+
+    def first_value(code: str, value: object) -> tuple[str, str]:
+        """A value stored where there was none: its text in the record's column and as an audit item."""
+        pair = pairs.get((code, id(value)))
+        if pair is None:
+            kept.append(value)
+            text = encoded(value)
+            pair = pairs[(code, id(value))] = (f"{canonical_json(code)}:{text}", change_item_text(code, "null", text))
+        return pair
 
     for k, (site_id, course) in enumerate(courses):
         subject = course.subject
@@ -97,15 +102,20 @@ def course_rows(courses: list[tuple[int, Course]]) -> CourseRows:
                                 v.missed_reason))  # fmt: skip
         for key, snapshot in course.records.items():
             f = record_fields(snapshot, None, _WRITTEN_LATER)
-            values = "{" + ",".join([f"{key_json(code)}:{encoded(value)}" for code, value in f["values"].items()]) + "}"
+            values = "{" + ",".join([first_value(code, value)[0] for code, value in f["values"].items()]) + "}"
             rows.records.append((
                 k, key[0], key[1], key[2], snapshot.visit_code, snapshot.protocol_version, values,
                 json_text(f["confirmed_warnings"]), f["status"], json_text(f["flags"]), f["state_reason"],
                 json_text(f["item_flags"]), f["version"], f["start_date"], f["end_date"],
             ))  # fmt: skip
         for a in course.audit:
-            text = changes_text_of([(d.field, "null" if d.old is None else encoded(d.old), encoded(d.new)) for d in a.items])
-            rows.audit.append((k, a.action, a.object_type, a.object_id, a.reason, text, a.record))
+            items = [
+                first_value(d.field, d.new)[1]
+                if d.old is None and isinstance(d.new, dict)
+                else change_item_text(d.field, encoded(d.old), encoded(d.new))
+                for d in a.items
+            ]
+            rows.audit.append((k, a.action, a.object_type, a.object_id, a.reason, changes_text_joined(items), a.record))
     return rows
 
 
