@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rodnan.core import units
@@ -78,3 +80,18 @@ def test_format_quantity_hides_pure_number_units() -> None:
     """Scores show no unit; rounding noise from conversions is not shown."""
     assert units.format_quantity(28.0, "{score}") == "28"
     assert units.format_quantity(23.000000000000004, "g/L") == "23 g/L"
+
+
+def test_the_registry_keeps_its_definitions_in_the_cache_folder_and_converts_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rodnan.core import units
+
+    folder = tmp_path / "pint"
+    for setting in (str(folder), str(folder), "off"):  # written, then read back; then no cache at all
+        monkeypatch.setattr(units, "_REGISTRY", None)
+        monkeypatch.setenv(units.CACHE_ENV, setting)
+        registry = units.get_registry()
+        assert registry.from_ucum("mg/dL").to(registry.from_ucum("g/L")).magnitude == pytest.approx(0.01)
+        assert registry.from_ucum("10*9/L").to(registry.from_ucum("/uL")).magnitude == pytest.approx(1000.0)
+    assert any(folder.glob("*.pickle"))
