@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
+import time
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +49,27 @@ def test_fewer_collections_raises_the_threshold_and_restores_it() -> None:
     with fewer_collections(12345):
         assert gc.get_threshold() == (12345, *before[1:])
     assert gc.get_threshold() == before
+
+
+def _slow_or_refuse(task: int) -> int:
+    if task == 7:
+        raise InputError("task", "must not be seven", task)
+    time.sleep(30)
+    return task
+
+
+def test_stopped_workers_do_not_run_the_callers_sigterm_handler(tmp_path: Path) -> None:
+    marker = tmp_path / "handler-ran"
+
+    def handler(signum: int, frame: object) -> None:
+        marker.write_text(str(os.getpid()))
+
+    before = signal.signal(signal.SIGTERM, handler)
+    try:
+        started = time.monotonic()
+        with pytest.raises(InputError):  # lane 0 fails at once; lane 1 is still sleeping and is stopped
+            list(run_ordered([[7], [1]], _slow_or_refuse))
+        assert time.monotonic() - started < 20
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert not marker.exists()

@@ -12,7 +12,7 @@ The workers are forked (Linux and macOS), so they inherit the caller's objects (
 cohort) without pickling them; only the results travel back, pickled. A worker must not touch the
 database: it inherits the connection's socket or file but never uses it. Each worker keeps at most
 ``ahead`` results waiting; an exception in a worker is raised in the caller (pickled when it can be,
-else as a RuntimeError with its text), and every worker is stopped when the caller stops early.
+else as a RuntimeError with its text), and every worker is killed (SIGKILL) when the caller stops early.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import gc
 import multiprocessing as mp
 import os
 import pickle
+import signal
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,9 +43,15 @@ def can_fork() -> bool:
 def _serve(tasks: Sequence[T], work: Callable[[T], R], queue: Any) -> None:
     """A worker's loop: each task in order, its result (or the first exception) put on ``queue``.
 
+    The caller's handlers of SIGTERM and SIGINT are dropped (a SIGTERM sent to the whole process group must end
+    a worker, not run the caller's cleanup).
     The objects inherited from the caller are frozen out of the garbage collector's reach (``gc.freeze``):
     the worker never frees them, and scanning them again and again cost a tenth of the import's time.
     """
+    # the caller's signal handlers are not the worker's: a SIGTERM must end this process, not run the caller's
+    # cleanup (the test suite's handler stops its database server)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle: it stops the workers
     gc.freeze()
     try:
         for task in tasks:
@@ -104,8 +111,8 @@ def run_ordered(lanes: Sequence[Sequence[T]], work: Callable[[T], R], *, ahead: 
                 yield payload
     finally:
         for process in processes:
-            if process.is_alive():
-                process.terminate()
+            if process.is_alive():  # SIGKILL: a worker not yet past its start would run the caller's SIGTERM handler
+                process.kill()
         for process in processes:
             process.join()
         for queue in queues:
