@@ -18,10 +18,6 @@ Usage: ``python bench/import_cohort.py [--subjects 10000] [--sites 10] [--databa
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -29,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from web import fill, fresh_database  # bench/web.py: the private cluster and the filling
+from web import fill, fresh_database, phase_figures, run_phase  # bench/web.py: the private cluster and the filling
 
 TARGET_S = 180.0
 TARGET_SUBJECTS = 10_000
@@ -58,24 +54,22 @@ def main() -> None:
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.verify = True
-    if args.phase:
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-        os.environ.setdefault("RODNAN_SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
-        Path(args.json).write_text(json.dumps(run_database(args, args.phase), indent=1))
+    if run_phase(args, run_database):
         return
     databases = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         for database in databases:
             print(f"{database}:", flush=True)
-            out = Path(tmp) / f"{database}.json"
-            command = [sys.executable, __file__, f"--subjects={args.subjects}", f"--sites={args.sites}", f"--seed={args.seed}",
-                       f"--batch-size={args.batch_size}", "--phase", database, "--json", str(out)]  # fmt: skip
+            flags = [
+                f"--subjects={args.subjects}",
+                f"--sites={args.sites}",
+                f"--seed={args.seed}",
+                f"--batch-size={args.batch_size}",
+            ]
             if args.import_workers:
-                command.append(f"--import-workers={args.import_workers}")
-            if subprocess.run(command, check=False).returncode != 0 or not out.exists():
-                raise SystemExit(f"the {database} run failed")
-            f = json.loads(out.read_text())
+                flags.append(f"--import-workers={args.import_workers}")
+            f = phase_figures(__file__, database, flags, tmp)
             per_subject = f["import_s"] / max(f["subjects"], 1)
             projected = per_subject * TARGET_SUBJECTS  # the target is for 10,000 subjects: a smaller run is scaled
             met = projected < TARGET_S

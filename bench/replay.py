@@ -28,22 +28,18 @@ Usage: ``python bench/replay.py [--subjects 17000] [--sites 10] [--entries 0] [-
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from web import PostgresCluster, fill, free_port, fresh_database  # bench/web.py: the private cluster and the filling
+from web import database_in, fill, fresh_database, phase_figures, run_phase  # bench/web.py: the private cluster and the filling
 
 TARGET_S = 30.0
 """Issue 14: verify (replay included) of 1,000,000 entries in under 30 s on each database."""
@@ -87,29 +83,6 @@ def append_corrections(total: int, batch: int = 3000) -> tuple[int, float]:
     return done, time.perf_counter() - started
 
 
-@contextlib.contextmanager
-def kept_database(database: str, folder: Path) -> Iterator[str]:
-    """The database kept in ``folder`` (created there when new; its PostgreSQL cluster started and stopped), set up
-    and migrated for this process; yields its label. Nothing is removed afterwards."""
-    data = folder / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:
-        url = None
-        if database == "postgresql":
-            cluster = PostgresCluster(folder / "postgresql", free_port())
-            stack.callback(cluster.stop)
-            cluster.start()
-            url = cluster.url
-        from rodnan.web import runtime
-
-        runtime.setup(data, url)
-        runtime.migrate()
-        yield runtime.database_label()
-        from django.db import connections
-
-        connections.close_all()
-
-
 def build(args: argparse.Namespace) -> dict[str, Any]:
     """Import the cohort and append the corrections; returns the build's figures."""
     args.verify = False
@@ -123,7 +96,7 @@ def run_database(args: argparse.Namespace, database: str) -> dict[str, Any]:
     """Migrate a fresh (or the kept) database, import the cohort, time the chain check and the whole verification."""
     if args.keep:
         folder = Path(args.keep).resolve() / database
-        context = kept_database(database, folder)
+        context = database_in(database, folder)
     else:
         context = fresh_database(database, "rodnan-bench-replay")
     with context as label:
@@ -176,25 +149,18 @@ def main() -> None:
     parser.add_argument("--phase", choices=("sqlite", "postgresql"), help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.phase:
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-        os.environ.setdefault("RODNAN_SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
-        Path(args.json).write_text(json.dumps(run_database(args, args.phase), indent=1))
+    if run_phase(args, run_database):
         return
     databases = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         for database in databases:
             print(f"{database}:", flush=True)
-            out = Path(tmp) / f"{database}.json"
-            command = [sys.executable, __file__, f"--subjects={args.subjects}", f"--sites={args.sites}", f"--seed={args.seed}",
-                       f"--batch-size={args.batch_size}", f"--entries={args.entries}", "--phase", database,
-                       "--json", str(out)]  # fmt: skip
-            command += [f"--keep={args.keep}"] if args.keep else []
-            command += [f"--profile={args.profile}"] if args.profile else []
-            if subprocess.run(command, check=False).returncode != 0 or not out.exists():
-                raise SystemExit(f"the {database} run failed")
-            f = json.loads(out.read_text())
+            flags = [f"--subjects={args.subjects}", f"--sites={args.sites}", f"--seed={args.seed}",
+                     f"--batch-size={args.batch_size}", f"--entries={args.entries}"]  # fmt: skip
+            flags += [f"--keep={args.keep}"] if args.keep else []
+            flags += [f"--profile={args.profile}"] if args.profile else []
+            f = phase_figures(__file__, database, flags, tmp)
             per_million = f["verify_s"] / max(f["entries"], 1) * 1e6
             met = per_million < TARGET_S
             ok = ok and met and f["ok"]

@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
@@ -124,26 +124,57 @@ def fresh_database(database: str, prefix: str) -> Iterator[str]:
     """A fresh data folder (and, for PostgreSQL, a private cluster), set up and migrated for this process;
     yields the database's label; removes everything afterwards."""
     folder = Path(tempfile.mkdtemp(prefix=f"{prefix}-{database}-"))
-    data = folder / "data"
-    data.mkdir(parents=True)
     try:
-        with ExitStack() as stack:
-            url = None
-            if database == "postgresql":
-                cluster = PostgresCluster(folder / "postgresql", free_port())
-                stack.callback(cluster.stop)
-                cluster.start()
-                url = cluster.url
-            from rodnan.web import runtime
-
-            runtime.setup(data, url)
-            runtime.migrate()
-            yield runtime.database_label()
-            from django.db import connections
-
-            connections.close_all()
+        with database_in(database, folder) as label:
+            yield label
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def database_in(database: str, folder: Path) -> Iterator[str]:
+    """The database in ``folder`` (its data folder, and for PostgreSQL its private cluster, created when new;
+    the cluster started and stopped), set up and migrated for this process; yields its label."""
+    data = folder / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        url = None
+        if database == "postgresql":
+            cluster = PostgresCluster(folder / "postgresql", free_port())
+            stack.callback(cluster.stop)
+            cluster.start()
+            url = cluster.url
+        from rodnan.web import runtime
+
+        runtime.setup(data, url)
+        runtime.migrate()
+        yield runtime.database_label()
+        from django.db import connections
+
+        connections.close_all()
+
+
+def run_phase(args: argparse.Namespace, run_database: Callable[[argparse.Namespace, str], dict[str, Any]]) -> bool:
+    """In a benchmark's child process (``--phase DATABASE --json FILE``): run that database and write its figures.
+
+    Returns False in the parent process (no ``--phase``), which then calls :func:`phase_figures` per database.
+    """
+    if not args.phase:
+        return False
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    os.environ.setdefault("RODNAN_SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
+    Path(args.json).write_text(json.dumps(run_database(args, args.phase), indent=1))
+    return True
+
+
+def phase_figures(script: str, database: str, flags: list[str], tmp: str) -> dict[str, Any]:
+    """Run ``script`` for one database in a process of its own (Django is set up once per process); its figures."""
+    out = Path(tmp) / f"{database}.json"
+    command = [sys.executable, script, *flags, "--phase", database, "--json", str(out)]
+    if subprocess.run(command, check=False).returncode != 0 or not out.exists():
+        raise SystemExit(f"the {database} run failed")
+    figures: dict[str, Any] = json.loads(out.read_text())
+    return figures
 
 
 def free_port() -> int:

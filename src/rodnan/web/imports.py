@@ -140,23 +140,18 @@ class _Builder:
             for item in sorted(stored[form.code]):
                 self.forms_of[item] = (*self.forms_of.get(item, ()), form.code)
         self.shift = dt.timedelta(0)
-        self._by_form: dict[str, dict[str, tuple[str, str | None]]] | None = None
-        self._by_form_rows: Sequence[Row] | None = None
 
-    def _entries(self, form: str, rows: Sequence[Row]) -> dict[str, tuple[str, str | None]]:
-        """A form's entries from the visit's CRF rows (date answers moved like the visit dates); items the
-        form computes from its own answers (the mRSS total, SF-36 scores) are not stored, as on screen."""
-        by_form = self._by_form
-        if by_form is None or self._by_form_rows is not rows:  # the visit's rows split by form once
-            by_form = self._by_form = {}
-            self._by_form_rows = rows
-            for item, value, unit, _ in rows:
-                if value == "":
-                    continue
-                for code in self.forms_of.get(item, ()):
-                    shown = (dt.date.fromisoformat(value) + self.shift).isoformat() if item in self.date_items else value
-                    by_form.setdefault(code, {})[item] = (shown, unit or None)
-        return dict(by_form.get(form, {}))
+    def _entries_by_form(self, rows: Sequence[Row]) -> dict[str, dict[str, tuple[str, str | None]]]:
+        """A visit's CRF rows as each form's entries (date answers moved like the visit dates); items a form
+        computes from its own answers (the mRSS total, SF-36 scores) are not stored, as on screen."""
+        by_form: dict[str, dict[str, tuple[str, str | None]]] = {}
+        for item, value, unit, _ in rows:
+            if value == "":
+                continue
+            for code in self.forms_of.get(item, ()):
+                shown = (dt.date.fromisoformat(value) + self.shift).isoformat() if item in self.date_items else value
+                by_form.setdefault(code, {})[item] = (shown, unit or None)
+        return by_form
 
     def _drop_errors(self, course: Course, visit_code: str, form: str, exc: InputError,
                      entries: dict[str, tuple[str, str | None]]) -> bool:  # fmt: skip
@@ -173,10 +168,10 @@ class _Builder:
             self.report.rejected.append((course.subject.label, visit_code, form, exc.field, exc.rule))
         return bool(errors)
 
-    def _save(self, course: Course, record: RecordSnapshot, rows: Sequence[Row], done_on: dt.date) -> None:
+    def _save(self, course: Course, record: RecordSnapshot, entries: dict[str, tuple[str, str | None]], done_on: dt.date
+              ) -> None:  # fmt: skip
         assert course.subject is not None
         visit_code, form, _ = record.key
-        entries = self._entries(form, rows)
         plan = None
         while entries and plan is None:
             try:
@@ -195,9 +190,10 @@ class _Builder:
 
     def _enter_visit(self, course: Course, visit_code: str, rows: Sequence[Row], done_on: dt.date) -> None:
         intervention = self.definition.intervention_form.code
+        by_form = self._entries_by_form(rows)
         for record in course.visit_records(visit_code):
             if record.form_code != intervention:
-                self._save(course, record, rows, done_on)
+                self._save(course, record, dict(by_form.get(record.form_code, {})), done_on)
 
     def build(self, site: Site, numbers: _Numbers, info: dict[str, Any], rows: dict[str, list[Row]], stage: str,
               shift: dt.timedelta) -> Course:  # fmt: skip
@@ -258,7 +254,7 @@ class _Builder:
         assert course.subject is not None
         form = self.definition.intervention_form
         day0 = next((v.code for v in self.definition.schedule.visits if form.code in v.forms), "")
-        entries = self._entries(form.code, rows.get(day0, []))
+        entries = self._entries_by_form(rows.get(day0, [])).get(form.code, {})
         try:
             plan = subject_plans.plan_infusion(self.definition, course.subject, entries, set(entries), self.today)
         except InputError as exc:
