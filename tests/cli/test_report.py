@@ -26,7 +26,9 @@ def test_report_command_writes_html_and_prints_paths_and_timings(tmp_path: Path)
     assert (out / "report.html").is_file()
     assert not (out / "report.pdf").exists()
     assert f"report written: {out / 'report.html'}" in result.output
-    assert "timings: read" in result.output
+    assert "timings: start " in result.output
+    assert ", read " in result.output
+    assert "; command " in result.output
     assert "total" in result.output
     html = (out / "report.html").read_text(encoding="utf-8")
     assert '<span id="audit-head">not from a database</span>' in html

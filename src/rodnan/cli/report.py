@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,45 +38,52 @@ def report(
     events) and write a self-contained HTML report and its PDF. The footer states the protocol version and
     SHA-256, the SHA-256 of the input, the audit head and the database lock (from a database), the rodnan
     version and the time (docs/report.md)."""
+    began = time.perf_counter()
     if (data is None) == (from_simulation is None):
         raise InputError("--data", "give either --data (the web database) or --from-simulation (a simulator folder)")
-    from rodnan.reports.report import timings_text, write_report  # imported here: matplotlib and lifelines load slowly
-
-    console = Console(stderr=True, soft_wrap=True)
-    with console.status("starting", spinner="dots") as status:
-        if from_simulation is not None:
-            paths = write_report(from_simulation, out, protocol=protocol, pdf=not no_pdf, on_step=status.update)
-        else:
-            if protocol is not None:
-                raise InputError("--protocol", "is for --from-simulation: the database holds its own protocol", str(protocol))
-            assert data is not None
-            paths, head, lock = _report_from_database(data, database_url, out, not no_pdf, status.update)
-            console.print(f"audit head: {head}; database lock: {lock}", highlight=False)
-    console.print(f"report written: {paths.html}", highlight=False)
-    if paths.pdf is not None:
-        console.print(f"PDF written: {paths.pdf}", highlight=False)
-    console.print(f"timings: {timings_text(paths.timings)}", highlight=False)
-
-
-def _report_from_database(
-    data: Path, database_url: str | None, out: Path, pdf: bool, on_step: Callable[[str], None]
-) -> tuple[ReportPaths, str, str]:
-    """Open the data folder's database, read the trial data with the audit head and the lock, write the report.
-
-    Returns:
-        What was written, and the audit head and the lock as the footer states them.
-    """
-    if database_url is None and not (data / "rodnan.sqlite3").is_file():
+    if protocol is not None and data is not None:
+        raise InputError("--protocol", "is for --from-simulation: the database holds its own protocol", str(protocol))
+    if data is not None and database_url is None and not (data / "rodnan.sqlite3").is_file():
         raise InputError(
             str(data), "holds no database (rodnan.sqlite3): give the web application's data folder, or --database-url, "
             "or --from-simulation for a folder written by rodnan simulate"
         )  # fmt: skip
-    started = time.perf_counter()
-    on_step("reading the database")
-    from rodnan.web import runtime
+    from rodnan.reports.pdf import PdfProcess, write_pdf
 
-    folder = runtime.setup(data, database_url)
-    return database_report(out, folder.name if database_url is None else None, pdf=pdf, on_step=on_step, started=started)
+    # forked first, before the slow imports, the database and the progress line's thread: it loads WeasyPrint
+    # while this process reads and analyses the data
+    with PdfProcess() if not no_pdf else nullcontext() as pdf_process:
+        pdf_writer = write_pdf if pdf_process is None else pdf_process.write
+        from rodnan.reports.report import timings_text, write_report  # imported here: matplotlib and lifelines load slowly
+
+        started = time.perf_counter()
+        console = Console(stderr=True, soft_wrap=True)
+        with console.status("starting", spinner="dots") as status:
+            if data is None:
+                assert from_simulation is not None
+                paths = write_report(
+                    from_simulation, out, protocol=protocol, pdf=not no_pdf, on_step=status.update, pdf_writer=pdf_writer
+                )
+            else:
+                status.update("reading the database")
+                from rodnan.web import runtime
+
+                folder = runtime.setup(data, database_url)
+                paths, head, lock = database_report(
+                    out, folder.name if database_url is None else None, pdf=not no_pdf, on_step=status.update,
+                    started=started, pdf_writer=pdf_writer,
+                )  # fmt: skip
+                from django.db import connections
+
+                connections.close_all()  # before the command's quick exit (rodnan.cli.app.QUICK_EXIT)
+                console.print(f"audit head: {head}; database lock: {lock}", highlight=False)
+    console.print(f"report written: {paths.html}", highlight=False)
+    if paths.pdf is not None:
+        console.print(f"PDF written: {paths.pdf}", highlight=False)
+    ended = time.perf_counter()
+    console.print(
+        f"timings: start {started - began:.1f} s, {timings_text(paths.timings)}; command {ended - began:.1f} s", highlight=False
+    )
 
 
 def database_report(
@@ -85,6 +93,7 @@ def database_report(
     on_step: Callable[[str], None] | None = None,
     started: float | None = None,
     now: dt.datetime | None = None,
+    pdf_writer: Callable[[str, Path], None] | None = None,
 ) -> tuple[ReportPaths, str, str]:
     """The report of the current protocol version's data in the configured database (Django set up), with
     the audit head and the database lock read in the same transaction as the data.
@@ -96,10 +105,12 @@ def database_report(
         on_step: called with the name of each step as it starts.
         started: ``time.perf_counter()`` when the command started (the "read" timing).
         now: the generation time stated in the footer (default: the current time).
+        pdf_writer: writes the PDF of the HTML (default: :func:`~rodnan.reports.pdf.write_pdf`, here).
 
     Returns:
         What was written, and the audit head and the lock as the footer states them.
     """
+    from rodnan.reports.pdf import write_pdf
     from rodnan.reports.provenance import DatabaseState, fingerprint_frames
     from rodnan.reports.report import ReportSource, write_trial_report
     from rodnan.web.analysis import read_for_report
@@ -111,5 +122,7 @@ def database_report(
     fingerprint = fingerprint_frames({"subjects": trial.subjects, "values": trial.values, "adverse_events": trial.adverse_events})
     source = ReportSource(data_name or snapshot.database, fingerprint, "stored in the database", snapshot.protocol_sha256,
                           database=state)  # fmt: skip
-    paths = write_trial_report(trial, source, out, now=now, pdf=pdf, on_step=on_step, started=started)
+    paths = write_trial_report(
+        trial, source, out, now=now, pdf=pdf, on_step=on_step, started=started, pdf_writer=pdf_writer or write_pdf
+    )
     return paths, state.head_text, state.lock_text

@@ -64,6 +64,7 @@ def write_report(
     protocol: str | Path | None = None,
     pdf: bool = True,
     on_step: Callable[[str], None] | None = None,
+    pdf_writer: Callable[[str, Path], None] = write_pdf,
 ) -> ReportPaths:
     """Analyse the data in ``data_dir`` and write ``report.html`` (and ``report.pdf``) into ``out_dir``.
 
@@ -74,6 +75,8 @@ def write_report(
         protocol: the protocol file (default: the bundled NCT00962923 protocol).
         pdf: also write the PDF.
         on_step: called with the name of each step as it starts (for a progress line).
+        pdf_writer: writes the PDF of the HTML (:func:`~rodnan.reports.pdf.write_pdf`, or the ``write`` of a
+            :class:`~rodnan.reports.pdf.PdfProcess` started earlier).
 
     Returns:
         :class:`ReportPaths` with the files written and the time each step took.
@@ -103,7 +106,7 @@ def write_report(
         protocol_sha256=hashlib.sha256(protocol_path.read_bytes()).hexdigest(),
         simulation=read_simulation(folder),
     )
-    return write_trial_report(data, source, out_dir, now=now, pdf=pdf, on_step=on_step, started=started)
+    return write_trial_report(data, source, out_dir, now=now, pdf=pdf, on_step=on_step, started=started, pdf_writer=pdf_writer)
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ def write_trial_report(
     pdf: bool = True,
     on_step: Callable[[str], None] | None = None,
     started: float | None = None,
+    pdf_writer: Callable[[str, Path], None] = write_pdf,
 ) -> ReportPaths:
     """Analyse ``data`` (from any provider of the trial data contract) and write ``report.html`` (and ``report.pdf``).
 
@@ -147,6 +151,7 @@ def write_trial_report(
         pdf: also write the PDF.
         on_step: called with the name of each step as it starts (for a progress line).
         started: ``time.perf_counter()`` when the caller started reading the data (the "read" timing).
+        pdf_writer: writes the PDF of the HTML (as for :func:`write_report`).
 
     Returns:
         :class:`ReportPaths` with the files written and the time each step took.
@@ -200,7 +205,7 @@ def write_trial_report(
         mark = time.perf_counter()
         step("writing the PDF")
         pdf_path = out / "report.pdf"
-        write_pdf(text, pdf_path)
+        pdf_writer(text, pdf_path)
         timings["pdf"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - started
     return ReportPaths(html_path, pdf_path, timings)

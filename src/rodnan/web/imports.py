@@ -46,6 +46,7 @@ from rodnan.core.records.course import Course
 from rodnan.core.records.errors import EntryRejectedError
 from rodnan.core.records.model import RecordSnapshot
 from rodnan.core.simulate.cohort import SimulatedCohort
+from rodnan.core.workers import default_workers, fewer_collections, run_ordered
 from rodnan.errors import InputError
 from rodnan.web.accounts.access import require
 from rodnan.web.accounts.roles import Permission
@@ -54,7 +55,6 @@ from rodnan.web.import_rows import CourseRows, course_rows, write_course_rows
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.models import Subject
-from rodnan.web.workers import default_workers, fewer_collections, run_ordered
 
 IMPORT_REASON = "bulk import"
 """The reason given on the import's steps that ask for one."""
@@ -359,7 +359,7 @@ def do_import_cohort(
     One transaction per ``batch_size`` subjects of a site group; ``progress(done, total)`` after each. With
     ``as_simulated`` the simulator's dates and courses are kept as they are, up to ``today``. The courses
     are built in ``workers`` forked processes (default: one per processor; never more than the sites),
-    each for its share of the sites, and written here in a fixed order (:mod:`rodnan.web.workers`); the
+    each for its share of the sites, and written here in a fixed order (:mod:`rodnan.core.workers`); the
     result does not depend on the number of workers.
 
     Raises:

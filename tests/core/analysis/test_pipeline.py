@@ -165,6 +165,31 @@ def test_mixed_model_slopes_have_the_simulated_signs(analysis20: TrialAnalysis) 
         assert analysis20.change[paramcd].mixed_model is not None
 
 
+def test_mixed_models_fitted_in_two_processes_equal_those_fitted_in_one(data20: TrialData) -> None:
+    """With processes=2 a forked process fits some of the models while survival is analysed here: the
+    models, and everything else, are the numbers of the serial analysis, exactly."""
+    serial = analyse_trial(data20, processes=1)
+    shared = analyse_trial(data20, processes=2)
+    assert list(shared.change) == list(serial.change)
+    for paramcd, change in serial.change.items():
+        other = shared.change[paramcd]
+        assert other.mixed_model_note == change.mixed_model_note
+        if change.mixed_model is None:
+            assert other.mixed_model is None
+            continue
+        assert other.mixed_model is not None
+        pd.testing.assert_frame_equal(other.mixed_model.fixed_effects, change.mixed_model.fixed_effects, check_exact=True)
+        pd.testing.assert_frame_equal(
+            other.mixed_model.variance_components, change.mixed_model.variance_components, check_exact=True
+        )
+        assert (other.mixed_model.slope, other.mixed_model.log_likelihood) == (
+            change.mixed_model.slope,
+            change.mixed_model.log_likelihood,
+        )
+        pd.testing.assert_frame_equal(other.long, change.long, check_exact=True)
+    assert shared.survival["DFS"].rates.equals(serial.survival["DFS"].rates)
+
+
 def test_mixed_model_data_start_at_baseline_month_zero(analysis20: TrialAnalysis) -> None:
     """The modelled records: each subject's baseline at month 0 and post-infusion records at their months."""
     long = analysis20.change["MRSS"].long

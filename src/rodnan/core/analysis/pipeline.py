@@ -26,7 +26,10 @@ What is computed (docs/report.md lists the same, section by section):
   intercept only if that fit fails) of the plan's ``longitudinal`` parameters (for NCT00962923: mRSS,
   SF-36 PCS and MCS, HAQ-DI) on months since the infusion (the baseline record at month 0), and the paired
   Wilcoxon test of baseline against the plan's ``comparison_visit`` for those and for its
-  ``organ_parameters``.
+  ``organ_parameters``. The mixed models take most of the analysis's time: where this process may run on
+  two processors (or ``processes=2``), a forked process starts fitting them while this one analyses
+  survival, then both take the models left (:func:`~rodnan.core.workers.share_work`); the numbers are
+  the same either way.
 
 Every trial-specific choice (parameters, covariates, visits) comes from the protocol's ``analysis:``
 section (:class:`~rodnan.core.protocol.model.AnalysisDef`); this module holds only the methods.
@@ -64,6 +67,7 @@ from rodnan.core.analysis.survival import ConfType, KaplanMeierResult, fit_kapla
 from rodnan.core.endpoints import EndpointsResult, evaluate_endpoints
 from rodnan.core.protocol.model import AnalysisDef, CoxCovariateDef, Study
 from rodnan.core.trialdata import TrialData
+from rodnan.core.workers import default_workers, share_work
 from rodnan.errors import InputError
 
 CONF_LEVEL = 0.95
@@ -214,12 +218,15 @@ class TrialAnalysis:
     notes: tuple[str, ...]
 
 
-def analyse_trial(data: TrialData, cutoff: dt.date | None = None) -> TrialAnalysis:
+def analyse_trial(data: TrialData, cutoff: dt.date | None = None, processes: int | None = None) -> TrialAnalysis:
     """Run every analysis of the report on ``data`` (see the module docstring).
 
     Args:
         data: the trial's data (:func:`~rodnan.core.trialdata.read_trial_dir` or ``from_frames``).
         cutoff: data cut-off date passed to :func:`~rodnan.core.endpoints.evaluate_endpoints`.
+        processes: 2 or more (the default where this process may run on two processors or more) fits the
+            mixed models in a forked process as well as this one, while this one analyses survival first;
+            1 fits them here, after survival. The results are the same.
 
     Returns:
         A :class:`TrialAnalysis`. Models that cannot be estimated (no events, too few subjects) are
@@ -239,11 +246,23 @@ def analyse_trial(data: TrialData, cutoff: dt.date | None = None) -> TrialAnalys
     if infused.empty:
         raise InputError("subjects", "no subject has an infusion date: there is nothing to analyse")
     notes: list[str] = []
-    survival = {
-        paramcd: _survival(study, plan, adtte, infused, paramcd, label)
-        for paramcd, label in (("DFS", _endpoint_label(study, "DFS")), ("OS", _endpoint_label(study, "OS")))
-    }
-    change = _change(study, plan, bds, adsl)
+    longs = _long_frames(study, plan, bds, adsl)
+    modelled = [paramcd for paramcd in longs if paramcd in plan.longitudinal]
+
+    def analyse_survival() -> dict[str, SurvivalAnalysis]:
+        return {
+            paramcd: _survival(study, plan, adtte, infused, paramcd, label)
+            for paramcd, label in (("DFS", _endpoint_label(study, "DFS")), ("OS", _endpoint_label(study, "OS")))
+        }
+
+    def fit(paramcd: str) -> tuple[MixedModelResult | None, str]:
+        return _mixed_model(longs[paramcd])
+
+    if (default_workers() if processes is None else processes) >= 2:
+        survival, fits = share_work(modelled, fit, analyse_survival)
+    else:
+        survival, fits = analyse_survival(), [fit(paramcd) for paramcd in modelled]
+    change = _change(plan, bds, longs, dict(zip(modelled, fits, strict=True)))
     events = data.adverse_events
     treated_ids = set(infused["SUBJID"])
     treated_events = events[events["subject_id"].isin(treated_ids)]
@@ -390,22 +409,23 @@ def _multivariable(frame: pd.DataFrame, plan: AnalysisDef) -> tuple[CoxResult | 
 # --- change over time -------------------------------------------------------------------------------
 
 
-def _change(study: Study, plan: AnalysisDef, bds: pd.DataFrame, adsl: pd.DataFrame) -> dict[str, ChangeAnalysis]:
+def _long_frames(study: Study, plan: AnalysisDef, bds: pd.DataFrame, adsl: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each parameter's records in long form (USUBJID, AVISIT, AVISITN, MONTH since the infusion, AVAL, BASE,
+    CHG): the baseline record at month 0 and every post-baseline record, for the plan's ``longitudinal`` and
+    ``organ_parameters`` parameters that the data have."""
     per_month = study.schedule.days_per_month
     start = adsl.set_index("USUBJID")["TRTSDT"]
-    out: dict[str, ChangeAnalysis] = {}
-    short_labels = plan.short_labels
+    out: dict[str, pd.DataFrame] = {}
     for paramcd in dict.fromkeys((*plan.longitudinal, *plan.organ_parameters)):
         records = bds[bds["PARAMCD"] == paramcd]
         if records.empty:
             continue
-        label, unit = _split_label(str(records["PARAM"].iloc[0]))
         post = records["CHG"].notna().to_numpy()
         baseline = (records["ABLFL"] == "Y").to_numpy()
         chosen = records[post | baseline]
         days = (chosen["ADT"] - chosen["USUBJID"].map(start)).dt.days.to_numpy(dtype=np.float64)
         month = np.where(chosen["ABLFL"].to_numpy() == "Y", 0.0, days / per_month)
-        long = pd.DataFrame(
+        out[paramcd] = pd.DataFrame(
             {
                 "USUBJID": chosen["USUBJID"].to_numpy(dtype=object),
                 "AVISIT": chosen["AVISIT"].to_numpy(dtype=object),
@@ -416,10 +436,22 @@ def _change(study: Study, plan: AnalysisDef, bds: pd.DataFrame, adsl: pd.DataFra
                 "CHG": chosen["CHG"].to_numpy(dtype=np.float64),
             }
         ).reset_index(drop=True)
-        model: MixedModelResult | None = None
-        note = ""
-        if paramcd in plan.longitudinal:
-            model, note = _mixed_model(long)
+    return out
+
+
+def _change(
+    plan: AnalysisDef,
+    bds: pd.DataFrame,
+    longs: Mapping[str, pd.DataFrame],
+    models: Mapping[str, tuple[MixedModelResult | None, str]],
+) -> dict[str, ChangeAnalysis]:
+    out: dict[str, ChangeAnalysis] = {}
+    short_labels = plan.short_labels
+    for paramcd, long in longs.items():
+        records = bds[bds["PARAMCD"] == paramcd]
+        label, unit = _split_label(str(records["PARAM"].iloc[0]))
+        baseline = (records["ABLFL"] == "Y").to_numpy()
+        model, note = models.get(paramcd, (None, ""))
         at_visit = records[records["AVISIT"] == plan.comparison_visit].drop_duplicates("USUBJID").set_index("USUBJID")
         base = records[baseline].drop_duplicates("USUBJID").set_index("USUBJID")["AVAL"]
         pairs = pd.DataFrame({"base": base, "followup": at_visit["AVAL"].reindex(base.index)})

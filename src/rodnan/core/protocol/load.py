@@ -22,6 +22,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from rodnan.core import instruments, units
 from rodnan.core.expr import CompiledExpression, compile_expression
 from rodnan.core.instruments.acr_criss import STEP1_EVENTS
+from rodnan.core.protocol import cache
 from rodnan.core.protocol.checks import check_roles
 from rodnan.core.protocol.model import ENDPOINT_SUFFIXES, ItemDef, Study
 from rodnan.errors import ExpressionError, ProtocolError, ProtocolProblem, UnitError
@@ -52,7 +53,20 @@ def load_protocol(path: str | Path | None = None) -> Study:
 
 
 def load_protocol_text(text: str, source: str = "<string>") -> Study:
-    """Validate protocol YAML text (see :func:`load_protocol`)."""
+    """Validate protocol YAML text (see :func:`load_protocol`).
+
+    The YAML of a text validated before is read from :mod:`~rodnan.core.protocol.cache` instead of parsed
+    again; the models and the rules across the document run either way.
+    """
+    cached = cache.read_tree(text)
+    if cached is not None:
+        try:
+            study = Study.model_validate(cached)
+        except ValidationError:
+            pass  # e.g. rules tightened since it was cached: the full load below gives the problems their lines
+        else:
+            if next(_check_references(study), None) is None:
+                return study
     try:
         tree = YAML(typ="rt", pure=True).load(text)
     except MarkedYAMLError as exc:
@@ -62,13 +76,15 @@ def load_protocol_text(text: str, source: str = "<string>") -> Study:
     if not isinstance(tree, CommentedMap):
         raise ProtocolError(source, [ProtocolProblem((), "the document must be a mapping of sections")])
     try:
-        study = Study.model_validate(_plain(tree))
+        plain = _plain(tree)
+        study = Study.model_validate(plain)
     except ValidationError as exc:
         problems = [ProtocolProblem(tuple(err["loc"]), err["msg"], _line(tree, tuple(err["loc"]))) for err in exc.errors()]
         raise ProtocolError(source, problems) from None
     problems = [ProtocolProblem(loc, rule, _line(tree, loc)) for loc, rule in _check_references(study)]
     if problems:
         raise ProtocolError(source, problems)
+    cache.write_tree(text, plain)
     return study
 
 

@@ -1,4 +1,4 @@
-"""Pure work spread over forked processes, its results taken back in a fixed order.
+"""Pure work spread over forked processes: results taken back in a fixed order, or one computed in the background.
 
 The bulk import (decision 0013) builds each subject's course through the core's plans, which is pure
 Python and takes most of the import's time, while the writing of the rows and the audit chain must stay
@@ -13,6 +13,9 @@ cohort) without pickling them; only the results travel back, pickled. A worker m
 database: it inherits the connection's socket or file but never uses it. Each worker keeps at most
 ``ahead`` results waiting; an exception in a worker is raised in the caller (pickled when it can be,
 else as a RuntimeError with its text), and every worker is killed (SIGKILL) when the caller stops early.
+
+:func:`share_work` is the other shape: a forked child starts on a list of tasks while the caller does
+something else first, then joins in (the report fits its mixed models so while it analyses survival).
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ import signal
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+S = TypeVar("S")
 
 _DONE = "done"
 _RESULT = "result"
@@ -57,11 +61,7 @@ def _serve(tasks: Sequence[T], work: Callable[[T], R], queue: Any) -> None:
         for task in tasks:
             queue.put((_RESULT, work(task)))
     except BaseException as exc:
-        try:
-            payload: Any = pickle.dumps(exc)
-        except Exception:
-            payload = "".join(traceback.format_exception(exc))
-        queue.put((_ERROR, payload))
+        queue.put((_ERROR, error_payload(exc)))
     else:
         queue.put((_DONE, None))
     queue.close()
@@ -105,9 +105,7 @@ def run_ordered(lanes: Sequence[Sequence[T]], work: Callable[[T], R], *, ahead: 
                     open_lanes.remove(i)
                     continue
                 if kind == _ERROR:
-                    if isinstance(payload, bytes):
-                        raise pickle.loads(payload)
-                    raise RuntimeError(f"a worker process failed:\n{payload}")
+                    raise_error(payload, "a worker process")
                 yield payload
     finally:
         for process in processes:
@@ -117,6 +115,100 @@ def run_ordered(lanes: Sequence[Sequence[T]], work: Callable[[T], R], *, ahead: 
             process.join()
         for queue in queues:
             queue.close()
+
+
+def share_work(tasks: Sequence[T], work: Callable[[T], R], meanwhile: Callable[[], S]) -> tuple[S, list[R]]:
+    """``meanwhile()`` here while a forked child starts on ``work(task)`` for the tasks; this process joins
+    in when ``meanwhile`` is done: each process takes the next task not yet taken, until none is left.
+
+    Which process computes which task depends on timing, the results do not (the child inherits the same
+    objects and runs the same code). Where processes cannot be forked, or with fewer than two tasks,
+    everything runs here: ``meanwhile()`` then each task in order.
+
+    Args:
+        tasks: the tasks (inherited by the fork, never pickled).
+        work: the function called on each task; its results travel back pickled.
+        meanwhile: what this process does first.
+
+    Returns:
+        What ``meanwhile()`` returned, and the results of the tasks in the tasks' order.
+
+    Raises:
+        The exception ``meanwhile`` or a task raised (a child's pickled when it can be, else a RuntimeError
+        with its text, as in :func:`run_ordered`).
+    """
+    if len(tasks) < 2 or not can_fork():
+        first = meanwhile()
+        return first, [work(task) for task in tasks]
+    context = mp.get_context("fork")
+    taken = context.Value("i", 0)
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_take_tasks, args=(tasks, work, taken, send), daemon=True, name="rodnan-shared-work")
+    child.start()
+    send.close()
+    results: dict[int, R] = {}
+    try:
+        first = meanwhile()
+        while (k := _next_task(taken, len(tasks))) is not None:
+            results[k] = work(tasks[k])
+        while True:
+            try:
+                kind, payload = receive.recv()
+            except EOFError:
+                raise RuntimeError(f"a worker process ended with exit code {child.exitcode} before its last result") from None
+            if kind == _DONE:
+                break
+            if kind == _ERROR:
+                raise_error(payload, "a worker process")
+            k, result = payload
+            results[k] = result
+    finally:
+        if child.is_alive() and not receive.poll():
+            child.kill()
+        receive.close()
+        child.join()
+    return first, [results[k] for k in range(len(tasks))]
+
+
+def _next_task(taken: Any, count: int) -> int | None:
+    """The index of the next task nobody has taken (and now this process's), or None when all are taken."""
+    with taken.get_lock():
+        k = int(taken.value)
+        if k >= count:
+            return None
+        taken.value = k + 1
+    return k
+
+
+def _take_tasks(tasks: Sequence[T], work: Callable[[T], R], taken: Any, send: Any) -> None:
+    """The child of :func:`share_work`: tasks taken one at a time, each result (index, result) sent back."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        while (k := _next_task(taken, len(tasks))) is not None:
+            send.send((_RESULT, (k, work(tasks[k]))))
+    except BaseException as exc:
+        send.send((_ERROR, error_payload(exc)))
+    else:
+        send.send((_DONE, None))
+    finally:
+        send.close()
+
+
+def error_payload(exc: BaseException) -> bytes | str:
+    """An exception of a child process, to send to its parent: pickled when it can be, else its traceback's text."""
+    try:
+        return pickle.dumps(exc)
+    except Exception:
+        return "".join(traceback.format_exception(exc))
+
+
+def raise_error(payload: bytes | str, what: str) -> NoReturn:
+    """Raise in the parent the exception of :func:`error_payload` (a RuntimeError "``what`` failed" with its text
+    when it could not be pickled)."""
+    if isinstance(payload, bytes):
+        raise pickle.loads(payload)
+    raise RuntimeError(f"{what} failed:\n{payload}")
 
 
 def _in_process(lanes: Sequence[Sequence[T]], work: Callable[[T], R]) -> Iterator[R]:

@@ -1,4 +1,5 @@
-"""rodnan.web.workers.run_ordered: results in round-robin order from forked processes, errors raised here."""
+"""rodnan.core.workers: run_ordered (results in round-robin order from forked processes) and share_work (a child
+starts on the tasks while the caller does something else, then both take them); errors raised here."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from rodnan.core.workers import fewer_collections, run_ordered, share_work
 from rodnan.errors import InputError
-from rodnan.web.workers import fewer_collections, run_ordered
 
 
 def _square_with_pid(task: int) -> tuple[int, int]:
@@ -73,3 +74,44 @@ def test_stopped_workers_do_not_run_the_callers_sigterm_handler(tmp_path: Path) 
     finally:
         signal.signal(signal.SIGTERM, before)
     assert not marker.exists()
+
+
+def _cube_with_pid(task: int) -> tuple[int, int]:
+    time.sleep(0.05)  # long enough that the child takes some of the tasks while the caller is busy
+    return task**3, os.getpid()
+
+
+def test_share_work_returns_meanwhile_and_every_result_in_task_order() -> None:
+    def meanwhile() -> str:
+        time.sleep(0.3)
+        return "survival"
+
+    first, results = share_work(list(range(12)), _cube_with_pid, meanwhile)
+    assert first == "survival"
+    assert [r for r, _ in results] == [k**3 for k in range(12)]
+    pids = {pid for _, pid in results}
+    assert len(pids - {os.getpid()}) == 1  # the child took tasks while this process was busy
+
+
+def test_share_work_with_one_task_runs_here() -> None:
+    first, results = share_work([4], _square_with_pid, lambda: 1)
+    assert (first, results) == (1, [(16, os.getpid())])
+
+
+def test_share_work_raises_a_task_error_from_the_child_with_its_field_and_rule() -> None:
+    def meanwhile() -> None:
+        time.sleep(0.5)  # the child takes task 0 (seven) first
+
+    with pytest.raises(InputError) as error:
+        share_work([7, 1, 2], _refuse_seven, meanwhile)
+    assert (error.value.field, error.value.rule, error.value.value) == ("task", "must not be seven", 7)
+
+
+def test_share_work_raises_the_callers_error_and_stops_the_child() -> None:
+    def meanwhile() -> None:
+        raise InputError("meanwhile", "failed", None)
+
+    started = time.monotonic()
+    with pytest.raises(InputError, match="meanwhile"):
+        share_work([1, 2, 3], _slow_or_refuse, meanwhile)  # the child sleeps 30 s per task: it is killed
+    assert time.monotonic() - started < 20
