@@ -18,6 +18,7 @@ either the enum member or its value.
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 
 from rodnan.errors import InputError
@@ -84,6 +85,27 @@ TRANSITION_LABELS: dict[Transition, str] = {
     Transition.LOSE_TO_FOLLOW_UP: "Lost to follow-up",
 }
 """Human labels of the transitions."""
+
+TRANSITION_DUTIES: dict[Transition, str] = {
+    Transition.CONSENT: "record consent",
+    Transition.SCREEN_FAIL: "record a screen failure",
+    Transition.ENROL: "enrol a subject",
+    Transition.INFUSE: "record the infusion",
+    Transition.COMPLETE: "complete follow-up",
+    Transition.WITHDRAW: "withdraw a subject",
+    Transition.DIE: "record a death",
+    Transition.LOSE_TO_FOLLOW_UP: "record a loss to follow-up",
+}
+"""What doing a transition is, as the end of "Only an investigator can ..." (a sentence for people)."""
+
+ENDED_SENTENCES: dict[SubjectStatus, str] = {
+    SubjectStatus.SCREEN_FAILED: "This candidate failed screening{on}: nothing more can be recorded.",
+    SubjectStatus.COMPLETED: "This patient completed follow-up{on}: nothing more can be recorded.",
+    SubjectStatus.WITHDRAWN: "This patient was withdrawn{on}: nothing more can be recorded.",
+    SubjectStatus.DIED: "This patient died{on}: nothing more can be recorded.",
+    SubjectStatus.LOST_TO_FOLLOW_UP: "This patient was lost to follow-up{on}: nothing more can be recorded.",
+}
+"""Why a subject in a terminal status allows no transition (``{on}``: " on 2026-11-18" when the end date is known)."""
 
 TRANSITIONS: dict[SubjectStatus, dict[Transition, SubjectStatus]] = {
     SubjectStatus.SCREENING: {
@@ -165,6 +187,54 @@ def next_status(status: SubjectStatus | str, transition: Transition | str) -> Su
         rule = f"{event.label} is not allowed for a subject who is {current.label.lower()}; allowed: {allowed}"
         raise InputError("status", rule, current.value)
     return new
+
+
+def ended_sentence(status: SubjectStatus | str, end_date: dt.date | None = None) -> str | None:
+    """The plain sentence saying that a subject's course is over, or None while it is open.
+
+    Args:
+        status: the subject's current status (member or value).
+        end_date: the date the course ended, when known (shown as " on YYYY-MM-DD").
+
+    Returns:
+        E.g. "This patient died on 2026-11-18: nothing more can be recorded."; None for an open status.
+
+    Raises:
+        InputError: ``status`` is not a status.
+    """
+    sentence = ENDED_SENTENCES.get(_status(status))
+    if sentence is None:
+        return None
+    return sentence.format(on=f" on {end_date.isoformat()}" if end_date else "")
+
+
+def transition_refusal(status: SubjectStatus | str, transition: Transition | str, end_date: dt.date | None = None) -> str | None:
+    """Why a subject in ``status`` may not undergo ``transition``, as a plain sentence; None when it may.
+
+    The rule is :data:`TRANSITIONS` (the one :func:`next_status` applies), so a page that offers a
+    step exactly when this returns None offers what the server accepts.
+
+    Args:
+        status: the subject's current status (member or value).
+        transition: the step asked for (member or value).
+        end_date: the date the subject's course ended, for the sentence of a terminal status.
+
+    Returns:
+        None when allowed; for a terminal status the :func:`ended_sentence`; otherwise which statuses
+        allow the step ("Record MSC infusion is possible only for a subject who is enrolled; this
+        subject is consented.").
+
+    Raises:
+        InputError: ``status`` or ``transition`` is not a known value.
+    """
+    current, event = _status(status), _transition(transition)
+    if event in TRANSITIONS.get(current, {}):
+        return None
+    ended = ended_sentence(current, end_date)
+    if ended is not None:
+        return ended
+    allowed_from = " or ".join(s.label.lower() for s in SubjectStatus if event in TRANSITIONS.get(s, {}))
+    return f"{event.label} is possible only for a subject who is {allowed_from}; this subject is {current.label.lower()}."
 
 
 def is_terminal(status: SubjectStatus | str) -> bool:
