@@ -60,12 +60,16 @@ def test_an_open_course_has_no_ended_sentence(status: SubjectStatus) -> None:
     [
         (S.SCREENING, T.ENROL, "Enrol is possible only for a subject who is consented; this subject is screening."),
         (S.CONSENTED, T.INFUSE, "Record MSC infusion is possible only for a subject who is enrolled; this subject is consented."),
-        (S.ENROLLED, T.COMPLETE, "Complete follow-up is possible only for a subject who is in follow-up; this subject is enrolled."),
-        (S.SCREENING, T.DIE, "Record death is possible only for a subject who is enrolled or in follow-up; this subject is screening."),
+        (S.ENROLLED, T.COMPLETE,
+         "Complete follow-up is possible only for a subject who is in follow-up; this subject is enrolled."),
+        (S.SCREENING, T.DIE,
+         "Record death is possible only for a subject who is enrolled or in follow-up; this subject is screening."),
         (S.CONSENTED, T.CONSENT, "Record consent is possible only for a subject who is screening; this subject is consented."),
     ],
 )  # fmt: skip
-def test_an_open_course_names_the_statuses_that_allow_the_step(status: SubjectStatus, transition: Transition, sentence: str) -> None:
+def test_an_open_course_names_the_statuses_that_allow_the_step(
+    status: SubjectStatus, transition: Transition, sentence: str
+) -> None:
     assert transition_refusal(status.value, transition.value) == sentence
 
 

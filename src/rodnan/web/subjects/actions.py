@@ -21,6 +21,7 @@ from rodnan.web.accounts.roles import Permission
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import study_definition
+from rodnan.web.subjects.gates import TRANSITION_PERMISSION
 from rodnan.web.subjects.models import Subject, Visit
 from rodnan.web.subjects.records import screening_values
 from rodnan.web.subjects.store import apply_plan, record_snapshot, subject_snapshot, visit_snapshot
@@ -77,7 +78,7 @@ def check_consent(
     user: Any, subject: Subject, version: str, consent_date: dt.date, expected_version: int | None = None
 ) -> Subject:
     """Record informed consent (form version and date)."""
-    role = require(user, Permission.CONSENT, subject.site_id)
+    role = require(user, TRANSITION_PERMISSION[Transition.CONSENT], subject.site_id)
     subject = _locked(subject, expected_version)
     plan = plans.plan_consent(subject_snapshot(subject), version, consent_date, _today())
     return _applied(apply_plan(plan, user=user, role=role.code, subject=subject))
@@ -86,7 +87,7 @@ def check_consent(
 @transaction.atomic
 def check_screen_fail(user: Any, subject: Subject, reason: str, expected_version: int | None = None) -> Subject:
     """Record a screen failure with its reason."""
-    role = require(user, Permission.SCREEN_FAIL, subject.site_id)
+    role = require(user, TRANSITION_PERMISSION[Transition.SCREEN_FAIL], subject.site_id)
     subject = _locked(subject, expected_version)
     plan = plans.plan_screen_fail(subject_snapshot(subject), reason, _today())
     return _applied(apply_plan(plan, user=user, role=role.code, subject=subject))
@@ -95,7 +96,7 @@ def check_screen_fail(user: Any, subject: Subject, reason: str, expected_version
 @transaction.atomic
 def check_enrol(user: Any, subject: Subject, enrolment_date: dt.date, expected_version: int | None = None) -> Subject:
     """Enrol a consented subject whom the core finds eligible; allocates the subject ID."""
-    role = require(user, Permission.ENROL, subject.site_id)
+    role = require(user, TRANSITION_PERMISSION[Transition.ENROL], subject.site_id)
     subject = _locked(subject, expected_version)
     site = Site.objects.select_for_update().get(pk=subject.site_id)
     number = Subject.objects.filter(site=site, subject_code__isnull=False).count() + 1
@@ -111,7 +112,7 @@ def check_record_infusion(
 ) -> Subject:  # fmt: skip
     """Record the MSC infusion (date, lot, donor, weight, cells): checks the dose per kg against the
     protocol, moves the subject into follow-up and places the protocol's visits on the calendar."""
-    role = require(user, Permission.INFUSE, subject.site_id)
+    role = require(user, TRANSITION_PERMISSION[Transition.INFUSE], subject.site_id)
     subject = _locked(subject, expected_version)
     plan = plans.plan_infusion(study_definition(subject.study), subject_snapshot(subject), entries, confirmed, _today())
     return _applied(apply_plan(plan, user=user, role=role.code, subject=subject))
@@ -125,7 +126,7 @@ def check_end_subject(
     the empty records of visits after the end become not expected."""
     if transition not in END_TRANSITIONS:
         raise InputError("transition", "must be complete, withdraw, die or lose_to_follow_up", transition.value)
-    role = require(user, Permission.END_SUBJECT, subject.site_id)
+    role = require(user, TRANSITION_PERMISSION[transition], subject.site_id)
     subject = _locked(subject, expected_version)
     visits = {v.pk: v for v in Visit.objects.filter(subject=subject)}
     rows = list(FormRecord.objects.filter(subject=subject, visit__isnull=False, status="not_started"))

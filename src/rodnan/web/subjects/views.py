@@ -15,13 +15,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from rodnan.core.dose import format_cells
-from rodnan.core.lifecycle import SubjectStatus, Transition, allowed_transitions
+from rodnan.core.lifecycle import SubjectStatus, Transition
 from rodnan.errors import InputError
 from rodnan.web.accounts.access import AccessDeniedError, can, memberships_of, site_ids_with, sites_with
 from rodnan.web.accounts.roles import Permission
 from rodnan.web.crfs.fields import posted_inputs
 from rodnan.web.studies.protocol import current_study, study_definition
 from rodnan.web.subjects import actions
+from rodnan.web.subjects.gates import closed_sentences, gate, open_steps
 from rodnan.web.subjects.models import Subject
 from rodnan.web.subjects.records import infusion_dose, infusion_values, log_tables, screening_result, visit_grid
 from rodnan.web.subjects.selectors import (
@@ -36,17 +37,6 @@ from rodnan.web.subjects.selectors import (
     viewable_site_ids,
 )
 from rodnan.web.ui import unit_label
-
-TRANSITION_PERMISSION = {
-    Transition.CONSENT: Permission.CONSENT,
-    Transition.SCREEN_FAIL: Permission.SCREEN_FAIL,
-    Transition.ENROL: Permission.ENROL,
-    Transition.INFUSE: Permission.INFUSE,
-    Transition.COMPLETE: Permission.END_SUBJECT,
-    Transition.WITHDRAW: Permission.END_SUBJECT,
-    Transition.DIE: Permission.END_SUBJECT,
-    Transition.LOSE_TO_FOLLOW_UP: Permission.END_SUBJECT,
-}
 
 
 def _date(request: HttpRequest, name: str) -> dt.date:
@@ -133,12 +123,13 @@ def subject_new(request: HttpRequest) -> HttpResponse:
 def _subject_context(request: HttpRequest, subject: Subject) -> dict[str, Any]:
     definition = study_definition(subject.study)
     columns, rows = visit_grid(subject)
-    transitions = [t for t in allowed_transitions(subject.status) if can(request.user, TRANSITION_PERMISSION[t], subject.site_id)]
+    transitions = open_steps(request.user, subject)
     eligibility = screening_result(subject) if subject.status in (SubjectStatus.SCREENING, SubjectStatus.CONSENTED) else None
     return {
         "subject": subject, "rows": rows,
         "columns": [(c, definition.form_by_code[c].heading, definition.form_by_code[c].label) for c in columns],
-        "transitions": transitions, "eligibility": eligibility, "status": SubjectStatus(subject.status),
+        "transitions": transitions, "closed": closed_sentences(request.user, subject), "eligibility": eligibility,
+        "status": SubjectStatus(subject.status),
         "can_mark": can(request.user, Permission.MARK_VISIT, subject.site_id),
         "can_audit": can(request.user, Permission.VIEW_AUDIT, subject.site_id), "today": timezone.localdate(),
         "dose": infusion_dose(subject, infusion_values(subject)) if subject.infusion_date else None,
@@ -156,7 +147,11 @@ def subject_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def subject_transition(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
-    """One lifecycle step (GET: its form; POST: do it)."""
+    """One lifecycle step (GET: its form; POST: do it).
+
+    A GET the user may not take gets the plain sentence why instead of the form (:func:`gates.gate`:
+    403 for the role, 409 for the subject's status); a POST is refused by the actions as before (422).
+    """
     subject = get_subject_for_user(request.user, pk)
     try:
         step = Transition(transition)
@@ -165,6 +160,11 @@ def subject_transition(request: HttpRequest, pk: int, transition: str) -> HttpRe
 
         raise Http404("no such step") from None
     context: dict[str, Any] = {"subject": subject, "step": step, "today": timezone.localdate(), "errors": {}, "post": {}}
+    if request.method != "POST":
+        allowed = gate(request.user, subject, step)
+        if not allowed.open:
+            context["refusal"] = allowed.reason
+            return render(request, "rodnan/transition.html", context, status=allowed.status)
     definition = study_definition(subject.study)
     if step is Transition.INFUSE:
         context["items"] = [definition.item_by_code[c] for c in definition.intervention_form.items]
