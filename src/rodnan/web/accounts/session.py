@@ -64,8 +64,8 @@ def session(request: HttpRequest) -> JsonResponse:
     session and the CSRF token are new (Django's ``login``); the answer carries the new token.
     """
     if request.method == "GET":
-        user = request.user.get_username() if request.user.is_authenticated else None
-        return JsonResponse({"user": user, "csrf": get_token(request)})
+        name = request.user.get_username() if request.user.is_authenticated else None
+        return JsonResponse({"user": name, "csrf": get_token(request)})
     expected = token_user(str(request.POST.get("token", "")))
     if expected is None:
         return JsonResponse({"error": "This page is too old to log in from: open it again."}, status=400)
