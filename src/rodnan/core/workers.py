@@ -1,4 +1,4 @@
-"""Pure work spread over forked processes: results taken back in a fixed order, or one computed in the background.
+"""Pure work spread over forked processes: results taken back in a fixed order, or a list of tasks shared with the caller.
 
 The bulk import (decision 0013) builds each subject's course through the core's plans, which is pure
 Python and takes most of the import's time, while the writing of the rows and the audit chain must stay

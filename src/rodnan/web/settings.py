@@ -123,6 +123,7 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "rodnan.web.accounts.session.csrf_failure"  # a plain page with the way back (decision 0018)
 _secure = os.environ.get("RODNAN_SECURE_COOKIES", "") == "1"
 SESSION_COOKIE_SECURE = _secure
 CSRF_COOKIE_SECURE = _secure

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from rodnan.web.accounts import session as account_session
 from rodnan.web.accounts import views as accounts
 from rodnan.web.audit import views as audit
 from rodnan.web.crfs import views as crfs
@@ -15,6 +16,7 @@ urlpatterns = [
         "login/", auth_views.LoginView.as_view(template_name="rodnan/login.html", redirect_authenticated_user=True), name="login"
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("session/", account_session.session, name="session"),  # decision 0018: check before a save, re-login in place
     path("", subjects.home, name="home"),
     path("subjects/", subjects.subject_list, name="subject_list"),
     path("subjects/new/", subjects.subject_new, name="subject_new"),

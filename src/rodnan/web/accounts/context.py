@@ -8,10 +8,11 @@ from django.http import HttpRequest
 
 from rodnan.web.accounts.access import memberships_of
 from rodnan.web.accounts.roles import ROLES, Permission
+from rodnan.web.accounts.session import relogin_token
 
 
 def membership(request: HttpRequest) -> dict[str, Any]:
-    """``memberships`` (site code, role label) and what the navigation may offer."""
+    """``memberships`` (site code, role label), what the navigation may offer and the page's re-login token."""
     user = request.user
     if not user.is_authenticated:
         return {}
@@ -22,4 +23,5 @@ def membership(request: HttpRequest) -> dict[str, Any]:
         "nav_clinical": Permission.VIEW_SUBJECTS in permissions,
         "nav_users": Permission.MANAGE_USERS in permissions,
         "nav_account_audit": Permission.VIEW_ACCOUNT_AUDIT in permissions,
+        "relogin_token": relogin_token(user),  # static/rodnan/unsaved.js: re-login in place as this user only
     }
