@@ -94,13 +94,13 @@ def test_transition_page_and_patient_tablet_ask_before_leaving(page: Page, live_
     log_in(page, base, "coordinator")
     dialogs = _dialogs(page)
 
-    page.goto(f"{base}/subjects/{subject.pk}/screen_fail/")
-    page.get_by_label("Reason for screen failure").fill("withdrew consent before the visit")
+    page.goto(f"{base}/subjects/{subject.pk}/consent/")  # a step coordinators may take (screen failure is investigators')
+    page.get_by_label("Consent form version").fill("2.1 of 2009-08-01")
     with page.expect_event("dialog"):
         _reload(page)
     assert dialogs == ["beforeunload"]
-    expect(page.get_by_label("Reason for screen failure")).to_have_value("withdrew consent before the visit")
-    page.get_by_label("Reason for screen failure").fill("")  # as it was: leaving is silent again
+    expect(page.get_by_label("Consent form version")).to_have_value("2.1 of 2009-08-01")
+    page.get_by_label("Consent form version").fill("")  # as it was: leaving is silent again
 
     page.goto(f"{base}/subjects/{subject.pk}/")
     open_form(page, "SCR", "SF-36")
