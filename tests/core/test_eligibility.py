@@ -57,7 +57,7 @@ def test_each_pathway_alone_makes_the_candidate_eligible(
     result = evaluate_criteria(study, {**neutral, **changes})
     assert result.verdict is ScreeningVerdict.ELIGIBLE
     assert result.qualifying_pathways == (pathway,)
-    assert "met: " + pathway in result.criterion("qualifying_pathway").reason
+    assert "met: " + result.criterion(pathway).label + " met" in result.criterion("qualifying_pathway").reason
 
 
 @pytest.mark.parametrize(
@@ -196,7 +196,7 @@ def test_missing_exclusion_item_leaves_the_verdict_incomplete_and_names_it(
     assert result.verdict is ScreeningVerdict.INCOMPLETE
     assert result.missing_items == ("hiv_positive",)
     assert result.criterion("hiv").verdict is Verdict.UNKNOWN
-    assert result.criterion("hiv").reason == "unknown: hiv_positive missing"
+    assert result.criterion("hiv").reason == "unknown: HIV seropositive missing"
 
 
 def test_missing_values_of_other_pathways_do_not_matter_once_one_qualifies(
@@ -241,13 +241,13 @@ def test_result_keeps_values_as_entered_and_converted(study: Study, neutral: dic
     assert albumin.entered == "2.3 g/dL"
     assert albumin.value == pytest.approx(23.0)
     assert albumin.display == "23 g/L"
-    assert digestive.reason == "met: albumin 23 g/L (entered 2.3 g/dL) < 25 g/L"
+    assert digestive.reason == "met: Serum albumin 23 g/L (entered 2.3 g/dL) < 25 g/L"
 
 
 def test_reason_of_a_not_met_exclusion_names_the_value(study: Study, neutral: dict[str, object]) -> None:
     """The reason says what was measured and the threshold."""
     result = evaluate_criteria(study, {**neutral, "platelets": M(80000, "/mm3")})
-    assert result.criterion("platelets_low").reason == "not met: platelets 80 10*9/L (entered 80000 /mm3), not < 80000 /mm3"
+    assert result.criterion("platelets_low").reason == "not met: Platelet count 80 × 10⁹/L (entered 80000 /mm³), not < 80000 /mm³"
 
 
 @pytest.mark.parametrize(
@@ -259,7 +259,7 @@ def test_reason_of_a_not_met_exclusion_names_the_value(study: Study, neutral: di
         ({"hiv_positive": "maybe"}, "hiv_positive", "must be yes/no"),
         ({"mrss": 20.5}, "mrss", "must be a whole number"),
         ({"mrss": 60}, "mrss", "plausible range 0 to 51"),
-        ({"platelets": 80000}, "platelets", r"plausible range 0 to 2000 10\*9/L"),
+        ({"platelets": 80000}, "platelets", "plausible range 0 to 2000 × 10⁹/L"),
     ],
 )
 def test_bad_input_names_the_item_and_rule(study: Study, facts: dict[str, object], field: str, rule: str) -> None:

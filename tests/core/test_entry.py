@@ -99,7 +99,7 @@ def test_hard_range_applies_after_conversion(study: Study) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "rule"), [("abc", "must be a number"), ("1,5", "must be a number"), ("inf", "must be a finite number")]
+    ("raw", "rule"), [("abc", "must be a number"), ("1,5", "use a decimal point: 1.5"), ("inf", "must be a finite number")]
 )
 def test_non_number_is_an_error(study: Study, raw: str, rule: str) -> None:
     """Text that is not a finite number is an error naming the item's label."""
@@ -175,7 +175,7 @@ def test_confirming_an_item_without_a_warning_changes_nothing(study: Study) -> N
 def test_soft_range_with_one_soft_bound_uses_the_hard_bound_on_the_other_side(study: Study) -> None:
     """Age has soft_max 75 and hard min 18: 80 years reads 'outside the expected range 18 to 75 a'."""
     result = check(study, "demographics", typed(age="80"))
-    assert result.warnings["age"].rule == "outside the expected range 18 to 75 a; confirm it is correct"
+    assert result.warnings["age"].rule == "outside the expected range 18 to 75 years; confirm it is correct"
     assert soft_range_rule(study.item_by_code["age"], 75) is None
     assert soft_range_rule(study.item_by_code["mrss"], 51) is None  # no soft range at all
 
