@@ -7,6 +7,7 @@ reading issue #2 fixes: "above"/">" and "below"/"<" are strict.
 from __future__ import annotations
 
 import functools
+import re
 
 import pytest
 from hypothesis import assume, given
@@ -17,7 +18,7 @@ from rodnan.core.protocol import Study, load_protocol
 from rodnan.core.values import Measurement
 from rodnan.core.verdict import Verdict
 from rodnan.errors import InputError
-from tests.candidates import LUNG_ELIGIBLE
+from tests.candidates import LUNG_ELIGIBLE, NEUTRAL
 
 M = Measurement
 
@@ -304,3 +305,45 @@ def test_verdicts_do_not_depend_on_the_unit_a_value_is_entered_in(pair: tuple, f
     result_a = evaluate_criteria(study, {**LUNG_ELIGIBLE, item: M(value, unit_a)})
     result_b = evaluate_criteria(study, {**LUNG_ELIGIBLE, item: M(value * factor, unit_b)})
     assert [c.verdict for c in result_a.criteria] == [c.verdict for c in result_b.criteria]
+
+
+# --- reasons in the protocol's words (issue 15, finding 8) -------------------------------------------------------
+
+
+def _without_labels(study: Study, text: str) -> str:
+    """The text with every item and criterion label taken out (a label may hold a word that is also a code)."""
+    labels = [item.label for item in study.items] + [c.definition.label for c in study.criteria]
+    for label in sorted(labels, key=len, reverse=True):
+        text = text.replace(label, "¦")
+    return text
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [{}, NEUTRAL, LUNG_ELIGIBLE, {**LUNG_ELIGIBLE, "platelets": M(72000, "/mm3"), "hemoglobin": M(10.4, "g/dL")},
+     {"age": 45, "sex": "female", "creatinine": 400, "body_weight": 55}],
+    ids=["nothing", "neutral", "lung", "converted", "derived"],
+)  # fmt: skip
+def test_reasons_name_items_by_their_labels_never_by_their_codes(study: Study, facts: dict[str, object]) -> None:
+    """Over every criterion of the bundled protocol: each item it reads appears by its label when its value decides or
+    is missing, and no item or criterion code appears as a word of the reason (the codes stay in the result's fields)."""
+    result = evaluate_criteria(study, facts)
+    codes = [item.code for item in study.items] + [c.code for c in study.criteria]
+    for criterion, compiled in zip(result.criteria, study.criteria, strict=True):
+        rest = _without_labels(study, criterion.reason)
+        leaked = [code for code in codes if re.search(rf"(?<![\w.]){re.escape(code)}(?![\w])", rest)]
+        assert leaked == [], (criterion.code, criterion.reason)
+        if not facts:  # nothing known: every item read is named, as missing
+            for code in compiled.expression.item_codes:
+                assert f"{study.item_by_code[code].label} missing" in criterion.reason, (criterion.code, code)
+        assert criterion.item_labels == tuple(study.item_by_code[v.item].label for v in criterion.values)
+
+
+def test_a_reason_reads_as_the_protocol_writes_it(study: Study, neutral: dict[str, object]) -> None:
+    """Hand-written: the label, the value in the unit as printed, the threshold converted back to the unit entered."""
+    facts = {**neutral, "creatinine": Measurement(1.5, "mg/dL"), "mpap_echo": 55}
+    result = evaluate_criteria(study, facts)
+    # 1.5 mg/dL = 15 mg/L / 113.12 g/mol = 0.132603 mmol/L = 132.603 umol/L
+    assert result.criterion("kidney").reason == ("met: Serum creatinine 132.603 µmol/L (entered 1.5 mg/dL) > 120 µmol/L")
+    assert result.criterion("mpap_high").reason == "met: Mean pulmonary artery pressure by echocardiography 55 mmHg > 50 mmHg"
+    assert result.missing_labels == tuple(study.item_by_code[code].label for code in result.missing_items)
