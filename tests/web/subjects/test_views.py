@@ -63,7 +63,7 @@ def test_subject_page_shows_eligibility_while_screening(inv_client, site, invest
     subject = f.screened_subject(investigator, site)
     page = text(inv_client.get(f"/subjects/{subject.pk}/"))
     assert "Eligible · qualifying pathway: Lung involvement" in page
-    assert "Lung involvement met met: dlco_pct_pred 60 % < 70 %" in page
+    assert "Lung involvement met met: DLCO, % predicted 60 % < 70 %" in page
     assert "Pregnancy not met" in page
     assert "NJDT-S0001" in page
     subject = f.enrolled_subject(investigator, site)
