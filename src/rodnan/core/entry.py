@@ -86,8 +86,8 @@ class EnteredValue:
     Attributes:
         item: the item code.
         type: the item's type (number, integer, boolean, choice, text, date, partial_date).
-        raw: the text as typed.
-        unit: the unit as typed, or None for the item's own unit.
+        raw: the text as typed (for a number typed with its unit, "0.9 mg/dL", the number: "0.9").
+        unit: the unit chosen or typed after the number ("mg/dL"), or None for the item's own unit.
         value: a float in the item's unit for number and integer items, 1.0/0.0 for yes/no, the
             choice code for a choice, the stripped text for text, the ISO date for a date, the ISO
             date at its precision for a partial date ("2019", "2019-03", "2019-03-14").
