@@ -78,11 +78,11 @@ def test_coordinator_screens_enrols_follows_and_audits(page: Page, live_server, 
     fill_items(page, NEUTRAL)  # every value on the safe side: no qualifying pathway yet
     expect(panel).to_contain_text("(live, not saved)")
     expect(panel.locator(".verdict")).to_have_text(exact("Not eligible"))
-    expect(panel.locator("li.c-neutral").filter(has_text="Lung involvement")).to_be_visible()  # a pathway not met: neutral
+    expect(panel.locator("li.c-neutral").filter(has_text="pathway Lung involvement")).to_be_visible()  # not met: neutral
     page.locator("#v_dlco_pct_pred").fill(str(LUNG_ELIGIBLE["dlco_pct_pred"]))  # DLCO 60 % predicted: lung pathway
     expect(panel.locator(".verdict")).to_contain_text("Eligible")
     expect(panel.locator(".verdict")).to_contain_text("qualifying pathway: Lung involvement")
-    expect(panel.locator("li.c-good").filter(has_text="Lung involvement")).to_be_visible()
+    expect(panel.locator("li.c-good").filter(has_text="pathway Lung involvement")).to_be_visible()
     screenshot("screening-form-eligibility")
     save_form(page)
     expect(flash(page)).to_contain_text("Eligibility screening at SCR saved: 24 values changed")

@@ -57,8 +57,11 @@ def test_screen_example_json_holds_every_criterion() -> None:
     assert len(first["criteria"]) == 19
     platelets = next(c for c in data[6]["criteria"] if c["code"] == "platelets_low")
     assert platelets["verdict"] == "met"
-    assert platelets["reason"] == "met: platelets 72 10*9/L (entered 72000 /mm3) < 80000 /mm3"
-    assert {"item": "platelets", "entered": "72000 /mm3", "value": 72.0, "display": "72 10*9/L"} in platelets["values"]
+    assert platelets["reason"] == "met: Platelet count 72 × 10⁹/L (entered 72000 /mm³) < 80000 /mm³"
+    shown = {"item": "platelets", "label": "Platelet count", "entered": "72000 /mm3", "value": 72.0, "display": "72 × 10⁹/L"}
+    assert shown in platelets["values"]
+    hiv = next(d for d in data if d["subject_id"] == "SCR-010")  # incomplete: HIV status missing
+    assert (hiv["missing_items"], hiv["missing_item_labels"]) == (["hiv_positive"], ["HIV seropositive"])
 
 
 def test_screen_table_shows_verdicts_and_reasons() -> None:
@@ -66,8 +69,10 @@ def test_screen_table_shows_verdicts_and_reasons() -> None:
     result = runner.invoke(app, ["screen", "--example"])
     assert result.exit_code == 0, result.output
     assert "SCR-006" in result.stdout
-    assert "mpap_high: met: mpap_echo 55 mm[Hg] > 50 mm[Hg]" in result.stdout
-    assert "missing: hiv_positive" in result.stdout
+    assert "Mean PAP > 50 mmHg: met: Mean pulmonary artery pressure by echocardiography 55 mmHg > 50 mmHg" in result.stdout
+    assert "missing: HIV seropositive" in result.stdout
+    for code in ("mpap_echo", "hiv_positive", "dlco_pct_pred", "disease_duration_months", "umol/L", "mm[Hg]", "10*9/L"):
+        assert code not in result.stdout, code
 
 
 def test_screen_reports_bad_cells_and_still_exits_zero(tmp_path: Path) -> None:

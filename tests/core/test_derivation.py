@@ -34,7 +34,8 @@ def test_clearance_is_derived_by_cockcroft_gault_when_not_measured(study: Study)
     value = next(v for v in crcl.values if v.item == "creatinine_clearance")
     assert value.value == pytest.approx(13.63, abs=0.01)  # (95*55)/(72*4.5249)*0.85
     assert value.derived_by == "cockcroft_gault from age, body_weight, creatinine, sex"
-    assert "(derived: cockcroft_gault from age, body_weight, creatinine, sex)" in crcl.reason
+    how = "computed by Creatinine clearance, Cockcroft-Gault (mL/min) from Age at screening, Body weight, Serum creatinine, Sex"
+    assert f"({how})" in crcl.reason
 
 
 def test_measured_value_wins_over_derived(study: Study) -> None:
@@ -52,7 +53,9 @@ def test_not_derivable_item_stays_missing_with_the_reason(study: Study) -> None:
     result = evaluate_criteria(study, facts)
     assert result.verdict is ScreeningVerdict.INCOMPLETE
     assert "creatinine_clearance" in result.missing_items
-    assert "not derivable by cockcroft_gault: not computable: weight missing" in result.criterion("crcl_low").reason
+    reason = result.criterion("crcl_low").reason
+    why = "cannot be computed by Creatinine clearance, Cockcroft-Gault (mL/min): Body weight missing"
+    assert f"Creatinine clearance missing ({why})" in reason
 
 
 def test_mrss_total_and_acr_criteria_are_derived_from_their_parts(study: Study) -> None:
@@ -68,7 +71,8 @@ def test_mrss_total_and_acr_criteria_are_derived_from_their_parts(study: Study) 
     facts |= {"ara_proximal_scleroderma": False, "ara_sclerodactyly": True, "ara_pitting_scars": True}
     result = evaluate_criteria(study, facts)
     assert result.criterion("rapidly_progressive").verdict is Verdict.MET
-    assert "mrss 26 (derived: mrss from" in result.criterion("rapidly_progressive").reason
+    reason = result.criterion("rapidly_progressive").reason
+    assert "Modified Rodnan skin score, total 26 (computed by Modified Rodnan skin score from " in reason
     assert result.criterion("acr_1980").verdict is Verdict.MET
 
 

@@ -29,7 +29,7 @@ def test_check_dose_exactly_on_dose(study: Study) -> None:
         target_per_kg=1e6,
         relative_deviation=0.0,
         within_tolerance=True,
-        message="1 × 10^6 cells/kg, on the protocol dose of 1 × 10^6 cells/kg (tolerance ±10 %)",
+        message="1 × 10⁶ cells/kg, on the protocol dose of 1 × 10⁶ cells/kg (tolerance ±10 %)",
     )
 
 
@@ -41,7 +41,7 @@ def test_check_dose_above_tolerance(study: Study) -> None:
     assert not check.within_tolerance
     assert (
         check.message
-        == "1.17 × 10^6 cells/kg, 16.7 % above the protocol dose of 1 × 10^6 cells/kg (outside the tolerance of ±10 %)"
+        == "1.17 × 10⁶ cells/kg, 16.7 % above the protocol dose of 1 × 10⁶ cells/kg (outside the tolerance of ±10 %)"
     )
 
 
@@ -50,7 +50,7 @@ def test_check_dose_slightly_above(study: Study) -> None:
     check = check_dose(study, 61.2e6, 60)
     assert check.relative_deviation == pytest.approx(0.02)
     assert check.within_tolerance
-    assert check.message == "1.02 × 10^6 cells/kg, 2.0 % above the protocol dose of 1 × 10^6 cells/kg (tolerance ±10 %)"
+    assert check.message == "1.02 × 10⁶ cells/kg, 2.0 % above the protocol dose of 1 × 10⁶ cells/kg (tolerance ±10 %)"
 
 
 def test_check_dose_below(study: Study) -> None:
@@ -59,8 +59,7 @@ def test_check_dose_below(study: Study) -> None:
     assert check.relative_deviation == pytest.approx(-0.25)
     assert not check.within_tolerance
     assert (
-        check.message
-        == "7.5 × 10^5 cells/kg, 25.0 % below the protocol dose of 1 × 10^6 cells/kg (outside the tolerance of ±10 %)"
+        check.message == "7.5 × 10⁵ cells/kg, 25.0 % below the protocol dose of 1 × 10⁶ cells/kg (outside the tolerance of ±10 %)"
     )
 
 
@@ -111,7 +110,7 @@ def test_check_dose_converts_the_protocol_dose_unit() -> None:
     check = check_dose(other, 60e9, 60)
     assert check.target_per_kg == pytest.approx(1e9)
     assert check.relative_deviation == pytest.approx(0.0, abs=1e-12)
-    assert check.message == "1 × 10^9 cells/kg, on the protocol dose of 1 × 10^9 cells/kg (tolerance ±10 %)"
+    assert check.message == "1 × 10⁹ cells/kg, on the protocol dose of 1 × 10⁹ cells/kg (tolerance ±10 %)"
 
 
 def test_check_dose_uses_the_protocol_tolerance() -> None:
@@ -131,7 +130,7 @@ def test_dose_tolerance_must_lie_between_0_and_1(tolerance: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(1e6, "1 × 10^6"), (1_166_666.7, "1.17 × 10^6"), (750_000, "7.5 × 10^5"), (999_600, "1 × 10^6"), (42, "4.2 × 10^1")],
+    [(1e6, "1 × 10⁶"), (1_166_666.7, "1.17 × 10⁶"), (750_000, "7.5 × 10⁵"), (999_600, "1 × 10⁶"), (42, "4.2 × 10¹")],
 )
 def test_format_cells(value: float, text: str) -> None:
     """Three significant digits in scientific notation, trailing zeros dropped, rounding carried into the exponent."""

@@ -7,6 +7,7 @@ reading issue #2 fixes: "above"/">" and "below"/"<" are strict.
 from __future__ import annotations
 
 import functools
+import re
 
 import pytest
 from hypothesis import assume, given
@@ -17,7 +18,7 @@ from rodnan.core.protocol import Study, load_protocol
 from rodnan.core.values import Measurement
 from rodnan.core.verdict import Verdict
 from rodnan.errors import InputError
-from tests.candidates import LUNG_ELIGIBLE
+from tests.candidates import LUNG_ELIGIBLE, NEUTRAL
 
 M = Measurement
 
@@ -57,7 +58,7 @@ def test_each_pathway_alone_makes_the_candidate_eligible(
     result = evaluate_criteria(study, {**neutral, **changes})
     assert result.verdict is ScreeningVerdict.ELIGIBLE
     assert result.qualifying_pathways == (pathway,)
-    assert "met: " + pathway in result.criterion("qualifying_pathway").reason
+    assert "met: " + result.criterion(pathway).label + " met" in result.criterion("qualifying_pathway").reason
 
 
 @pytest.mark.parametrize(
@@ -196,7 +197,7 @@ def test_missing_exclusion_item_leaves_the_verdict_incomplete_and_names_it(
     assert result.verdict is ScreeningVerdict.INCOMPLETE
     assert result.missing_items == ("hiv_positive",)
     assert result.criterion("hiv").verdict is Verdict.UNKNOWN
-    assert result.criterion("hiv").reason == "unknown: hiv_positive missing"
+    assert result.criterion("hiv").reason == "unknown: HIV seropositive missing"
 
 
 def test_missing_values_of_other_pathways_do_not_matter_once_one_qualifies(
@@ -241,13 +242,13 @@ def test_result_keeps_values_as_entered_and_converted(study: Study, neutral: dic
     assert albumin.entered == "2.3 g/dL"
     assert albumin.value == pytest.approx(23.0)
     assert albumin.display == "23 g/L"
-    assert digestive.reason == "met: albumin 23 g/L (entered 2.3 g/dL) < 25 g/L"
+    assert digestive.reason == "met: Serum albumin 23 g/L (entered 2.3 g/dL) < 25 g/L"
 
 
 def test_reason_of_a_not_met_exclusion_names_the_value(study: Study, neutral: dict[str, object]) -> None:
     """The reason says what was measured and the threshold."""
     result = evaluate_criteria(study, {**neutral, "platelets": M(80000, "/mm3")})
-    assert result.criterion("platelets_low").reason == "not met: platelets 80 10*9/L (entered 80000 /mm3), not < 80000 /mm3"
+    assert result.criterion("platelets_low").reason == "not met: Platelet count 80 × 10⁹/L (entered 80000 /mm³), not < 80000 /mm³"
 
 
 @pytest.mark.parametrize(
@@ -259,7 +260,7 @@ def test_reason_of_a_not_met_exclusion_names_the_value(study: Study, neutral: di
         ({"hiv_positive": "maybe"}, "hiv_positive", "must be yes/no"),
         ({"mrss": 20.5}, "mrss", "must be a whole number"),
         ({"mrss": 60}, "mrss", "plausible range 0 to 51"),
-        ({"platelets": 80000}, "platelets", r"plausible range 0 to 2000 10\*9/L"),
+        ({"platelets": 80000}, "platelets", "plausible range 0 to 2000 × 10⁹/L"),
     ],
 )
 def test_bad_input_names_the_item_and_rule(study: Study, facts: dict[str, object], field: str, rule: str) -> None:
@@ -304,3 +305,45 @@ def test_verdicts_do_not_depend_on_the_unit_a_value_is_entered_in(pair: tuple, f
     result_a = evaluate_criteria(study, {**LUNG_ELIGIBLE, item: M(value, unit_a)})
     result_b = evaluate_criteria(study, {**LUNG_ELIGIBLE, item: M(value * factor, unit_b)})
     assert [c.verdict for c in result_a.criteria] == [c.verdict for c in result_b.criteria]
+
+
+# --- reasons in the protocol's words (issue 15, finding 8) -------------------------------------------------------
+
+
+def _without_labels(study: Study, text: str) -> str:
+    """The text with every item and criterion label taken out (a label may hold a word that is also a code)."""
+    labels = [item.label for item in study.items] + [c.definition.label for c in study.criteria]
+    for label in sorted(labels, key=len, reverse=True):
+        text = text.replace(label, "¦")
+    return text
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [{}, NEUTRAL, LUNG_ELIGIBLE, {**LUNG_ELIGIBLE, "platelets": M(72000, "/mm3"), "hemoglobin": M(10.4, "g/dL")},
+     {"age": 45, "sex": "female", "creatinine": 400, "body_weight": 55}],
+    ids=["nothing", "neutral", "lung", "converted", "derived"],
+)  # fmt: skip
+def test_reasons_name_items_by_their_labels_never_by_their_codes(study: Study, facts: dict[str, object]) -> None:
+    """Over every criterion of the bundled protocol: each item it reads appears by its label when its value decides or
+    is missing, and no item or criterion code appears as a word of the reason (the codes stay in the result's fields)."""
+    result = evaluate_criteria(study, facts)
+    codes = [item.code for item in study.items] + [c.code for c in study.criteria]
+    for criterion, compiled in zip(result.criteria, study.criteria, strict=True):
+        rest = _without_labels(study, criterion.reason)
+        leaked = [code for code in codes if re.search(rf"(?<![\w.]){re.escape(code)}(?![\w])", rest)]
+        assert leaked == [], (criterion.code, criterion.reason)
+        if not facts:  # nothing known: every item read is named, as missing
+            for code in compiled.expression.item_codes:
+                assert f"{study.item_by_code[code].label} missing" in criterion.reason, (criterion.code, code)
+        assert criterion.item_labels == tuple(study.item_by_code[v.item].label for v in criterion.values)
+
+
+def test_a_reason_reads_as_the_protocol_writes_it(study: Study, neutral: dict[str, object]) -> None:
+    """Hand-written: the label, the value in the unit as printed, the threshold converted back to the unit entered."""
+    facts = {**neutral, "creatinine": Measurement(1.5, "mg/dL"), "mpap_echo": 55}
+    result = evaluate_criteria(study, facts)
+    # 1.5 mg/dL = 15 mg/L / 113.12 g/mol = 0.132603 mmol/L = 132.603 umol/L
+    assert result.criterion("kidney").reason == ("met: Serum creatinine 132.603 µmol/L (entered 1.5 mg/dL) > 120 µmol/L")
+    assert result.criterion("mpap_high").reason == "met: Mean pulmonary artery pressure by echocardiography 55 mmHg > 50 mmHg"
+    assert result.missing_labels == tuple(study.item_by_code[code].label for code in result.missing_items)

@@ -99,7 +99,7 @@ def test_hard_range_applies_after_conversion(study: Study) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "rule"), [("abc", "must be a number"), ("1,5", "must be a number"), ("inf", "must be a finite number")]
+    ("raw", "rule"), [("abc", "must be a number"), ("1,5", "use a decimal point: 1.5"), ("inf", "must be a finite number")]
 )
 def test_non_number_is_an_error(study: Study, raw: str, rule: str) -> None:
     """Text that is not a finite number is an error naming the item's label."""
@@ -175,7 +175,7 @@ def test_confirming_an_item_without_a_warning_changes_nothing(study: Study) -> N
 def test_soft_range_with_one_soft_bound_uses_the_hard_bound_on_the_other_side(study: Study) -> None:
     """Age has soft_max 75 and hard min 18: 80 years reads 'outside the expected range 18 to 75 a'."""
     result = check(study, "demographics", typed(age="80"))
-    assert result.warnings["age"].rule == "outside the expected range 18 to 75 a; confirm it is correct"
+    assert result.warnings["age"].rule == "outside the expected range 18 to 75 years; confirm it is correct"
     assert soft_range_rule(study.item_by_code["age"], 75) is None
     assert soft_range_rule(study.item_by_code["mrss"], 51) is None  # no soft range at all
 
@@ -499,3 +499,72 @@ def test_a_stored_value_dict_is_made_once_and_refuses_changes() -> None:
     assert isinstance(copied, ReadOnlyDict)
     assert copied == stored
     assert dict(stored) | {"raw": "9"} == {**stored, "raw": "9"}
+
+
+# --- numbers as people type them (issue 15, finding 8) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "rule"), [("10,5", "use a decimal point: 10.5"), ("0,9 mg/dL", "use a decimal point: 0.9 mg/dL")]
+)
+def test_a_decimal_comma_gets_the_way_to_write_it(study: Study, raw: str, rule: str) -> None:
+    """ "10,5" is refused, and the error shows the number written with a decimal point."""
+    issue = check(study, "organ_function", typed(creatinine=raw)).errors["creatinine"]
+    assert (issue.rule, issue.message) == (rule, f"Serum creatinine: {rule}")
+
+
+@pytest.mark.parametrize("raw", ["0.9 mg/dL", "0.9mg/dL", " 0.9 mg/dl ", "0.9 MG/DL"])
+def test_a_number_typed_with_an_accepted_unit_is_read_in_that_unit(study: Study, raw: str) -> None:
+    """Creatinine "0.9 mg/dL": 0.9 mg/dL = 9 mg/L / 113.12 g/mol = 0.0795615 mmol/L = 79.5615 µmol/L, stored exactly as
+    when 0.9 is typed and mg/dL chosen in the unit selector (the unit entered kept for the audit trail)."""
+    result = check(study, "organ_function", typed(creatinine=raw))
+    assert result.errors == {}
+    value = result.values["creatinine"]
+    assert value.value == pytest.approx(9 / 113.12 * 1000, rel=1e-12)
+    assert value.display == "79.5615 µmol/L"
+    assert (value.raw, value.unit, value.converted) == ("0.9", "mg/dL", True)
+    chosen = check(study, "organ_function", {"creatinine": ("0.9", "mg/dL")}).values["creatinine"]
+    assert value == chosen
+
+
+def test_a_unit_typed_with_the_selector_at_the_items_own_unit_wins(study: Study) -> None:
+    """The web form sends the item's own unit when the selector was left alone: the unit typed decides."""
+    value = check(study, "organ_function", {"creatinine": ("0.9 mg/dL", "umol/L")}).values["creatinine"]
+    assert value.value == pytest.approx(9 / 113.12 * 1000, rel=1e-12)
+    own = check(study, "organ_function", {"creatinine": ("70 µmol/L", "umol/L")}).values["creatinine"]
+    assert (own.raw, own.unit, own.value, own.converted) == ("70", "umol/L", 70.0, False)
+    issue = check(study, "organ_function", {"creatinine": ("0.9 mg/dL", "mmol/L")}).errors["creatinine"]
+    assert issue.rule == "the unit typed (mg/dL) differs from the unit chosen (mmol/L)"
+
+
+def test_a_unit_the_item_does_not_accept_is_named_with_those_it_does(study: Study) -> None:
+    """g/L is a mass concentration like mg/dL, but creatinine accepts µmol/L, mg/dL and mmol/L only."""
+    issue = check(study, "organ_function", typed(creatinine="0.9 g/L")).errors["creatinine"]
+    assert issue.message == "Serum creatinine: g/L is not a unit this item accepts (µmol/L, mg/dL, mmol/L)"
+    assert "creatinine" not in check(study, "organ_function", typed(creatinine="0.9 g/L")).values
+
+
+@pytest.mark.parametrize(
+    ("raw", "rule"),
+    [("abc", "must be a number"), ("mg/dL", "must be a number"),
+     ("1 000", "must be a number written without spaces or thousands separators"),
+     ("1,000.5", "must be a number written without thousands separators, with a decimal point"),
+     ("12 apples", "apples is not a unit this item accepts (µmol/L, mg/dL, mmol/L)")],
+)  # fmt: skip
+def test_garbage_in_a_number_field_says_what_is_wrong(study: Study, raw: str, rule: str) -> None:
+    """Text that is no number, or a number with words after it, is an error naming the rule."""
+    assert check(study, "organ_function", typed(creatinine=raw)).errors["creatinine"].rule == rule
+
+
+def test_an_item_without_a_printed_unit_takes_none(study: Study) -> None:
+    """The mRSS total is a score: "20 points" is refused, saying the item takes no unit."""
+    issue = check(study, "mrss", typed(mrss="20 points")).errors["mrss"]
+    assert issue.rule == "points is not a unit this item accepts (it takes no unit)"
+
+
+def test_range_errors_print_the_unit_for_people(study: Study) -> None:
+    """The hard range of 24-hour protein and of creatinine read in g/24 h and µmol/L, never in UCUM."""
+    protein = check(study, "organ_function", typed(urine_protein_24h="50")).errors["urine_protein_24h"]
+    assert protein.rule.endswith(" g/24 h")
+    creatinine = check(study, "organ_function", typed(creatinine="99999")).errors["creatinine"]
+    assert creatinine.rule.endswith(" µmol/L")

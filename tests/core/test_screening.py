@@ -102,7 +102,7 @@ def test_long_file_problems_are_reported_per_row(study: Study) -> None:
     assert rows[0]["digestive"] == "met"  # the first albumin row is used
     rules = {(i.line, i.column): i.rule for i in issues}
     assert "'albumen' is not an item of the protocol" in rules[(3, "item")]
-    assert "unit must convert to umol/L" in rules[(4, "unit")]
+    assert "unit must convert to µmol/L" in rules[(4, "unit")]
     assert "must be a number" in rules[(5, "value")]
     assert "given twice" in rules[(6, "item")]
 
@@ -175,7 +175,7 @@ def test_results_give_reasons_from_the_vectorised_truths(study: Study) -> None:
     [(screened, _)] = list(screen_csv(study, io.StringIO(text)))
     [(subject, result)] = list(results_of(study, screened))
     assert subject == "C001"
-    assert result.criterion("digestive").reason == "met: albumin 23 g/L (entered 2.3 g/dL) < 25 g/L"
+    assert result.criterion("digestive").reason == "met: Serum albumin 23 g/L (entered 2.3 g/dL) < 25 g/L"
 
 
 def _random_candidates(study: Study, n: int, seed: int) -> list[dict[str, object]]:

@@ -95,3 +95,72 @@ def test_the_registry_keeps_its_definitions_in_the_cache_folder_and_converts_the
         assert registry.from_ucum("mg/dL").to(registry.from_ucum("g/L")).magnitude == pytest.approx(0.01)
         assert registry.from_ucum("10*9/L").to(registry.from_ucum("/uL")).magnitude == pytest.approx(1000.0)
     assert any(folder.glob("*.pickle"))
+
+
+# --- units for people (issue 15, finding 8) ---------------------------------------------------------------------
+
+PRINTED = {
+    "%": "%", "/mm3": "/mm³", "/uL": "/µL", "1": "", "10*3/uL": "× 10³/µL", "10*6/L": "× 10⁶/L", "10*9/L": "× 10⁹/L",
+    "L": "L", "L/h": "L/h", "[IU]/mL": "IU/mL", "[arb'U]/mL": "arb. U/mL", "[in_i]": "in", "[lb_av]": "lb", "a": "years",
+    "cm": "cm", "d": "days", "g": "g", "g/(24.h)": "g/24 h", "g/L": "g/L", "g/d": "g/d", "g/dL": "g/dL", "kPa": "kPa",
+    "kg": "kg", "m": "m", "mL": "mL", "mL/min": "mL/min", "mL/min/mm[Hg]": "mL/min/mmHg", "mL/s": "mL/s",
+    "mg/(24.h)": "mg/24 h", "mg/L": "mg/L", "mg/d": "mg/d", "mg/dL": "mg/dL", "mm": "mm", "mm/h": "mm/h",
+    "mm[Hg]": "mmHg", "mmol/L": "mmol/L", "mo": "months", "umol/L": "µmol/L", "wk": "weeks", "{cells}": "cells",
+    "{cells}/kg": "cells/kg", "{score}": "",
+}  # fmt: skip
+"""Every unit the bundled protocol uses (items' units, accepted units, the dose), as a lab report prints it."""
+
+
+def _protocol_units() -> set[str]:
+    from rodnan.core.protocol import load_protocol
+
+    study = load_protocol()
+    used = {unit for item in study.items for unit in (item.unit, *item.accepted_units) if unit}
+    return used | {study.intervention.dose.unit}
+
+
+def test_every_unit_of_the_bundled_protocol_is_printed_for_people() -> None:
+    """The list above covers the protocol, and each unit prints as written there by hand."""
+    used = _protocol_units()
+    assert used <= set(PRINTED), sorted(used - set(PRINTED))
+    assert {unit: units.display_unit(unit) for unit in used} == {unit: PRINTED[unit] for unit in used}
+
+
+@pytest.mark.parametrize(
+    ("ucum", "printed"),
+    [("10*6{cells}/kg", "× 10⁶ cells/kg"), ("10*6/kg", "× 10⁶/kg"), ("10^12/L", "× 10¹²/L"), ("ug/L", "µg/L"),
+     ("mL/min/{1.73_m2}", "mL/min/1.73 m²"), ("mL/(min.kg)", "mL/(min·kg)"), ("Cel", "°C"), ("s-1", "s⁻¹"),
+     ("[iU]/L", "IU/L"), (None, ""), ("", ""), ("{ratio}", "ratio")],
+)  # fmt: skip
+def test_display_unit_rules_beyond_the_protocol(ucum: str | None, printed: str) -> None:
+    """The rules, not a table: powers of ten, annotations, micro, products and exponents in units the protocol lacks."""
+    assert units.display_unit(ucum) == printed
+
+
+def test_display_unit_is_idempotent_and_keys_match() -> None:
+    """Printing a printed unit changes nothing; a unit and its printed form, and its usual spellings, match as typed."""
+    for unit in PRINTED:
+        shown = units.display_unit(unit)
+        assert units.display_unit(shown) == shown
+        assert units.unit_key(shown) == units.unit_key(unit)
+    for typed, ucum in [("µmol/l", "umol/L"), ("μmol/L", "umol/L"), ("x10^9/L", "10*9/L"), ("g/24h", "g/(24.h)"),
+                        ("mmHg", "mm[Hg]"), ("MG/DL", "mg/dL"), ("/mm3", "/mm3")]:  # fmt: skip
+        assert units.unit_key(typed) == units.unit_key(ucum), typed
+
+
+def test_units_of_one_item_have_distinct_keys() -> None:
+    """A unit typed after a number must name one of the item's units, never two."""
+    from rodnan.core.protocol import load_protocol
+
+    for item in load_protocol().items:
+        offered = [u for u in (item.unit, *item.accepted_units) if u]
+        keys = [units.unit_key(u) for u in offered]
+        assert len(set(keys)) == len(keys), (item.code, offered)
+
+
+def test_format_quantity_prints_the_unit_for_people() -> None:
+    """70 umol/L reads 70 µmol/L; a score has no unit."""
+    assert units.format_quantity(70, "umol/L") == "70 µmol/L"
+    assert units.format_quantity(72, "10*9/L") == "72 × 10⁹/L"
+    assert units.format_quantity(0.5, "g/(24.h)") == "0.5 g/24 h"
+    assert units.format_quantity(28, "{score}") == "28"

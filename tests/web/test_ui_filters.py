@@ -11,7 +11,7 @@ from tests.candidates import LUNG_ELIGIBLE
 
 @pytest.mark.parametrize(
     ("code", "printed"),
-    [("10*9/L", "×10⁹/L"), ("mm[Hg]", "mmHg"), ("g/(24.h)", "g/24 h"), ("umol/L", "µmol/L"), ("{score}", ""), ("a", "years"),
+    [("10*9/L", "× 10⁹/L"), ("mm[Hg]", "mmHg"), ("g/(24.h)", "g/24 h"), ("umol/L", "µmol/L"), ("{score}", ""), ("a", "years"),
      ("{cells}/kg", "cells/kg"), ("[lb_av]", "lb"), ("g/L", "g/L"), ("{ratio}", "ratio"), ("ug/dL", "µg/dL"), ("", "")],
 )  # fmt: skip
 def test_unit_label_prints_ucum_codes_for_people(code: str, printed: str) -> None:

@@ -132,12 +132,14 @@ def _write_csv(study: Study, source: Path, stream: IO[str], issues: list[InputIs
 
 
 def result_json(subject_id: str, result: ScreeningResult, issues: list[InputIssue]) -> dict[str, object]:
-    """One candidate's screening as a JSON-ready object."""
+    """One candidate's screening as a JSON-ready object: codes for machines (``code``, ``item``, ``missing_items``) with
+    the protocol's labels beside them (``label``, ``missing_item_labels``); ``reason`` and ``display`` are for people."""
     return {
         "subject_id": subject_id,
         "verdict": result.verdict.value,
         "qualifying_pathways": list(result.qualifying_pathways),
         "missing_items": list(result.missing_items),
+        "missing_item_labels": list(result.missing_labels),
         "criteria": [
             {
                 "code": c.code,
@@ -146,8 +148,14 @@ def result_json(subject_id: str, result: ScreeningResult, issues: list[InputIssu
                 "verdict": c.verdict.value,
                 "reason": c.reason,
                 "values": [
-                    {"item": v.item, "entered": v.entered or None, "value": _rounded(v.value), "display": v.display}
-                    for v in c.values
+                    {
+                        "item": v.item,
+                        "label": label,
+                        "entered": v.entered or None,
+                        "value": _rounded(v.value),
+                        "display": v.display,
+                    }
+                    for v, label in zip(c.values, c.item_labels or [v.item for v in c.values], strict=True)
                 ],
             }
             for c in result.criteria
@@ -216,9 +224,9 @@ def _why(result: ScreeningResult) -> str:
         deciding = [c for c in result.criteria if c.kind != "pathway" and c.verdict is Verdict.UNKNOWN]
     else:
         deciding = [c for c in result.criteria if c.kind == "pathway" and c.verdict is Verdict.MET]
-    lines = [f"{c.code}: {c.reason}" for c in deciding]
+    lines = [f"{c.label}: {c.reason}" for c in deciding]
     if result.missing_items:
-        lines.append("missing: " + ", ".join(result.missing_items))
+        lines.append("missing: " + ", ".join(result.missing_labels or result.missing_items))
     return "\n".join(lines)
 
 

@@ -37,8 +37,8 @@ class DoseCheck:
         target_per_kg: the protocol dose, cells per kg.
         relative_deviation: (cells_per_kg - target_per_kg) / target_per_kg; positive above the dose.
         within_tolerance: True when |relative_deviation| is at most the protocol's tolerance.
-        message: the result for people, e.g. "1.02 × 10^6 cells/kg, 2.0 % above the protocol dose of
-            1 × 10^6 cells/kg (tolerance ±10 %)".
+        message: the result for people, e.g. "1.02 × 10⁶ cells/kg, 2.0 % above the protocol dose of
+            1 × 10⁶ cells/kg (tolerance ±10 %)".
     """
 
     cells_administered: float
@@ -51,10 +51,11 @@ class DoseCheck:
 
 
 def format_cells(value: float) -> str:
-    """A cell count in scientific notation with up to three significant digits: 1166666.7 -> '1.17 × 10^6'."""
+    """A cell count in scientific notation with up to three significant digits: 1166666.7 -> '1.17 × 10⁶' (the power of
+    ten written as :func:`rodnan.core.units.display_unit` writes one)."""
     mantissa, exponent = f"{value:.2e}".split("e")
     mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"{mantissa} × 10^{int(exponent)}"
+    return f"{mantissa} {units.display_unit(f'10*{int(exponent)}')}"
 
 
 def _positive(field: str, value: float) -> float:
@@ -95,5 +96,6 @@ def check_dose(study: Study, cells_administered: float, weight_kg: float) -> Dos
         where = f"{percent:.1f} % {'above' if deviation > 0 else 'below'} the protocol dose"
     shown_tolerance = f"±{tolerance * 100:g} %"
     verdict = f"tolerance {shown_tolerance}" if within else f"outside the tolerance of {shown_tolerance}"
-    message = f"{format_cells(per_kg)} cells/kg, {where} of {format_cells(target)} cells/kg ({verdict})"
+    per = units.display_unit(DOSE_UNIT)
+    message = f"{format_cells(per_kg)} {per}, {where} of {format_cells(target)} {per} ({verdict})"
     return DoseCheck(cells, weight, per_kg, target, deviation, within, message)

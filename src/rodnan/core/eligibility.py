@@ -12,13 +12,15 @@ Bulk screening of many candidates at once is :mod:`rodnan.core.screening`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from rodnan.core import instruments
 from rodnan.core.derivation import derive_items
 from rodnan.core.expr.evaluate import Describe
-from rodnan.core.protocol.model import CompiledCriterion, CriterionKind, Study
+from rodnan.core.protocol.model import CompiledCriterion, CriterionKind, DerivedItemDef, Study
+from rodnan.core.units import display_unit
 from rodnan.core.values import ItemValue, display_value, normalize_value
 from rodnan.core.verdict import Truth, Verdict
 from rodnan.errors import InputError
@@ -42,6 +44,8 @@ class CriterionResult:
     verdict: Verdict
     reason: str
     values: tuple[ItemValue, ...]
+    item_labels: tuple[str, ...] = ()
+    """The labels of the items in :attr:`values`, in the same order."""
 
     @property
     def missing_items(self) -> tuple[str, ...]:
@@ -57,6 +61,8 @@ class ScreeningResult:
     criteria: tuple[CriterionResult, ...]
     qualifying_pathways: tuple[str, ...]
     missing_items: tuple[str, ...]
+    missing_labels: tuple[str, ...] = ()
+    """The labels of :attr:`missing_items`, in the same order (for people; the codes are for machines)."""
 
     def criterion(self, code: str) -> CriterionResult:
         """The result of one criterion (or pathway) by code."""
@@ -122,15 +128,20 @@ def build_screening_result(
     """
     floats = {code: v.value for code, v in values.items()}
 
+    criterion_labels = {criterion.code: criterion.definition.label for criterion in study.criteria}
+
     def describe(code: str) -> str:
+        item = study.item_by_code.get(code)
+        if item is None:  # a named criterion (a pathway) referred to by another
+            return criterion_labels.get(code, code)
         value = values.get(code)
         if value is None or value.is_missing:
-            return f"{code} missing" + (f" ({value.derived_by})" if value is not None and value.derived_by else "")
-        item = study.item_by_code[code]
-        shown = f"{code} {value.display}" if item.is_numeric else f"{code}: {value.display}"
+            why = value.derived_by if value is not None else None
+            return f"{item.label} missing" + (f" ({_not_derived(study, code, values, why)})" if why else "")
+        shown = f"{item.label} {value.display}" if item.is_numeric else f"{item.label}: {value.display}"
         if value.derived_by is not None:
-            return f"{shown} (derived: {value.derived_by})"
-        return f"{shown} (entered {value.entered})" if value.converted else shown
+            return f"{shown} ({_derived(study, code, value.derived_by)})"
+        return f"{shown} (entered {entered_for_people(value.entered)})" if value.converted else shown
 
     results = []
     by_kind: dict[str, list[Truth]] = {"pathway": [], "inclusion": [], "exclusion": []}
@@ -145,7 +156,46 @@ def build_screening_result(
         wanted = {code for r in unknown for code in r.missing_items}
         missing = list(study.in_item_order(wanted))
     pathways = tuple(r.code for r in results if r.kind == "pathway" and r.verdict == Verdict.MET)
-    return ScreeningResult(verdict, tuple(results), pathways, tuple(missing))
+    labels = tuple(study.item_by_code[code].label for code in missing)
+    return ScreeningResult(verdict, tuple(results), pathways, tuple(missing), labels)
+
+
+def _derivation_of(study: Study, code: str) -> DerivedItemDef | None:
+    return next((d for d in study.derived_items if code in d.outputs.values()), None)
+
+
+def _labels(study: Study, codes: Sequence[str]) -> str:
+    labels = [study.item_by_code[code].label for code in codes]
+    return ", ".join(labels) if len(labels) <= 6 else f"{labels[0]} … {labels[-1]} ({len(labels)} items)"
+
+
+def _derived(study: Study, code: str, derived_by: str) -> str:
+    """How a derived value was computed, in the protocol's words ("computed by Creatinine clearance, Cockcroft-Gault
+    (mL/min) from Age, Body weight, Serum creatinine, Sex")."""
+    definition = _derivation_of(study, code)
+    if definition is None:
+        return f"derived: {derived_by}"
+    title = instruments.REGISTRY[definition.instrument].title
+    return f"computed by {title} from {_labels(study, list(definition.inputs.values()))}"
+
+
+def _not_derived(study: Study, code: str, values: Mapping[str, ItemValue], derived_by: str) -> str:
+    """Why a derived item could not be computed, naming the missing inputs by their labels."""
+    definition = _derivation_of(study, code)
+    if definition is None:
+        return derived_by
+    sources = [*definition.option_items.values(), *definition.inputs.values()]
+    missing = [c for c in sources if c not in values or values[c].is_missing]
+    title = instruments.REGISTRY[definition.instrument].title
+    if missing:
+        return f"cannot be computed by {title}: {_labels(study, missing)} missing"
+    return f"cannot be computed by {title} from the values given"
+
+
+def entered_for_people(entered: str) -> str:
+    """A value as entered ("72000 /mm3", number then UCUM unit) with its unit as people read it ("72000 /mm³")."""
+    number, _, unit = entered.partition(" ")
+    return f"{number} {display_unit(unit)}".rstrip() if unit else number
 
 
 def _criterion_result(
@@ -162,4 +212,5 @@ def _criterion_result(
     )
     because = criterion.expression.explain(floats, describe)
     reason = f"{truth.verdict.value.replace('_', ' ')}: {because}"
-    return CriterionResult(criterion.code, criterion.kind, criterion.definition.label, truth.verdict, reason, used)
+    labels = tuple(study.item_by_code[value.item].label for value in used)
+    return CriterionResult(criterion.code, criterion.kind, criterion.definition.label, truth.verdict, reason, used, labels)

@@ -86,8 +86,8 @@ class EnteredValue:
     Attributes:
         item: the item code.
         type: the item's type (number, integer, boolean, choice, text, date, partial_date).
-        raw: the text as typed.
-        unit: the unit as typed, or None for the item's own unit.
+        raw: the text as typed (for a number typed with its unit, "0.9 mg/dL", the number: "0.9").
+        unit: the unit chosen or typed after the number ("mg/dL"), or None for the item's own unit.
         value: a float in the item's unit for number and integer items, 1.0/0.0 for yes/no, the
             choice code for a choice, the stripped text for text, the ISO date for a date, the ISO
             date at its precision for a partial date ("2019", "2019-03", "2019-03-14").
@@ -271,7 +271,59 @@ def _check_coded(item: ItemDef, raw: str, unit: str | None) -> tuple[EnteredValu
     return cached[1]
 
 
+_NUMBER_THEN_REST = re.compile(r"^\s*([+-]?(?:\d[\d,.]*|[.,]\d[\d,.]*)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
+
+
+def read_typed_number(item: ItemDef, raw: str, unit: str | None = None) -> tuple[str, str | None]:
+    """Split a number typed into a number field from a unit typed after it, and catch a decimal comma.
+
+    "10,5" is refused with the way to write it ("use a decimal point: 10.5"). "0.9 mg/dL" is read as 0.9 in mg/dL
+    when mg/dL is one of the units the item accepts (its own or an ``accepted_units`` one, matched as people write
+    them: "mmHg", "µmol/L", "umol/l", "x10^9/L", "g/24h"), exactly as if mg/dL had been chosen in the unit selector;
+    a unit the item does not accept is refused, naming the units it does.
+
+    Args:
+        item: a number or integer item.
+        raw: the text typed.
+        unit: the unit chosen beside the field (None or the item's own unit: none chosen).
+
+    Returns:
+        (the number as typed, the UCUM unit typed, so that the audit trail shows it): ``raw`` and ``unit`` unchanged
+        when no unit was typed.
+
+    Raises:
+        InputError: a decimal comma, a unit the item does not accept, a unit typed that differs from another one chosen.
+    """
+    match = _NUMBER_THEN_REST.match(raw)
+    if match is None:
+        return raw, unit  # not a number at all: normalize_value says "must be a number"
+    number, rest = match.groups()
+    if "," in number:
+        plain = number.replace(",", ".") if "." not in number and number.count(",") == 1 else None
+        if plain is None:
+            raise InputError(item.code, "must be a number written without thousands separators, with a decimal point", raw)
+        raise InputError(item.code, f"use a decimal point: {plain}{' ' + rest if rest else ''}", raw)
+    if not rest:
+        return raw, unit
+    if rest.replace(" ", "").isdigit():
+        raise InputError(item.code, "must be a number written without spaces or thousands separators", raw)
+    accepted = [item.unit or "", *[u for u in item.accepted_units if u != item.unit]]
+    wanted = units.unit_key(rest)
+    found = [u for u in accepted if u == rest.strip()] or [u for u in accepted if units.unit_key(u) == wanted and wanted]
+    if len(found) != 1:
+        shown = ", ".join(units.display_unit(u) for u in accepted if units.display_unit(u))
+        rule = f"{rest} is not a unit this item accepts" + (f" ({shown})" if shown else " (it takes no unit)")
+        raise InputError(item.code, rule, raw)
+    typed = found[0]
+    if unit is not None and unit not in (item.unit, typed):
+        rule = f"the unit typed ({units.display_unit(typed)}) differs from the unit chosen ({units.display_unit(unit)})"
+        raise InputError(item.code, rule, raw)
+    return number, typed
+
+
 def _check_coded_once(item: ItemDef, raw: str, unit: str | None) -> tuple[EnteredValue, ItemValue]:
+    if item.is_numeric:
+        raw, unit = read_typed_number(item, raw, unit)
     normalized = normalize_value(item, raw, unit)
     assert normalized.value is not None  # the raw text is not blank
     value: float | str = normalized.value

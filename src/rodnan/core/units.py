@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -123,8 +124,97 @@ def convert(value: float, from_unit: str, to_unit: str, molar_mass_g_per_mol: fl
 
 
 def format_quantity(value: float, unit: str | None) -> str:
-    """A value with its unit for people: six significant digits; a pure number or ``{score}`` shows no unit."""
+    """A value with its unit for people: six significant digits and the unit as :func:`display_unit` prints it
+    (``70 µmol/L``, ``72 × 10⁹/L``); a pure number or ``{score}`` shows no unit."""
     shown = f"{value:.6g}"
-    if unit is None or unit.strip() == "1" or (unit.startswith("{") and unit.endswith("}")):
+    printed = display_unit(unit)
+    if not printed:
         return shown
-    return f"{shown} {unit}"
+    return f"{shown} {printed}"
+
+
+# --- units for people ---------------------------------------------------------------------------------------------
+
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_WHOLE_UNIT_WORDS = {"a": "years", "mo": "months", "wk": "weeks", "d": "days"}
+"""A time unit that is the whole unit reads as a word ("14 months"); inside a compound it keeps its symbol (g/d)."""
+_ATOM_WORDS = {"iU": "IU", "arb'U": "arb. U", "Cel": "°C"}
+"""UCUM atoms whose printed symbol is not the code without its brackets (others: ``[in_i]`` -> ``in``)."""
+_ONLY_ANNOTATION = re.compile(r"^\{([^{}]*)\}$")
+_PURE_NUMBER_ANNOTATIONS = frozenset({"score", "points"})
+"""Annotations that mark a pure number: shown as nothing ("mRSS 28", not "28 score")."""
+_POWER_OF_TEN = re.compile(r"10[*^](-?\d+)")
+_BRACKETED = re.compile(r"\[([^\[\]]*)\]")
+_ANNOTATION = re.compile(r"\{([^{}]*)\}")
+_MICRO = re.compile(r"(?<![A-Za-zµ])u(?=(?:g|L|l|mol|m|s|kat|eq|IU|U)(?![A-Za-z]))")
+_CEL = re.compile(r"(?<![A-Za-z])Cel(?![A-Za-z])")
+_NUMBER_TIMES_UNIT = re.compile(r"(?<=\d)\.(?=[A-Za-zµ])")
+_UNIT_TIMES_UNIT = re.compile(r"(?<=[A-Za-zµ])\.(?=[A-Za-zµ])")
+_PARENTHESISED_NUMBER = re.compile(r"\((\d[\d.]* [^()]*)\)")
+_EXPONENT = re.compile(r"(?<=[A-Za-zµ])(-?\d+)(?![\d.])")
+
+
+def _power_of_ten(match: re.Match[str]) -> str:
+    end = match.end()
+    rest = match.string[end : end + 1]
+    return "× 10" + match[1].translate(_SUPERSCRIPT) + (" " if rest and rest not in "/)" else "")
+
+
+def _bracketed_atom(match: re.Match[str]) -> str:
+    atom = match[1]
+    if atom in _ATOM_WORDS:
+        return _ATOM_WORDS[atom]
+    return atom.split("_", 1)[0].replace("'", "")
+
+
+@lru_cache(maxsize=512)
+def display_unit(ucum: str | None) -> str:
+    """A UCUM unit as people read it on a lab report, derived by rules (the unit stored and converted stays UCUM).
+
+    The rules, applied in this order (docs/decisions/0017-plain-language-and-units.md):
+
+    1. no unit, the unity ``1`` or a unit that is only a pure-number annotation (``{score}``) shows nothing; a unit
+       that is only another annotation shows its text (``{cells}`` -> ``cells``);
+    2. a time unit that is the whole unit reads as a word: ``a`` years, ``mo`` months, ``wk`` weeks, ``d`` days;
+    3. a power of ten ``10*9`` or ``10^9`` becomes ``× 10⁹`` (a space before the unit it multiplies);
+    4. an annotation inside a unit keeps its text (``{cells}/kg`` -> ``cells/kg``; ``_`` reads as a space);
+    5. a bracketed atom loses its brackets and its ``_`` qualifier (``mm[Hg]`` -> ``mmHg``, ``[in_i]`` -> ``in``;
+       ``[iU]`` -> ``IU``, ``[arb'U]`` -> ``arb. U``); ``Cel`` -> ``°C``;
+    6. the prefix ``u`` is the micro sign (``umol/L`` -> ``µmol/L``, ``/uL`` -> ``/µL``);
+    7. a number times a unit is written with a space and without its parentheses (``g/(24.h)`` -> ``g/24 h``); a
+       product of units with a middle dot (``mL/(min.kg)`` -> ``mL/(min·kg)``);
+    8. an exponent after a unit is a superscript (``/mm3`` -> ``/mm³``, ``m2`` -> ``m²``).
+
+    Applied to its own result it changes nothing.
+
+    Args:
+        ucum: the UCUM unit (or None).
+
+    Returns:
+        The unit for people ("" when it shows nothing).
+    """
+    text = (ucum or "").strip()
+    if text in ("", "1"):
+        return ""
+    annotation = _ONLY_ANNOTATION.match(text)
+    if annotation is not None:
+        return "" if annotation[1].lower() in _PURE_NUMBER_ANNOTATIONS else annotation[1].replace("_", " ")
+    if text in _WHOLE_UNIT_WORDS:
+        return _WHOLE_UNIT_WORDS[text]
+    text = _POWER_OF_TEN.sub(_power_of_ten, text)
+    text = _ANNOTATION.sub(lambda m: m[1].replace("_", " "), text)
+    text = _BRACKETED.sub(_bracketed_atom, text)
+    text = _CEL.sub("°C", text)
+    text = _MICRO.sub("µ", text)
+    text = _NUMBER_TIMES_UNIT.sub(" ", text)
+    text = _UNIT_TIMES_UNIT.sub("·", text)
+    text = _PARENTHESISED_NUMBER.sub(r"\1", text)
+    return _EXPONENT.sub(lambda m: m[1].translate(_SUPERSCRIPT), text)
+
+
+def unit_key(text: str) -> str:
+    """A unit as typed, reduced for matching against an item's units: its display form without blanks, ``×``, ``·``
+    or a leading ``x``, in lower case, the Greek mu read as the micro sign ("x10^9/l" and "10*9/L" give one key)."""
+    shown = display_unit(text.strip().replace("μ", "µ"))
+    shown = re.sub(r"^[xX](?=\s*10|\s*×)", "", shown)
+    return re.sub(r"[\s×·*]", "", shown).lower()

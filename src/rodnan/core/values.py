@@ -77,7 +77,7 @@ def unit_factor(item: ItemDef, unit: str | None) -> float:
     try:
         return units.conversion_factor(unit, item.unit, item.molar_mass_g_per_mol)
     except UnitError as exc:
-        raise InputError(item.code, f"unit must convert to {item.unit} ({exc.rule})", unit) from None
+        raise InputError(item.code, f"unit must convert to {units.display_unit(item.unit)} ({exc.rule})", unit) from None
 
 
 def format_number(value: float) -> str:
@@ -105,7 +105,9 @@ def check_range(item: ItemDef, value: float) -> None:
         low = "-inf" if bounds.min is None else format_number(bounds.min)
         high = "inf" if bounds.max is None else format_number(bounds.max)
         raise InputError(
-            item.code, f"must be within the plausible range {low} to {high} {item.unit}", units.format_quantity(value, item.unit)
+            item.code,
+            f"must be within the plausible range {low} to {units.format_quantity(float(high), item.unit)}",
+            units.format_quantity(value, item.unit),
         )
 
 

@@ -280,3 +280,17 @@ def test_analysis_of_nobody_infused_is_an_input_error(study: Study, data20: Tria
     empty = TrialData(study, subjects, data20.values, data20.adverse_events, "test")
     with pytest.raises(InputError, match="no subject has an infusion date"):
         analyse_trial(empty)
+
+
+@pytest.mark.parametrize(
+    ("param", "split"),
+    [("24-hour urinary protein (g/(24.h))", ("24-hour urinary protein", "g/24 h")), ("mRSS ({score})", ("mRSS", "")),
+     ("Serum creatinine (umol/L)", ("Serum creatinine", "µmol/L")), ("Platelet count (10*9/L)", ("Platelet count", "× 10⁹/L")),
+     ("DLCO (single breath) (mL/min/mm[Hg])", ("DLCO (single breath)", "mL/min/mmHg")), ("Age (a)", ("Age", "years"))],
+)  # fmt: skip
+def test_outcome_units_are_printed_by_the_core_formatter(param: str, split: tuple[str, str]) -> None:
+    """A change outcome's PARAM "label (UCUM)" gives its label and the unit as :func:`rodnan.core.units.display_unit`
+    prints it (the report has no unit formatter of its own)."""
+    from rodnan.core.analysis.pipeline import _split_label
+
+    assert _split_label(param) == split

@@ -118,7 +118,7 @@ def test_eligibility_preview_returns_the_checklist(inv_client, site, investigato
     assert "Eligible · qualifying pathway: Lung involvement" in page
     pregnant = text(inv_client.post(f"/forms/{record.pk}/eligibility/", posted({**LUNG_ELIGIBLE, "pregnant": True})))
     assert "Not eligible" in pregnant
-    assert "Pregnancy met met: pregnant: yes" in pregnant
+    assert "Pregnancy met met: Pregnant: yes" in pregnant
     incomplete = text(inv_client.post(f"/forms/{record.pk}/eligibility/", posted({"dlco_pct_pred": 60})))
     assert "Incomplete" in incomplete
     record.refresh_from_db()

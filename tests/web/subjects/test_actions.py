@@ -211,7 +211,7 @@ def test_infusion_dose_off_target_needs_confirmation(site, investigator):
     assert subject.status == "in_follow_up"
     transition = f.audit_since(start)[0]
     assert transition.action == "subject.infuse"
-    assert transition.reason.startswith("1.5 × 10^6 cells/kg, 50.0 % above the protocol dose")
+    assert transition.reason.startswith("1.5 × 10⁶ cells/kg, 50.0 % above the protocol dose")
 
 
 def test_infusion_refuses_missing_items_and_a_date_before_enrolment(site, investigator):

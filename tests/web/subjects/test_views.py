@@ -63,7 +63,7 @@ def test_subject_page_shows_eligibility_while_screening(inv_client, site, invest
     subject = f.screened_subject(investigator, site)
     page = text(inv_client.get(f"/subjects/{subject.pk}/"))
     assert "Eligible · qualifying pathway: Lung involvement" in page
-    assert "Lung involvement met met: dlco_pct_pred 60 % < 70 %" in page
+    assert "Lung involvement met met: DLCO, % predicted 60 % < 70 %" in page
     assert "Pregnancy not met" in page
     assert "NJDT-S0001" in page
     subject = f.enrolled_subject(investigator, site)
@@ -91,7 +91,7 @@ def test_transitions_through_the_views(inv_client, site, investigator):
                        "infusion_weight": 60, "cells_administered": 90000000}, version="3")  # fmt: skip
     response = inv_client.post(f"{url}/infuse/", infusion)
     assert response.status_code == 422
-    assert "1.5 × 10^6 cells/kg, 50.0 % above the protocol dose" in text(response)
+    assert "1.5 × 10⁶ cells/kg, 50.0 % above the protocol dose" in text(response)
     assert 'name="confirm" value="cells_administered"' in response.content.decode()
     subject.refresh_from_db()
     assert subject.status == "enrolled"
@@ -100,7 +100,7 @@ def test_transitions_through_the_views(inv_client, site, investigator):
     subject.refresh_from_db()
     assert (subject.status, subject.infusion_date) == ("in_follow_up", f.days_ago(10))
     assert Visit.objects.filter(subject=subject).count() == 14  # SCR, D0, M1..M12
-    assert "1.5 × 10^6 cells/kg" in text(inv_client.get(f"{url}/"))  # the dose on the subject page
+    assert "1.5 × 10⁶ cells/kg" in text(inv_client.get(f"{url}/"))  # the dose on the subject page
 
 
 def test_transition_views_refuse_what_the_state_machine_forbids(inv_client, site, investigator):

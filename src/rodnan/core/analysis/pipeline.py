@@ -67,6 +67,7 @@ from rodnan.core.analysis.survival import ConfType, KaplanMeierResult, fit_kapla
 from rodnan.core.endpoints import EndpointsResult, evaluate_endpoints
 from rodnan.core.protocol.model import AnalysisDef, CoxCovariateDef, Study
 from rodnan.core.trialdata import TrialData
+from rodnan.core.units import display_unit
 from rodnan.core.workers import default_workers, share_work
 from rodnan.errors import InputError
 
@@ -475,13 +476,12 @@ def _change(
 
 
 def _split_label(param: str) -> tuple[str, str]:
-    """PARAM "Label (unit)" -> ("Label", "unit"); UCUM annotations such as {score} become ""."""
+    """PARAM "Label (UCUM unit)" -> ("Label", the unit as people read it: :func:`rodnan.core.units.display_unit`)."""
     if param.endswith(")") and " (" in param:
         label, unit = param[:-1].rsplit(" (", 1)
     else:
         label, unit = param, ""
-    unit = "" if unit.startswith("{") else unit.replace("mm[Hg]", "mmHg").replace("umol", "µmol").replace("/(24.h)", "/24 h")
-    return label, unit.replace("/uL", "/µL")
+    return label, display_unit(unit)
 
 
 def _mixed_model(long: pd.DataFrame) -> tuple[MixedModelResult | None, str]:

@@ -38,6 +38,7 @@ Facts = Mapping[str, float | None]
 Columns = Mapping[str, npt.NDArray[np.float64]]
 TruthArray = npt.NDArray[np.int8]
 Describe = Callable[[str], str]
+"""Text for an item code, or for the name of a named expression (a pathway), in an explanation."""
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 _OP_WORDS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "=", "!=": "!="}
@@ -264,7 +265,7 @@ class _Junction(Expr):
 
 @dataclass(frozen=True)
 class _Ref(Expr):
-    """A reference to a named expression (a pathway), shown by name in explanations."""
+    """A reference to a named expression (a pathway), shown in explanations as ``describe`` shows its name."""
 
     name: str
     target: Expr
@@ -280,7 +281,7 @@ class _Ref(Expr):
 
     def explain(self, facts: Facts, describe: Describe) -> str:
         word = {Truth.TRUE: "met", Truth.FALSE: "not met", Truth.UNKNOWN: "unknown"}[self.truth(facts)]
-        return f"{self.name} {word} ({self.target.explain(facts, describe)})"
+        return f"{describe(self.name)} {word} ({self.target.explain(facts, describe)})"
 
 
 @dataclass(frozen=True)

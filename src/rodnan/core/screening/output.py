@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rodnan.core import units
 from rodnan.core.derivation import derive_items, describe_derivation
 from rodnan.core.eligibility import ScreeningResult, build_screening_result
 from rodnan.core.protocol.model import Study
@@ -76,6 +75,13 @@ def _csv_quote(text: str) -> str:
     return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\r\n') else text
 
 
+def _as_entered(value: float, unit: str) -> str:
+    """A number as entered with its UCUM unit ("72000 /mm3", as :func:`rodnan.core.values.normalize_value` writes it;
+    the reasons print the unit for people); a pure number or an annotation such as ``{score}`` has none."""
+    shown = f"{value:.6g}"
+    return shown if unit in ("", "1") or (unit.startswith("{") and unit.endswith("}")) else f"{shown} {unit}"
+
+
 def results_of(study: Study, screened: ScreenedBatch) -> Iterator[tuple[str, ScreeningResult]]:
     """Full per-candidate results with reasons (for JSON and table output; one row at a time).
 
@@ -98,7 +104,7 @@ def results_of(study: Study, screened: ScreenedBatch) -> Iterator[tuple[str, Scr
             factor_i = float(factor if isinstance(factor, float) else factor[i])
             unit = batch.units.get(code, item.unit or "")
             unit_i = str(unit if isinstance(unit, str) else unit[i])
-            entered = units.format_quantity(value / factor_i, unit_i) if item.is_numeric else display_value(item, value)
+            entered = _as_entered(value / factor_i, unit_i) if item.is_numeric else display_value(item, value)
             values[code] = ItemValue(code, value, entered, display_value(item, value), item.is_numeric and unit_i != item.unit)
         truths = {code: Truth(int(array[i])) for code, array in screened.truths.items()}
         values = derive_items(study, values)  # only words why the rest could not be derived

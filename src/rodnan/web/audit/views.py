@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from rodnan.core.units import display_unit
 from rodnan.web.accounts.access import can, sites_with
 from rodnan.web.accounts.models import Membership
 from rodnan.web.accounts.roles import Permission
@@ -28,10 +29,14 @@ def _order(request: HttpRequest) -> str:
 
 
 def shown_value(value: Any) -> str:
-    """An item's old or new value as the audit page shows it: a form value as entered with its unit, else its text."""
+    """An item's old or new value as the audit page shows it: a form value as entered with its unit (printed by
+    :func:`rodnan.core.units.display_unit`: "70 µmol/L"), else its text."""
     if isinstance(value, dict):
         from rodnan.web.crfs.actions import shown
 
+        raw, unit = value.get("raw"), value.get("unit")
+        if isinstance(raw, str) and isinstance(unit, str) and unit:
+            return f"{raw} {display_unit(unit)}".rstrip()
         return shown(value)
     if value is None:
         return ""
