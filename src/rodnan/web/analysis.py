@@ -69,12 +69,12 @@ def value_rows(records: Iterable[FormRecord], labels: dict[int, str]) -> list[tu
             continue
         for code, data in (record.values or {}).items():
             key = (subject, visit.code, code)
-            if key in seen:  # an item two forms of a visit share is one value (the first form's)
+            if key in seen:  # an item two forms of a visit share is one value (the first form's value)
                 continue
-            seen.add(key)
             value = EnteredValue.from_json(data)
             if value.missing:  # a missing-data code is missing for the analysis (NaN), never a code in a number column
                 continue
+            seen.add(key)
             rows.append((subject, visit.code, code, value.raw, value.unit or "", _iso(visit.done_on)))
     return rows
 

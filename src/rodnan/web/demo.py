@@ -180,7 +180,9 @@ its saved value (so the audit trail shows the value, the code and the reason): e
 
 def _enter_missing_codes(user: Any, site: Site) -> None:
     """Replace a saved value by a missing-data code for each of :data:`DEMO_MISSING_CODES` (one subject, latest visit)."""
-    subject = Subject.objects.filter(site=site, status=SubjectStatus.IN_FOLLOW_UP).order_by("id").first()
+    in_follow_up = Subject.objects.filter(site=site, status=SubjectStatus.IN_FOLLOW_UP).order_by("id")
+    # the subject followed longest: its latest visit collects every form of the codes (mRSS monthly, labs 3-monthly)
+    subject = max(in_follow_up, key=lambda s: s.visits.filter(done_on__isnull=False).count(), default=None)
     if subject is None:
         return
     definition = study_definition(subject.study)
@@ -188,7 +190,7 @@ def _enter_missing_codes(user: Any, site: Site) -> None:
         if code not in definition.missing_code_by_code or form_code not in definition.form_by_code:
             continue
         record = (
-            FormRecord.objects.filter(subject=subject, form_code=form_code, visit__done_on__isnull=False)
+            FormRecord.objects.filter(subject=subject, form_code=form_code, visit__done_on__isnull=False, visit__day__gt=0)
             .exclude(values={})
             .order_by("-visit__day")
             .first()
