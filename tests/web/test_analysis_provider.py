@@ -34,7 +34,9 @@ def test_the_demo_database_reads_as_trial_data() -> None:
     # every stored, dated value arrives once (items shared by two forms of a visit once); a missing-data code is no value
     records = list(FormRecord.objects.filter(visit__done_on__isnull=False).select_related("subject", "visit"))
     stored = {(r.subject.label, r.visit.code, code) for r in records for code, v in r.values.items() if not v.get("missing")}
-    coded = {(r.subject.label, r.visit.code, code): v["missing"] for r in records for code, v in r.values.items() if v.get("missing")}
+    coded = {
+        (r.subject.label, r.visit.code, code): v["missing"] for r in records for code, v in r.values.items() if v.get("missing")
+    }
     assert len(data.values) == len(stored)
     assert set(coded.values()) == {c.code for c in study_definition(Subject.objects.first().study).missing_codes}
     # coded items are missing (NaN) in the contract, never a code string in the number column

@@ -458,15 +458,23 @@ def version_rule(study: Study, item: ItemDef, values: Mapping[str, EnteredValue]
 
 
 def answer_labels(study: Study, item: ItemDef, version: str | None) -> dict[int, str] | None:
-    """A versioned item's answers (score -> label) for ``version`` (a choice code of its version item), or None.
+    """A versioned item's answers (score -> label) for ``version`` (a choice code of its version item).
 
-    Without a version chosen, the answers of the version item's first choice.
+    Without a version chosen (or an unknown one), every version's answers, each label followed by its
+    version ("Yes (v1) · All of the time (v2)"), so nothing is offered under another version's wording.
+    None for an item without versions.
     """
     versions = item.versions
     if versions is None:
         return None
-    chooser = study.item_by_code[versions.item]
-    return versions.answers.get(version or "") or versions.answers.get(chooser.choices[0].code)
+    chosen = versions.answers.get(version or "")
+    if chosen is not None:
+        return dict(chosen)
+    order = [choice.code for choice in study.item_by_code[versions.item].choices if choice.code in versions.answers]
+    scores = sorted({n for answers in versions.answers.values() for n in answers})
+    return {
+        n: " · ".join(f"{versions.answers[code][n]} ({code})" for code in order if n in versions.answers[code]) for n in scores
+    }
 
 
 def _check_missing_codes(

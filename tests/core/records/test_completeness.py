@@ -88,11 +88,20 @@ def test_v1_and_v2_answer_labels_are_each_versions_own(study: Study) -> None:
     q4a, q9a = study.item_by_code["sf36_q4a"], study.item_by_code["sf36_q9a"]
     assert answer_labels(study, q4a, "v1") == {1: "Yes", 2: "No"}
     assert answer_labels(study, q4a, "v2") == {
-        1: "All of the time", 2: "Most of the time", 3: "Some of the time", 4: "A little of the time", 5: "None of the time"
+        1: "All of the time",
+        2: "Most of the time",
+        3: "Some of the time",
+        4: "A little of the time",
+        5: "None of the time",
     }
     assert answer_labels(study, q9a, "v1")[3] == "A good bit of the time"
     assert "A good bit of the time" not in answer_labels(study, q9a, "v2").values()  # type: ignore[union-attr]
     assert q4a.description is None or "v1" not in q4a.description  # no mixed wording left in the help text
+    # no version chosen yet: each label says its version
+    assert answer_labels(study, q4a, None) == {
+        1: "Yes (v1) · All of the time (v2)", 2: "No (v1) · Most of the time (v2)", 3: "Some of the time (v2)",
+        4: "A little of the time (v2)", 5: "None of the time (v2)",
+    }  # fmt: skip
 
 
 # --- finding 4: complete means every required item answered -------------------------------------------------------------
@@ -144,7 +153,12 @@ def test_a_missing_code_on_a_lab_item_is_answered_audited_and_kept(study: Study)
     record = course.records[("SCR", "organ_function", 0)]
     assert record.state.status is RecordStatus.COMPLETE
     stored = record.values["albumin"]
-    assert (stored["missing"], stored["missing_reason"], stored["value"], stored["raw"]) == ("not_done", "sample haemolysed", None, "")
+    assert (stored["missing"], stored["missing_reason"], stored["value"], stored["raw"]) == (
+        "not_done",
+        "sample haemolysed",
+        None,
+        "",
+    )
     assert stored["display"] == "Not done (ND)"
     save = next(a for a in course.audit if a.action == "record.save" and a.record == record.key)
     delta = next(d for d in save.items if d.field == "albumin")
@@ -163,7 +177,9 @@ def test_missing_code_rules_are_named(study: Study) -> None:
         missing={"mrss_face": ("not_assessed", "x"), "mrss_chest": ("unknown", ""), "mrss_abdomen": ("not_done", "")},
     )  # fmt: skip
     assert refused.errors["mrss_face"].rule == "give either a value or a missing-data code, not both"
-    assert refused.errors["mrss_chest"].rule == "missing-data code 'unknown' is not allowed here (allowed: not_assessed, not_done)"
+    assert (
+        refused.errors["mrss_chest"].rule == "missing-data code 'unknown' is not allowed here (allowed: not_assessed, not_done)"
+    )
     assert refused.errors["mrss_abdomen"].rule == "not done needs a reason"
     assert check_form_entry(study, "infusion", {}, missing={"product_lot": ("unknown", "")}).errors["product_lot"].rule == (
         "takes no missing-data code: enter a value"
@@ -210,7 +226,9 @@ def test_clearing_a_saved_mrss_area_needs_a_reason_and_is_audited() -> None:
     change = [a for a in course.audit if a.action == "record.save" and a.record == record.key][-1]
     assert change.reason == "scored on the wrong patient's sheet"
     face = next(d for d in change.items if d.field == "mrss_face")
-    assert face.new is None and face.old is not None and face.old["raw"] == "1"
+    assert face.new is None
+    assert face.old is not None
+    assert face.old["raw"] == "1"
 
 
 # --- the protocol format ----------------------------------------------------------------------------------------------

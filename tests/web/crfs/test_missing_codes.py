@@ -66,7 +66,8 @@ def test_a_scored_mrss_area_can_be_cleared_with_a_reason(inv_client, site, inves
     start = f.last_seq()
     assert inv_client.post(f"/forms/{record.pk}/", {**cleared, "reason": "scored on the wrong sheet"}).status_code == 302
     record.refresh_from_db()
-    assert "mrss_face" not in record.values and record.status == "in_progress"
+    assert "mrss_face" not in record.values
+    assert record.status == "in_progress"
     entry = AuditEntry.objects.get(seq__gt=start, action="record.save")
     assert entry.reason == "scored on the wrong sheet"
     assert '"field":"mrss_face"' in entry.changes.replace(" ", "")
@@ -75,10 +76,15 @@ def test_a_scored_mrss_area_can_be_cleared_with_a_reason(inv_client, site, inves
 def test_sf36_answers_and_labels_follow_the_version(inv_client, site, investigator):
     subject = f.open_screening(investigator, site)
     record = f.scr_record(subject, "sf36")
+    fresh = inv_client.get(f"/forms/{record.pk}/")  # no version chosen yet: each label names its version
+    assert _options(fresh, "sf36_q4a")[:3] == ["Yes (v1) · All of the time (v2)", "No (v1) · Most of the time (v2)",
+                                               "Some of the time (v2)"]  # fmt: skip
     data = posted({"sf36_form": "v1", "sf36_q1": 2, "sf36_q4a": 5}, version="0", visit_date=f.days_ago(58).isoformat())
     refused = inv_client.post(f"/forms/{record.pk}/", data)
     assert refused.status_code == 422
-    assert "Q4a Physical health: cut down time spent on work or other activities: must be 1 to 2 on SF-36 version 1" in text(refused)
+    assert "Q4a Physical health: cut down time spent on work or other activities: must be 1 to 2 on SF-36 version 1" in text(
+        refused
+    )
     assert _options(refused, "sf36_q4a") == ["Yes", "No"]
     assert FormRecord.objects.get(pk=record.pk).version == 0
     assert inv_client.post(f"/forms/{record.pk}/", {**data, "v_sf36_q4a": "2"}).status_code == 302
@@ -94,8 +100,8 @@ def test_the_screening_visit_with_2_of_9_forms_is_not_shown_done(inv_client, sit
     subject = f.open_screening(investigator, site)
     for form, values in (("demographics", {"sex": "female", "age": 40, "height": 165, "body_weight": 60}), ("mrss", MRSS)):
         record = f.scr_record(subject, form)
-        assert inv_client.post(f"/forms/{record.pk}/", posted(values, version=str(record.version),
-                                                              visit_date=f.days_ago(58).isoformat())).status_code == 302  # fmt: skip
+        data = posted(values, version=str(record.version), visit_date=f.days_ago(58).isoformat())
+        assert inv_client.post(f"/forms/{record.pk}/", data).status_code == 302
     page = text(inv_client.get(f"/subjects/{subject.pk}/"))
     row = page.split("Screening and baseline", 1)[1][:80]
     assert "Data incomplete" in row

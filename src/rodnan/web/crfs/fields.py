@@ -115,7 +115,7 @@ def build_fields(
         elif f.widget == "radio":
             span = (item.range.min, item.range.max) if item.range else (None, None)
             # a block of questions states its answers once (SF-36 Q3a-j): later items reuse them
-            versioned = answer_labels(study, item, values.get(item.versions.item, ("", ""))[0]) if item.versions else None
+            versioned = answer_labels(study, item, _version(item, values, entry)) if item.versions else None
             if versioned is not None:  # the chosen version's own answers and labels (SF-36 v1 yes/no, v2 5 levels)
                 f.options = [(str(n), label) for n, label in sorted(versioned.items())]
             else:
@@ -136,6 +136,16 @@ def build_fields(
         f.confirmed = bool(confirmed and code in confirmed)
         fields.append(f)
     return fields, computed
+
+
+def _version(item: ItemDef, values: Mapping[str, tuple[str, str]], entry: FormEntryResult | None) -> str | None:
+    """The version chosen on the form for a versioned item (the checked choice code, else as typed)."""
+    assert item.versions is not None
+    chooser = item.versions.item
+    checked = entry.values.get(chooser) if entry is not None else None
+    if checked is not None and isinstance(checked.value, str):
+        return checked.value
+    return values.get(chooser, ("", ""))[0] or None
 
 
 def _widget(form: FormDef, item: ItemDef) -> str:
