@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from rodnan.core import audit_replay
 from rodnan.core.entry import EnteredValue, answer_labels, check_form_entry
 from rodnan.core.instruments import haq_di
 from rodnan.core.protocol import Study, load_protocol
@@ -164,6 +165,8 @@ def test_a_missing_code_on_a_lab_item_is_answered_audited_and_kept(study: Study)
     delta = next(d for d in save.items if d.field == "albumin")
     assert (delta.old, json.loads(json.dumps(delta.new))["missing"]) == (None, "not_done")
     assert EnteredValue.from_json(json.loads(json.dumps(stored))).missing == "not_done"  # round trip through JSON
+    assert audit_replay.shown(stored) == "Not done (ND) [not_done: sample haemolysed]"  # as a replay difference names it
+    assert record_plans.shown(stored) == "Not done (ND): sample haemolysed"  # as the audit page shows it
 
 
 def test_a_value_stored_before_missing_codes_keeps_its_exact_json(study: Study) -> None:
