@@ -170,11 +170,6 @@ class EnteredValue:
             raise InputError("missing", "must be a string (a missing-data code) with a string missing_reason", missing)
         return cls(item, kind, raw, unit, stored, display, converted, missing, why)
 
-    @property
-    def is_coded_missing(self) -> bool:
-        """True when the item holds a missing-data code instead of a value."""
-        return bool(self.missing)
-
 
 def _json_str(data: Mapping[str, object], key: str) -> str:
     value = data.get(key)
@@ -306,11 +301,18 @@ def _check_coded_once(item: ItemDef, raw: str, unit: str | None) -> tuple[Entere
 
 
 _FormItem = tuple[str, ItemDef, bool, bool]  # code, definition, numeric, has a soft range
-_FormParts = tuple[tuple[_FormItem, ...], frozenset[str], tuple[str, ...], tuple[DerivedItemDef, ...], tuple[DerivedItemDef, ...]]
+_FormParts = tuple[
+    tuple[_FormItem, ...],
+    frozenset[str],
+    tuple[str, ...],
+    tuple[DerivedItemDef, ...],
+    tuple[DerivedItemDef, ...],
+    tuple[ItemDef, ...],
+]
 _FORMS: dict[tuple[int, str], tuple[Study, _FormParts]] = {}
 """Per (protocol object, form): its items with their definitions, their codes as a set, its required items,
-the derived items its entry computes and those its required items need (the object is kept, so its id stays
-its own)."""
+the derived items its entry computes and those its required items need, its items with versioned answers (the
+object is kept, so its id stays its own)."""
 
 
 def _form_parts(study: Study, form: FormDef) -> _FormParts:
@@ -332,7 +334,9 @@ def _form_parts(study: Study, form: FormDef) -> _FormParts:
             for item in (study.item_by_code[code],)
         )
         required = study.required_items(form.code)
-        parts = (items, frozenset(form.items), required, derivations_for(study, form.items), derivations_for(study, required))
+        versioned = tuple(item for _, item, _, _ in items if item.versions is not None)
+        every, needed = derivations_for(study, form.items), derivations_for(study, required)
+        parts = (items, frozenset(form.items), required, every, needed, versioned)
         cached = _FORMS[key] = (study, parts)
     return cached[1]
 
@@ -370,7 +374,7 @@ def check_form_entry(
     errors: dict[str, EntryIssue] = {}
     warnings: dict[str, EntryIssue] = {}
     confirmed_warnings: dict[str, EntryIssue] = {}
-    items, codes, required, derivations, required_derivations = _form_parts(study, form)
+    items, codes, required, derivations, required_derivations, versioned = _form_parts(study, form)
     for key in entries:
         if key not in codes:
             unknown = f"not an item of form {form.code}"
@@ -416,8 +420,9 @@ def check_form_entry(
 
     if missing:
         _check_missing_codes(study, form, missing, entered, values, errors)
-    for code, item, _, _ in items:
-        if item.versions is not None and code in values and code not in errors:
+    for item in versioned:
+        code = item.code
+        if code in values and code not in errors:
             rule = version_rule(study, item, values)
             if rule is not None:
                 errors[code] = _issue(item, rule, "error")
