@@ -311,12 +311,13 @@ def test_mrss_areas_give_the_derived_total(study: Study) -> None:
 
 
 def test_mrss_total_not_derivable_with_an_area_missing(study: Study) -> None:
-    """Without the face score the total cannot be computed: both are missing, and the reason is given."""
+    """Without the face score the total cannot be computed (the reason is given) and the record is incomplete: the
+    form requires its 17 areas (``required: all``), not the total it computes."""
     areas = {code: str(score) for code, score in MRSS_AREAS.items() if code != "mrss_face"}
     result = check(study, "mrss", typed(**areas))
     assert result.derived["mrss"].is_missing
     assert (result.derived["mrss"].derived_by or "").startswith("not derivable by mrss")
-    assert result.missing_required == ("mrss_face", "mrss")
+    assert result.missing_required == ("mrss_face",)
     assert not result.complete
 
 

@@ -152,8 +152,15 @@ def test_visit_state_of_the_infusion_visit_is_due_on_one_day_only(study: Study) 
 
 def test_visit_state_labels() -> None:
     """Each state has its human label."""
-    assert [s.label for s in VisitState] == ["Upcoming", "Due", "Overdue", "Done", "Missed", "Not expected"]
-    assert [s.value for s in VisitState] == ["upcoming", "due", "overdue", "done", "missed", "not_expected"]
+    assert [s.label for s in VisitState] == ["Upcoming", "Due", "Overdue", "Done", "Data incomplete", "Missed", "Not expected"]
+    assert [s.value for s in VisitState] == ["upcoming", "due", "overdue", "done", "incomplete", "missed", "not_expected"]
+
+
+def test_a_visit_that_took_place_with_forms_outstanding_is_incomplete_not_done() -> None:
+    """Issue 15: done only when its forms are complete, not done or not expected; whenever it was, and even if missed."""
+    assert visit_state(M1, date(2026, 3, 30), date(2026, 2, 25), missed=False, forms_complete=False) is VisitState.INCOMPLETE
+    assert visit_state(M1, date(2026, 3, 30), date(2026, 2, 25), missed=False, forms_complete=True) is VisitState.DONE
+    assert visit_state(M1, date(2026, 3, 30), None, missed=False, forms_complete=False) is VisitState.OVERDUE
 
 
 @pytest.mark.parametrize(

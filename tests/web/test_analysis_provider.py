@@ -31,13 +31,24 @@ def test_the_demo_database_reads_as_trial_data() -> None:
     data = trial_data_from_database(derive=False)
     assert len(data.subjects) == len(STAGES) == Subject.objects.count()
     infused = Subject.objects.filter(infusion_date__isnull=False)
-    # every stored, dated value arrives once (items shared by two forms of a visit once)
-    stored = {
-        (r.subject.label, r.visit.code, code)
-        for r in FormRecord.objects.filter(visit__done_on__isnull=False).select_related("subject", "visit")
-        for code in r.values
+    # every stored, dated value arrives once (items shared by two forms of a visit once); a missing-data code is no value
+    records = list(FormRecord.objects.filter(visit__done_on__isnull=False).select_related("subject", "visit"))
+    stored = {(r.subject.label, r.visit.code, code) for r in records for code, v in r.values.items() if not v.get("missing")}
+    coded = {
+        (r.subject.label, r.visit.code, code): v["missing"] for r in records for code, v in r.values.items() if v.get("missing")
     }
     assert len(data.values) == len(stored)
+    assert set(coded.values()) == {c.code for c in study_definition(Subject.objects.first().study).missing_codes}
+    # coded items are missing (NaN) in the contract, never a code string in the number column
+    assert data.values["value"].dtype.kind == "f"
+    for (subject, visit, code), _ in coded.items():
+        at_visit = data.values[(data.values["subject_id"] == subject) & (data.values["visit"] == visit)]
+        assert at_visit.set_index("item")["value"].reindex([code]).isna().all()
+    # the mRSS with an area not assessed has no total (all 17 areas needed), not a total of 16
+    ((subject, visit, _),) = (key for key, code in coded.items() if code == "not_assessed")
+    with_derived = trial_data_from_database()
+    at_visit = with_derived.values[(with_derived.values["subject_id"] == subject) & (with_derived.values["visit"] == visit)]
+    assert "mrss" not in set(at_visit["item"])
     # a value as entered in another unit comes back in the protocol's unit
     record = next(r for r in FormRecord.objects.exclude(values={}) if any(v.get("converted") for v in r.values.values()))
     code, entered = next((c, EnteredValue.from_json(v)) for c, v in record.values.items() if v.get("converted"))

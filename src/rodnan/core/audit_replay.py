@@ -149,6 +149,8 @@ def shown(value: Any) -> str:
     """A value for a message: a form item's stored value as entered with its unit ("14 mm/h"), else its JSON."""
     if value is None:
         return "(none)"
+    if isinstance(value, Mapping) and value.get("missing"):  # a missing-data code: its label, code and reason
+        return f"{value.get('display') or value['missing']} [{value['missing']}: {value.get('missing_reason') or 'no reason'}]"
     if isinstance(value, Mapping) and "raw" in value:
         unit = value.get("unit")
         return f"{value['raw']} {unit}" if unit else str(value["raw"])

@@ -13,6 +13,12 @@ A broken rule is an error. A number outside the item's soft range (``soft_min``/
 warning, which the person entering it can confirm; a confirmed warning no longer stops the form.
 Items the protocol derives (the mRSS total from the 17 areas, the SF-36 scales, HAQ-DI) are
 computed from the form's own values when they were not entered.
+
+An item may hold a *missing-data code* instead of a value (``not_done``, ``asked_unknown``, ...: the
+protocol's ``missing_codes``, those its form or item allows), with a reason when the code requires one.
+A coded item counts as answered for the record's completeness and is missing for scoring and analysis.
+An integer item with ``versions`` (SF-36 Q4, Q5, Q9) must hold an answer of the version chosen in the
+form (v1 or v2), else the form is refused naming the item and the version's answers.
 """
 
 from __future__ import annotations
@@ -91,8 +97,12 @@ class EnteredValue:
         value: a float in the item's unit for number and integer items, 1.0/0.0 for yes/no, the
             choice code for a choice, the stripped text for text, the ISO date for a date, the ISO
             date at its precision for a partial date ("2019", "2019-03", "2019-03-14").
-        display: the value for people ("23 g/L", "yes", "Female", "2026-01-15").
+        display: the value for people ("23 g/L", "yes", "Female", "2026-01-15"); for a missing-data code its
+            label and CDISC code ("Not done (ND)").
         converted: True when the value was entered in another unit than the item's.
+        missing: the missing-data code the item holds instead of a value ("" for a value); then ``raw`` is ""
+            and ``value`` None.
+        missing_reason: why, when the code needs a reason ("" otherwise).
     """
 
     item: str
@@ -102,6 +112,8 @@ class EnteredValue:
     value: float | str | None
     display: str
     converted: bool = False
+    missing: str = ""
+    missing_reason: str = ""
 
     def as_json(self) -> dict[str, object]:
         """The value as a JSON-ready dict (for storage); :meth:`from_json` reads it back.
@@ -116,6 +128,8 @@ class EnteredValue:
                 item=self.item, type=self.type, raw=self.raw, unit=self.unit, value=self.value, display=self.display,
                 converted=self.converted,
             )  # fmt: skip
+            if self.missing:  # only then: values stored before missing-data codes keep their exact JSON
+                made = ReadOnlyDict(made, missing=self.missing, missing_reason=self.missing_reason)
             made.source = self
             self.__dict__["_json"] = made
         return made
@@ -151,7 +165,10 @@ class EnteredValue:
         converted = data.get("converted", False)
         if not isinstance(converted, bool):
             raise InputError("converted", "must be true or false", converted)
-        return cls(item, kind, raw, unit, stored, display, converted)
+        missing, why = data.get("missing", ""), data.get("missing_reason", "")
+        if not isinstance(missing, str) or not isinstance(why, str):
+            raise InputError("missing", "must be a string (a missing-data code) with a string missing_reason", missing)
+        return cls(item, kind, raw, unit, stored, display, converted, missing, why)
 
 
 def _json_str(data: Mapping[str, object], key: str) -> str:
@@ -336,11 +353,18 @@ def _check_coded_once(item: ItemDef, raw: str, unit: str | None) -> tuple[Entere
 
 
 _FormItem = tuple[str, ItemDef, bool, bool]  # code, definition, numeric, has a soft range
-_FormParts = tuple[tuple[_FormItem, ...], frozenset[str], tuple[str, ...], tuple[DerivedItemDef, ...], tuple[DerivedItemDef, ...]]
+_FormParts = tuple[
+    tuple[_FormItem, ...],
+    frozenset[str],
+    tuple[str, ...],
+    tuple[DerivedItemDef, ...],
+    tuple[DerivedItemDef, ...],
+    tuple[ItemDef, ...],
+]
 _FORMS: dict[tuple[int, str], tuple[Study, _FormParts]] = {}
 """Per (protocol object, form): its items with their definitions, their codes as a set, its required items,
-the derived items its entry computes and those its required items need (the object is kept, so its id stays
-its own)."""
+the derived items its entry computes and those its required items need, its items with versioned answers (the
+object is kept, so its id stays its own)."""
 
 
 def _form_parts(study: Study, form: FormDef) -> _FormParts:
@@ -361,8 +385,10 @@ def _form_parts(study: Study, form: FormDef) -> _FormParts:
             for code in form.items
             for item in (study.item_by_code[code],)
         )
-        required = tuple(code for code, item, _, _ in items if item.required)
-        parts = (items, frozenset(form.items), required, derivations_for(study, form.items), derivations_for(study, required))
+        required = study.required_items(form.code)
+        versioned = tuple(item for _, item, _, _ in items if item.versions is not None)
+        every, needed = derivations_for(study, form.items), derivations_for(study, required)
+        parts = (items, frozenset(form.items), required, every, needed, versioned)
         cached = _FORMS[key] = (study, parts)
     return cached[1]
 
@@ -372,6 +398,7 @@ def check_form_entry(
     form_code: str,
     entries: Mapping[str, tuple[str, str | None]],
     confirmed: Collection[str] = (),
+    missing: Mapping[str, tuple[str, str]] | None = None,
 ) -> FormEntryResult:
     """Check the entries of one form and derive what the protocol derives from them.
 
@@ -381,6 +408,8 @@ def check_form_entry(
         entries: item code -> (the text as typed, the unit typed or None for the item's own unit).
             Items of the form that are absent or blank are missing; a blank unit is the item's own.
         confirmed: item codes whose soft-range warning the person entering has confirmed.
+        missing: item code -> (missing-data code, reason) for items that hold a code instead of a value
+            (the code must be one the item allows; a reason where the code requires one).
 
     Returns:
         The valid values, errors, warnings (open and confirmed), missing required items and the
@@ -397,7 +426,7 @@ def check_form_entry(
     errors: dict[str, EntryIssue] = {}
     warnings: dict[str, EntryIssue] = {}
     confirmed_warnings: dict[str, EntryIssue] = {}
-    items, codes, required, derivations, required_derivations = _form_parts(study, form)
+    items, codes, required, derivations, required_derivations, versioned = _form_parts(study, form)
     for key in entries:
         if key not in codes:
             unknown = f"not an item of form {form.code}"
@@ -441,6 +470,17 @@ def check_form_entry(
             if rule is not None:
                 (confirmed_warnings if code in confirmed else warnings)[code] = _issue(item, rule, "warning")
 
+    if missing:
+        _check_missing_codes(study, form, missing, entered, values, errors)
+    for item in versioned:
+        code = item.code
+        if code in values and code not in errors:
+            rule = version_rule(study, item, values)
+            if rule is not None:
+                errors[code] = _issue(item, rule, "error")
+                del values[code]
+                normalized.pop(code, None)
+
     def derive(definitions: tuple[DerivedItemDef, ...] = derivations) -> dict[str, ItemValue]:
         return {
             code: value
@@ -450,8 +490,90 @@ def check_form_entry(
 
     unentered = [code for code in required if code not in entered]
     needed = derive(required_derivations) if unentered and required_derivations else {}
-    missing = tuple(code for code in unentered if code not in needed or needed[code].is_missing)
-    return FormEntryResult(form.code, values, errors, warnings, confirmed_warnings, missing, derive)
+    outstanding = tuple(code for code in unentered if code not in needed or needed[code].is_missing)
+    return FormEntryResult(form.code, values, errors, warnings, confirmed_warnings, outstanding, derive)
+
+
+def version_rule(study: Study, item: ItemDef, values: Mapping[str, EnteredValue]) -> str | None:
+    """The rule an answer of a versioned item breaks for the version chosen on the form, or None.
+
+    None too when the item has no versions, has no value, or the version is not (yet) chosen.
+    """
+    versions = item.versions
+    answer = values.get(item.code)
+    if versions is None or answer is None or answer.value is None:
+        return None
+    chosen = values.get(versions.item)
+    if chosen is None or chosen.value is None:
+        return None
+    answers = versions.answers.get(str(chosen.value), {})
+    if int(float(answer.value)) in answers:
+        return None
+    return f"must be {min(answers)} to {max(answers)} on {chosen.display} ({chosen.value}): " + ", ".join(
+        f"{n} {label}" for n, label in sorted(answers.items())
+    )
+
+
+def answer_labels(study: Study, item: ItemDef, version: str | None) -> dict[int, str] | None:
+    """A versioned item's answers (score -> label) for ``version`` (a choice code of its version item).
+
+    Without a version chosen (or an unknown one), every version's answers, each label followed by its
+    version ("Yes (v1) · All of the time (v2)"), so nothing is offered under another version's wording.
+    None for an item without versions.
+    """
+    versions = item.versions
+    if versions is None:
+        return None
+    chosen = versions.answers.get(version or "")
+    if chosen is not None:
+        return dict(chosen)
+    order = [choice.code for choice in study.item_by_code[versions.item].choices if choice.code in versions.answers]
+    scores = sorted({n for answers in versions.answers.values() for n in answers})
+    return {
+        n: " · ".join(f"{versions.answers[code][n]} ({code})" for code in order if n in versions.answers[code]) for n in scores
+    }
+
+
+def _check_missing_codes(
+    study: Study,
+    form: FormDef,
+    missing: Mapping[str, tuple[str, str]],
+    entered: set[str],
+    values: dict[str, EnteredValue],
+    errors: dict[str, EntryIssue],
+) -> None:
+    """Add the missing-data codes given for items of the form to ``values`` (as answered), or errors naming the rule."""
+    for code, (given, reason) in missing.items():
+        given, reason = given.strip(), reason.strip()
+        if not given:
+            continue
+        item = study.item_by_code.get(code)
+        if item is None or code not in form.items:
+            errors[code] = EntryIssue(
+                code, f"not an item of form {form.code}", "error", f"{code}: not an item of form {form.code}"
+            )
+            continue
+        if code in entered:
+            errors[code] = _issue(item, "give either a value or a missing-data code, not both", "error")
+            values.pop(code, None)
+            continue
+        allowed = study.allowed_missing_codes(form.code, code)
+        chosen = next((c for c in allowed if c.code == given), None)
+        if chosen is None:
+            rule = (f"missing-data code {given!r} is not allowed here (allowed: {', '.join(c.code for c in allowed)})"
+                    if allowed else "takes no missing-data code: enter a value")  # fmt: skip
+            errors[code] = _issue(item, rule, "error")
+            continue
+        if chosen.reason_required and not reason:
+            errors[code] = _issue(item, f"{chosen.label.lower()} needs a reason", "error")
+            continue
+        if len(reason) > TEXT_MAX_LENGTH:
+            errors[code] = _issue(item, f"the reason must be at most {TEXT_MAX_LENGTH} characters", "error")
+            continue
+        entered.add(code)
+        values[code] = EnteredValue(
+            code, item.type, "", None, None, f"{chosen.label} ({chosen.cdisc})", False, chosen.code, reason
+        )
 
 
 def normalized_values(study: Study, values: Mapping[str, EnteredValue]) -> dict[str, ItemValue]:
@@ -463,7 +585,7 @@ def normalized_values(study: Study, values: Mapping[str, EnteredValue]) -> dict[
     """
     out: dict[str, ItemValue] = {}
     for code, value in values.items():
-        if value.type in NON_EXPRESSION_TYPES:
+        if value.type in NON_EXPRESSION_TYPES or value.missing:
             continue
         item = study.item_by_code.get(code)
         if item is None:
@@ -485,4 +607,8 @@ def facts_from_values(values: Mapping[str, EnteredValue]) -> dict[str, object]:
     Returns:
         Item code -> Measurement.
     """
-    return {code: Measurement(value.raw, value.unit) for code, value in values.items() if value.type not in NON_EXPRESSION_TYPES}
+    return {
+        code: Measurement(value.raw, value.unit)
+        for code, value in values.items()
+        if value.type not in NON_EXPRESSION_TYPES and not value.missing
+    }

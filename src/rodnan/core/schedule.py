@@ -55,6 +55,7 @@ class VisitState(StrEnum):
     DUE = "due"
     OVERDUE = "overdue"
     DONE = "done"
+    INCOMPLETE = "incomplete"
     MISSED = "missed"
     NOT_EXPECTED = "not_expected"
 
@@ -69,6 +70,7 @@ VISIT_STATE_LABELS: dict[VisitState, str] = {
     VisitState.DUE: "Due",
     VisitState.OVERDUE: "Overdue",
     VisitState.DONE: "Done",
+    VisitState.INCOMPLETE: "Data incomplete",
     VisitState.MISSED: "Missed",
     VisitState.NOT_EXPECTED: "Not expected",
 }
@@ -141,7 +143,7 @@ def plan_screening(study: Study, screening_date: date) -> PlannedVisit:
         raise InputError("screening_date", "the visit window falls outside the calendar", screening_date.isoformat()) from None
 
 
-def visit_state(visit: PlannedVisit, today: date, done_on: date | None, missed: bool) -> VisitState:
+def visit_state(visit: PlannedVisit, today: date, done_on: date | None, missed: bool, forms_complete: bool = True) -> VisitState:
     """The state of a planned visit on ``today``.
 
     Args:
@@ -149,13 +151,16 @@ def visit_state(visit: PlannedVisit, today: date, done_on: date | None, missed: 
         today: the day to judge on.
         done_on: the date the visit was done, or None if it was not (yet).
         missed: True when the visit was recorded as missed.
+        forms_complete: whether each form the visit expects is complete, not done or not expected
+            (:func:`rodnan.core.records.completeness.visit_complete`).
 
     Returns:
-        DONE when it was done (whenever), else MISSED when recorded as missed, else UPCOMING before
+        DONE when it took place (whenever) and its forms are complete, INCOMPLETE when it took place with
+        forms outstanding, else MISSED when recorded as missed, else UPCOMING before
         the window, DUE within it (both ends included) and OVERDUE after it.
     """
     if done_on is not None:
-        return VisitState.DONE
+        return VisitState.DONE if forms_complete else VisitState.INCOMPLETE
     if missed:
         return VisitState.MISSED
     if today < visit.window_start:

@@ -59,7 +59,8 @@ def subject_rows(subjects: Iterable[Subject]) -> list[dict[str, object]]:
 
 
 def value_rows(records: Iterable[FormRecord], labels: dict[int, str]) -> list[tuple[object, ...]]:
-    """One row of the values contract per stored item value, as entered, dated by its visit."""
+    """One row of the values contract per stored item value, as entered, dated by its visit; items holding a
+    missing-data code give no row (the contract reads them as missing; the code stays in the record for exports)."""
     rows: list[tuple[object, ...]] = []
     seen: set[tuple[str, str, str]] = set()
     for record in records:
@@ -68,10 +69,12 @@ def value_rows(records: Iterable[FormRecord], labels: dict[int, str]) -> list[tu
             continue
         for code, data in (record.values or {}).items():
             key = (subject, visit.code, code)
-            if key in seen:  # an item two forms of a visit share is one value (the first form's)
+            if key in seen:  # an item two forms of a visit share is one value (the first form's value)
+                continue
+            value = EnteredValue.from_json(data)
+            if value.missing:  # a missing-data code is missing for the analysis (NaN), never a code in a number column
                 continue
             seen.add(key)
-            value = EnteredValue.from_json(data)
             rows.append((subject, visit.code, code, value.raw, value.unit or "", _iso(visit.done_on)))
     return rows
 

@@ -25,7 +25,7 @@ from rodnan.core.simulate.cohort import simulate_cohort
 from rodnan.web.accounts.actions import do_grant_membership
 from rodnan.web.accounts.roles import ROLES
 from rodnan.web.crfs.actions import check_add_log_record, check_save_form
-from rodnan.web.crfs.fields import derived_within
+from rodnan.web.crfs.fields import derived_within, stored_inputs, stored_missing
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import load_study, study_definition
@@ -163,7 +163,45 @@ def fill_demo(progress: Callable[[int, int], None] | None = None) -> Study:
             _enrol_simulated(users, site, study, stage, info, values, today)
         if progress:
             progress(n + 1, len(STAGES))
+    _enter_missing_codes(coordinator, site)
     return study
+
+
+DEMO_MISSING_CODES: tuple[tuple[str, str, str, str], ...] = (
+    ("mrss", "mrss_forearm_l", "not_assessed", "dressing over a digital ulcer on the left forearm"),
+    ("organ_function", "albumin", "not_done", "sample haemolysed, not repeated"),
+    ("organ_function", "dlco_hb_corrected", "unknown", ""),
+    ("serology", "ana_titre", "not_applicable", ""),
+    ("sf36", "sf36_q11a", "asked_unknown", "the patient preferred not to answer"),
+)
+"""(form, item, missing-data code, reason): set on the first subject in follow-up with such a record, as a change of
+its saved value (so the audit trail shows the value, the code and the reason): every code of the protocol once."""
+
+
+def _enter_missing_codes(user: Any, site: Site) -> None:
+    """Replace a saved value by a missing-data code for each of :data:`DEMO_MISSING_CODES` (one subject, latest visit)."""
+    in_follow_up = Subject.objects.filter(site=site, status=SubjectStatus.IN_FOLLOW_UP).order_by("id")
+    # the subject followed longest: its latest visit collects every form of the codes (mRSS monthly, labs 3-monthly)
+    subject = max(in_follow_up, key=lambda s: s.visits.filter(done_on__isnull=False).count(), default=None)
+    if subject is None:
+        return
+    definition = study_definition(subject.study)
+    for form_code, item, code, why in DEMO_MISSING_CODES:
+        if code not in definition.missing_code_by_code or form_code not in definition.form_by_code:
+            continue
+        record = (
+            FormRecord.objects.filter(subject=subject, form_code=form_code, visit__done_on__isnull=False, visit__day__gt=0)
+            .exclude(values={})
+            .order_by("-visit__day")
+            .first()
+        )
+        if record is None:
+            continue
+        entries = {k: (raw, unit or None) for k, (raw, unit) in stored_inputs(record.values).items() if k != item and raw}
+        coded = {**stored_missing(record.values), item: (code, why)}
+        check_save_form(user, record, entries, expected_version=record.version, confirmed=set(record.confirmed_warnings or ()),
+                        reason=f"{definition.item_by_code[item].label}: {definition.missing_code_by_code[code].label.lower()}",
+                        missing=coded)  # fmt: skip
 
 
 def _enter_history(user: Any, subject: Subject) -> None:

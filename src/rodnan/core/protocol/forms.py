@@ -55,6 +55,36 @@ score (``body_grid``, with ``body_areas``), one question per row with its answer
 (``questionnaire``), or a compact table (``table``)."""
 
 
+class MissingCodeDef(Frozen):
+    """A missing-data code of the study: why an item holds no value ("not done", "asked but unknown").
+
+    ``cdisc`` is the code's CDISC/HL7 null flavour (ND, NA, UNK, ASKU, ...), carried into exports;
+    ``reason_required`` makes the person entering it give a reason.
+    """
+
+    code: Code
+    label: str
+    cdisc: str = Field(min_length=1, max_length=8)
+    reason_required: bool = False
+
+
+class VersionedAnswersDef(Frozen):
+    """An integer item whose allowed answers and their labels depend on a version chosen in a choice item.
+
+    ``answers`` maps each choice code of ``item`` (e.g. ``v1``, ``v2`` of ``sf36_form``) to that
+    version's answers, score -> label; an answer outside the chosen version's scores is refused.
+    """
+
+    item: Code
+    answers: dict[str, dict[int, str]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _answers(self) -> VersionedAnswersDef:
+        if any(not labels for labels in self.answers.values()):
+            raise ValueError("each version needs at least one answer")
+        return self
+
+
 class ItemDef(Frozen):
     """One data item: what is collected, in which unit, within which range."""
 
@@ -69,6 +99,12 @@ class ItemDef(Frozen):
     choices: list[ChoiceDef] = Field(default_factory=list)
     codes: list[StandardCodeDef] = Field(default_factory=list)
     description: str | None = None
+    missing_codes: list[Code] | None = Field(
+        default=None, description="missing-data codes this item allows (default: its form's; [] allows none)"
+    )
+    versions: VersionedAnswersDef | None = Field(
+        default=None, description="answers that depend on the instrument version chosen in another item (SF-36 v1/v2)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ItemDef:
@@ -141,6 +177,14 @@ class FormDef(Frozen):
     patient: bool = Field(default=False, description="filled by the patient (tablet mode)")
     body_areas: list[BodyAreaDef] = Field(default_factory=list, description="rows of the body_grid layout")
     items: list[Code] = Field(min_length=1)
+    required: Literal["all", "marked"] | list[Code] = Field(
+        default="marked",
+        description="items needed for the record to be complete: 'marked' (items with required: true), 'all' (every "
+        "item entered on the form, those it derives excepted) or a list of item codes",
+    )
+    missing_codes: list[Code] | None = Field(
+        default=None, description="missing-data codes its items allow (default: every code of the study; [] allows none)"
+    )
 
     @model_validator(mode="after")
     def _kind_and_layout(self) -> FormDef:

@@ -158,10 +158,60 @@ def _check_references(study: Study) -> Iterator[tuple[Loc, str]]:
     except UnitError:
         yield ("intervention", "dose", "unit"), f"the dose unit {dose.unit!r} must be a number of cells per kg body weight"
 
+    yield from _check_completion(study)
     yield from _check_derived_items(study)
     yield from _check_expressions(study)
     yield from _check_endpoints(study)
     yield from check_roles(study)
+
+
+def _check_completion(study: Study) -> Iterator[tuple[Loc, str]]:
+    """Missing-data codes named by forms and items exist; a form's required list and an item's versions fit."""
+    codes = study.missing_code_by_code
+    for dup in _duplicates([code.code for code in study.missing_codes]):
+        yield ("missing_codes",), f"missing-data code {dup!r} is defined more than once"
+    for i, form in enumerate(study.forms):
+        for j, code in enumerate(form.missing_codes or ()):
+            if code not in codes:
+                yield (
+                    ("forms", i, "missing_codes", j),
+                    f"form {form.code!r} allows missing-data code {code!r}, which is not in missing_codes",
+                )
+        if isinstance(form.required, list):
+            for j, code in enumerate(form.required):
+                if code not in form.items:
+                    yield ("forms", i, "required", j), f"form {form.code!r} requires item {code!r}, which it does not list"
+    items = study.item_by_code
+    for i, item in enumerate(study.items):
+        for j, code in enumerate(item.missing_codes or ()):
+            if code not in codes:
+                yield (
+                    ("items", i, "missing_codes", j),
+                    f"item {item.code!r} allows missing-data code {code!r}, which is not in missing_codes",
+                )
+        if item.versions is None:
+            continue
+        chooser = items.get(item.versions.item)
+        if chooser is None or chooser.type != "choice":
+            yield (
+                ("items", i, "versions", "item"),
+                f"item {item.code!r}: versions.item {item.versions.item!r} must be a choice item",
+            )
+            continue
+        choices = {c.code for c in chooser.choices}
+        if set(item.versions.answers) != choices:
+            yield (
+                ("items", i, "versions", "answers"),
+                f"item {item.code!r}: versions.answers must give the answers of each of {', '.join(sorted(choices))}",
+            )
+        if item.type != "integer":
+            yield ("items", i, "versions"), f"item {item.code!r}: versions belong to integer items"
+        bounds = item.range
+        for version, answers in item.versions.answers.items():
+            outside = [n for n in answers if bounds is None or (bounds.min is not None and n < bounds.min)
+                       or (bounds.max is not None and n > bounds.max)]  # fmt: skip
+            if outside:
+                yield ("items", i, "versions", "answers", version), f"item {item.code!r}: answers {outside} lie outside its range"
 
 
 def _check_derived_items(study: Study) -> Iterator[tuple[Loc, str]]:

@@ -66,8 +66,10 @@ from rodnan.core.protocol.forms import (
     ItemDef,
     ItemType,
     LogDef,
+    MissingCodeDef,
     RangeDef,
     StandardCodeDef,
+    VersionedAnswersDef,
 )
 
 __all__ = [
@@ -100,6 +102,7 @@ __all__ = [
     "ItemDef",
     "ItemType",
     "LogDef",
+    "MissingCodeDef",
     "OrganCode",
     "OsDef",
     "OutcomeDef",
@@ -119,6 +122,7 @@ __all__ = [
     "Study",
     "SustainedDef",
     "TriggerDef",
+    "VersionedAnswersDef",
     "VisitCode",
     "VisitDef",
     "VisitSeriesDef",
@@ -151,6 +155,7 @@ class Study(Frozen):
     items: list[ItemDef] = Field(min_length=1)
     forms: list[FormDef] = Field(min_length=1)
     derived_items: list[DerivedItemDef] = Field(default_factory=list)
+    missing_codes: list[MissingCodeDef] = Field(default_factory=list)
     eligibility: EligibilityDef
     endpoints: EndpointsDef | None = None
     analysis: AnalysisDef | None = None
@@ -173,6 +178,59 @@ class Study(Frozen):
     def form_by_code(self) -> dict[str, FormDef]:
         """Forms keyed by code."""
         return {form.code: form for form in self.forms}
+
+    @cached_property
+    def missing_code_by_code(self) -> dict[str, MissingCodeDef]:
+        """The study's missing-data codes keyed by code."""
+        return {code.code: code for code in self.missing_codes}
+
+    def allowed_missing_codes(self, form_code: str, item_code: str) -> tuple[MissingCodeDef, ...]:
+        """The missing-data codes an item of a form allows: the item's list, else the form's, else every study code.
+
+        Items the form derives (its scores) allow none: they are computed, not entered.
+        """
+        return self._completion[form_code][1].get(item_code, ())
+
+    def required_items(self, form_code: str) -> tuple[str, ...]:
+        """The items a record of the form needs, each as a valid value or a missing-data code, to be complete.
+
+        ``required: marked`` (the default): the form's items marked ``required: true``; ``all``: every item of
+        the form except those it derives from its own items (the mRSS total, the SF-36 scales); a list: those.
+        """
+        return self._completion[form_code][0]
+
+    def derived_on_form(self, form_code: str) -> frozenset[str]:
+        """The form's items that derived items compute from the form's own items (shown as computed, not typed)."""
+        return self._completion[form_code][2]
+
+    @cached_property
+    def _completion(self) -> dict[str, tuple[tuple[str, ...], dict[str, tuple[MissingCodeDef, ...]], frozenset[str]]]:
+        out: dict[str, tuple[tuple[str, ...], dict[str, tuple[MissingCodeDef, ...]], frozenset[str]]] = {}
+        codes = self.missing_code_by_code
+        for form in self.forms:
+            on_form = set(form.items)
+            derived = frozenset(
+                code
+                for definition in self.derived_items
+                if set(definition.inputs.values()) <= on_form
+                for code in definition.outputs.values()
+                if code in on_form
+            )
+            if form.required == "all":
+                required = tuple(code for code in form.items if code not in derived)
+            elif form.required == "marked":
+                required = tuple(code for code in form.items if self.item_by_code[code].required)
+            else:
+                required = tuple(code for code in form.items if code in set(form.required))
+            allowed: dict[str, tuple[MissingCodeDef, ...]] = {}
+            for code in form.items:
+                if code in derived:
+                    continue
+                item = self.item_by_code[code]
+                chosen = item.missing_codes if item.missing_codes is not None else form.missing_codes
+                allowed[code] = tuple(self.missing_codes) if chosen is None else tuple(codes[c] for c in chosen if c in codes)
+            out[form.code] = (required, allowed, derived)
+        return out
 
     @cached_property
     def intervention_form(self) -> FormDef:

@@ -40,9 +40,15 @@ class RecordConflictError(RodnanError):
 
 
 def shown(data: Mapping[str, JSON] | EnteredValue | None) -> str:
-    """A stored value (or one just entered) as entered, with its unit ("2.3 g/dL"), or "" when missing."""
+    """A stored value (or one just entered) as entered, with its unit ("2.3 g/dL"), or "" when missing; a
+    missing-data code as its label and reason ("Not done (ND): sample haemolysed")."""
     if not data:
         return ""
+    if isinstance(data, EnteredValue) and data.missing:
+        return f"{data.display}: {data.missing_reason}" if data.missing_reason else data.display
+    if not isinstance(data, EnteredValue) and data.get("missing"):
+        coded = EnteredValue.from_json(dict(data))
+        return f"{coded.display}: {coded.missing_reason}" if coded.missing_reason else coded.display
     if isinstance(data, EnteredValue):
         raw, unit = data.raw, data.unit
     else:
@@ -90,6 +96,7 @@ def plan_save_record(
     visit: VisitSnapshot | None = None,
     visit_date: dt.date | None = None,
     created: bool = False,
+    missing: Mapping[str, tuple[str, str]] | None = None,
 ) -> Plan:
     """Check and save one record's values: the changed items (old and new), the record's new state, the
     visit marked done by its first values, the confirmed warnings.
@@ -106,6 +113,7 @@ def plan_save_record(
         visit: the scheduled record's visit (None for a log record).
         visit_date: the date the visit took place (default today), used when the visit is not yet done.
         created: True when the record is new (a log record being added).
+        missing: item code -> (missing-data code, reason) for items answered with a code instead of a value.
 
     Returns:
         The plan; empty when nothing changed.
@@ -120,7 +128,7 @@ def plan_save_record(
     if record.version != expected_version:
         raise RecordConflictError(record, expected_version)
     check_event(record.state, RecordEvent.SAVE)
-    entry = check_form_entry(study, record.form_code, entries, confirmed)
+    entry = check_form_entry(study, record.form_code, entries, confirmed, missing)
     if record.form_code == study.intervention_form.code:
         raise EntryRejectedError(entry, "form", "the MSC infusion is recorded by the infusion step and cannot be changed here")
     if not entry.ok:
@@ -137,6 +145,9 @@ def plan_save_record(
     else:  # nothing stored yet: every value entered is a change (an entered value is never blank)
         changed = tuple(code for code in form_items if code in entered)
     reason = reason.strip()
+    cleared = [code for code in changed if old.get(code) and code not in entered]
+    if cleared and not reason:
+        raise EntryRejectedError(entry, "reason", f"a reason is required to clear a saved answer ({', '.join(cleared)})")
     if any(old.get(code) for code in changed) and not reason:
         raise EntryRejectedError(entry, "reason", "a reason for change is required when a saved value is changed")
     where = record_label(subject, record)
@@ -185,6 +196,7 @@ def plan_add_log_record(
     today: dt.date,
     confirmed: Collection[str] = (),
     visit_code: str | None = None,
+    missing: Mapping[str, tuple[str, str]] | None = None,
 ) -> Plan:
     """Add the ``seq``-th entry of a log form (e.g. one medical-history condition) for a subject.
 
@@ -196,7 +208,9 @@ def plan_add_log_record(
     if form is None or form.log is None:
         raise InputError("form", "is not a log form of the protocol", form_code)
     record = RecordSnapshot((None, form_code, seq), protocol_version=study.protocol.version, visit_code=visit_code)
-    return plan_save_record(study, subject, record, entries, today=today, expected_version=0, confirmed=confirmed, created=True)
+    return plan_save_record(
+        study, subject, record, entries, today=today, expected_version=0, confirmed=confirmed, created=True, missing=missing
+    )
 
 
 def plan_record_event(

@@ -73,8 +73,9 @@ def check_save_form(
     reason: str = "",
     visit_date: dt.date | None = None,
     source: str = "screen",
+    missing: Mapping[str, tuple[str, str]] | None = None,
 ) -> SaveResult:
-    """Validate and save one record's values.
+    """Validate and save one record's values (and missing-data codes: item -> (code, reason)).
 
     Raises:
         AccessDeniedError: the user may not enter data at the subject's site.
@@ -98,7 +99,7 @@ def check_save_form(
             plan = plans.plan_save_record(
                 definition, subject_snapshot(subject), snapshot, entries, today=timezone.localdate(),
                 expected_version=expected_version, confirmed=confirmed, reason=reason,
-                visit=visit_snapshot(visit) if visit else None, visit_date=visit_date,
+                visit=visit_snapshot(visit) if visit else None, visit_date=visit_date, missing=missing,
             )  # fmt: skip
         except RecordConflictError:
             raise _conflict(record, expected_version) from None
@@ -122,6 +123,7 @@ def check_add_log_record(
     *,
     confirmed: Collection[str] = (),
     source: str = "screen",
+    missing: Mapping[str, tuple[str, str]] | None = None,
 ) -> FormRecord:
     """Add one entry of a log form (e.g. a medical-history condition) to a subject: the next sequence number.
 
@@ -135,7 +137,7 @@ def check_add_log_record(
         locked = Subject.objects.select_for_update().select_related("study").get(pk=subject.pk)
         last = FormRecord.objects.filter(subject=locked, visit__isnull=True, form_code=form_code).aggregate(n=Max("seq"))["n"]
         plan = plans.plan_add_log_record(definition, subject_snapshot(locked), form_code, (last or 0) + 1, entries,
-                                         today=timezone.localdate(), confirmed=confirmed)  # fmt: skip
+                                         today=timezone.localdate(), confirmed=confirmed, missing=missing)  # fmt: skip
         apply_plan(plan, user=user, role=role.code, subject=locked, source=source)
         key = plan.records[0].record.key
         return FormRecord.objects.get(subject=locked, visit__isnull=True, form_code=key[1], seq=key[2])

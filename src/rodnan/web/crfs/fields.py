@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rodnan.core.entry import EntryIssue, FormEntryResult
+from rodnan.core.entry import EntryIssue, FormEntryResult, answer_labels
 from rodnan.core.protocol import Study
 from rodnan.core.protocol.model import FormDef, ItemDef
 
@@ -40,6 +40,10 @@ class Field:
     confirmed: bool = False
     computed: str = ""  # value the core derived, shown beside a blank input
     converted: str = ""  # the value in the item's unit, when it was entered in another unit
+    missing: str = ""  # the missing-data code chosen instead of a value ("" for none)
+    missing_reason: str = ""
+    missing_options: list[tuple[str, str, bool]] = field(default_factory=list)  # (code, "ND · Not done", needs a reason)
+    required: bool = False  # needed (a value or a missing-data code) for the record to be complete
 
     @property
     def code(self) -> str:
@@ -78,9 +82,11 @@ def derived_within(study: Study, form: FormDef) -> set[str]:
 
 def build_fields(
     study: Study, form: FormDef, values: Mapping[str, tuple[str, str]], entry: FormEntryResult | None = None,
-    confirmed: set[str] | None = None,
+    confirmed: set[str] | None = None, coded: Mapping[str, tuple[str, str]] | None = None,
 ) -> tuple[list[Field], list[tuple[ItemDef, str]]]:  # fmt: skip
-    """The input fields of a form (with typed or stored values) and the computed items (label, value)."""
+    """The input fields of a form (with typed or stored values and missing-data codes) and the computed items (label, value)."""
+    required = set(study.required_items(form.code))
+    coded = coded or {}
     computed_codes = derived_within(study, form)
     fields: list[Field] = []
     computed: list[tuple[ItemDef, str]] = []
@@ -97,7 +103,11 @@ def build_fields(
                 computed.append((item, f"not computable: {why}"))
             continue
         raw, unit = values.get(code, ("", ""))
-        f = Field(item, _widget(form, item), raw=raw, unit=unit or (item.unit or ""))
+        f = Field(item, _widget(form, item), raw=raw, unit=unit or (item.unit or ""), required=code in required)
+        f.missing, f.missing_reason = coded.get(code, ("", ""))
+        f.missing_options = [
+            (c.code, f"{c.cdisc} · {c.label}", c.reason_required) for c in study.allowed_missing_codes(form.code, code)
+        ]
         if item.is_numeric and item.accepted_units:
             f.units = [item.unit or "", *[u for u in item.accepted_units if u != item.unit]]
         if item.type == "choice":
@@ -105,11 +115,15 @@ def build_fields(
         elif f.widget == "radio":
             span = (item.range.min, item.range.max) if item.range else (None, None)
             # a block of questions states its answers once (SF-36 Q3a-j): later items reuse them
-            labels = anchors(item) or inherited.get(span, {})
-            if labels:
-                inherited[span] = labels
-            low, high = int(item.range.min or 0), int(item.range.max or 0)  # type: ignore[union-attr]
-            f.options = [(str(n), labels.get(n, "")) for n in range(low, high + 1)]
+            versioned = answer_labels(study, item, _version(item, values, entry)) if item.versions else None
+            if versioned is not None:  # the chosen version's own answers and labels (SF-36 v1 yes/no, v2 5 levels)
+                f.options = [(str(n), label) for n, label in sorted(versioned.items())]
+            else:
+                labels = anchors(item) or inherited.get(span, {})
+                if labels:
+                    inherited[span] = labels
+                low, high = int(item.range.min or 0), int(item.range.max or 0)  # type: ignore[union-attr]
+                f.options = [(str(n), labels.get(n, "")) for n in range(low, high + 1)]
         if entry is not None:
             f.error = entry.errors.get(code)
             f.warning = entry.warnings.get(code) or entry.confirmed_warnings.get(code)
@@ -122,6 +136,16 @@ def build_fields(
         f.confirmed = bool(confirmed and code in confirmed)
         fields.append(f)
     return fields, computed
+
+
+def _version(item: ItemDef, values: Mapping[str, tuple[str, str]], entry: FormEntryResult | None) -> str | None:
+    """The version chosen on the form for a versioned item (the checked choice code, else as typed)."""
+    assert item.versions is not None
+    chooser = item.versions.item
+    checked = entry.values.get(chooser) if entry is not None else None
+    if checked is not None and isinstance(checked.value, str):
+        return checked.value
+    return values.get(chooser, ("", ""))[0] or None
 
 
 def _widget(form: FormDef, item: ItemDef) -> str:
@@ -140,6 +164,25 @@ def _widget(form: FormDef, item: ItemDef) -> str:
     if item.type == "integer" and small and form.layout in RADIO_LAYOUTS:
         return "radio"
     return "number"
+
+
+def stored_missing(values: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """A record's stored missing-data codes as (code, reason) per item."""
+    return {
+        code: (str(data["missing"]), str(data.get("missing_reason") or ""))
+        for code, data in values.items()
+        if isinstance(data, dict) and data.get("missing")
+    }
+
+
+def posted_missing(form: FormDef, post: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """The missing-data codes chosen per item (``m_<item>``) with their reasons (``mr_<item>``)."""
+    out: dict[str, tuple[str, str]] = {}
+    for code in form.items:
+        chosen = str(post.get(f"m_{code}", "")).strip()
+        if chosen:
+            out[code] = (chosen, str(post.get(f"mr_{code}", "")).strip())
+    return out
 
 
 def stored_inputs(values: Mapping[str, Any]) -> dict[str, tuple[str, str]]:

@@ -19,7 +19,7 @@ from rodnan.errors import InputError
 from rodnan.web.accounts.access import AccessDeniedError, can
 from rodnan.web.accounts.roles import Permission
 from rodnan.web.crfs.actions import EditConflictError, check_add_log_record, check_save_form, shown
-from rodnan.web.crfs.fields import body_grid_rows, build_fields, posted_inputs, stored_inputs
+from rodnan.web.crfs.fields import body_grid_rows, build_fields, posted_inputs, posted_missing, stored_inputs, stored_missing
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.actions import EntryRejectedError
@@ -31,13 +31,13 @@ PATIENT_REASON = "answer changed by the patient in tablet mode"
 
 
 def _context(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[str, str]], entry: FormEntryResult | None,
-             confirmed: set[str], version: int) -> dict[str, Any]:  # fmt: skip
+             confirmed: set[str], version: int, coded: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:  # fmt: skip
     definition = study_definition(record.subject.study)
     form = definition.form_by_code[record.form_code]
     if entry is None:
         stored = {k: (raw, unit or None) for k, (raw, unit) in inputs.items()}
-        entry = check_form_entry(definition, form.code, stored, confirmed)
-    fields, computed = build_fields(definition, form, inputs, entry, confirmed)
+        entry = check_form_entry(definition, form.code, stored, confirmed, coded)
+    fields, computed = build_fields(definition, form, inputs, entry, confirmed, coded)
     layout = form.layout
     patient = request.GET.get("mode") == "patient" and form.patient
     screening = record.visit is not None and record.visit.day <= SCREENING_VISIT_DAY_MAX
@@ -78,8 +78,9 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":
         confirmed = set(record.confirmed_warnings or [])
         return render(request, "rodnan/form_entry.html", _context(request, record, stored_inputs(record.values), None, confirmed,
-                                                                   record.version))  # fmt: skip
+                                                                   record.version, stored_missing(record.values)))  # fmt: skip
     typed = posted_inputs(form, request.POST)
+    coded = posted_missing(form, request.POST)
     inputs = {code: (raw, unit or "") for code, (raw, unit) in typed.items()}
     confirmed = set(request.POST.getlist("confirm"))
     version_text = str(request.POST.get("version", "")).strip()
@@ -92,12 +93,12 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
         if request.GET.get("mode") == "patient" and not reason.strip():
             reason = PATIENT_REASON  # the patient, the source of these answers, changed them on the tablet
         result = check_save_form(request.user, record, typed, expected_version=version, confirmed=confirmed,
-                                 reason=reason, visit_date=visit_date)  # fmt: skip
+                                 reason=reason, visit_date=visit_date, missing=coded)  # fmt: skip
     except ValueError as exc:
-        return _refused(request, record, inputs, confirmed, version, exc)
+        return _refused(request, record, inputs, confirmed, version, exc, coded)
     except EditConflictError as exc:
         current = exc.current
-        context = _context(request, record, inputs, None, confirmed, current.version)
+        context = _context(request, record, inputs, None, confirmed, current.version, coded)
         context["conflict"] = {
             "message": str(exc),
             "rows": [(definition.item_by_code[c].label, shown(current.values.get(c)), _typed(typed, c))
@@ -124,17 +125,17 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _refused(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[str, str]], confirmed: set[str], version: int,
-             exc: ValueError) -> HttpResponse:  # fmt: skip
+             exc: ValueError, coded: dict[str, tuple[str, str]] | None = None) -> HttpResponse:  # fmt: skip
     """The form again with what was typed and why it was not saved (422)."""
     if isinstance(exc, EntryRejectedError):
-        context = _context(request, record, inputs, exc.entry, confirmed, version)
+        context = _context(request, record, inputs, exc.entry, confirmed, version, coded)
         context["form_error"] = f"{exc.field}: {exc.rule}" if not exc.entry.errors and not exc.entry.warnings else ""
-        context["reason_error"] = exc.field == "reason"
+        context["reason_error"] = exc.rule if exc.field == "reason" else ""
         context["visit_date_error"] = f"visit date: {exc.rule}" if exc.field == "visit_date" else ""
         context["reason"] = request.POST.get("reason", "")
         context["problems"] = [(code, issue.message) for code, issue in [*exc.entry.errors.items(), *exc.entry.warnings.items()]]
         return render(request, "rodnan/form_entry.html", context, status=422)
-    context = _context(request, record, inputs, None, confirmed, version)
+    context = _context(request, record, inputs, None, confirmed, version, coded)
     if isinstance(exc, InputError):  # the record's state (locked, not expected, ...) or another named rule
         context["form_error"] = f"this record {exc.rule}" if exc.field == "record" else f"{exc.field}: {exc.rule}"
     else:
@@ -155,12 +156,13 @@ def log_add(request: HttpRequest, pk: int, form_code: str) -> HttpResponse:
     if request.method != "POST":
         return render(request, "rodnan/form_entry.html", _context(request, record, {}, None, set(), 0))
     typed = posted_inputs(form, request.POST)
+    coded = posted_missing(form, request.POST)
     inputs = {code: (raw, unit or "") for code, (raw, unit) in typed.items()}
     confirmed = set(request.POST.getlist("confirm"))
     try:
-        added = check_add_log_record(request.user, subject, form.code, typed, confirmed=confirmed)
+        added = check_add_log_record(request.user, subject, form.code, typed, confirmed=confirmed, missing=coded)
     except ValueError as exc:
-        return _refused(request, record, inputs, confirmed, 0, exc)
+        return _refused(request, record, inputs, confirmed, 0, exc, coded)
     except AccessDeniedError as exc:
         messages.error(request, str(exc))
         return redirect("subject_detail", pk=subject.pk)
@@ -175,6 +177,7 @@ def eligibility_preview(request: HttpRequest, pk: int) -> HttpResponse:
     record = get_form_record_for_user(request.user, pk)
     definition = study_definition(record.subject.study)
     form = definition.form_by_code[record.form_code]
-    entry = check_form_entry(definition, form.code, posted_inputs(form, request.POST), set(request.POST.getlist("confirm")))
+    entry = check_form_entry(definition, form.code, posted_inputs(form, request.POST), set(request.POST.getlist("confirm")),
+                             posted_missing(form, request.POST))  # fmt: skip
     return render(request, "rodnan/eligibility.html", {"eligibility": screening_result(record.subject, _overrides(entry)),
                                                         "live": True})  # fmt: skip

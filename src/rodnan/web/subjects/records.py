@@ -14,6 +14,7 @@ from rodnan.core.eligibility import ScreeningResult
 from rodnan.core.entry import EnteredValue
 from rodnan.core.protocol.model import FormDef, ItemDef
 from rodnan.core.records import subject_plans
+from rodnan.core.records.completeness import visit_complete
 from rodnan.core.records.states import RecordStatus
 from rodnan.core.schedule import PlannedVisit, VisitState, visit_state, visit_timing
 from rodnan.web.crfs.models import FormRecord
@@ -110,7 +111,12 @@ def visit_grid(subject: Subject, today: dt.date | None = None) -> tuple[list[str
             cells.append(GridCell(pk, status))
         timing = visit_timing(planned(visit), visit.done_on) if visit.done_on else ""
         statuses = {cell.status for cell in cells} - {"not_collected"}
-        state = VisitState.NOT_EXPECTED if statuses == {RecordStatus.NOT_EXPECTED.value} else state_of(visit, today)
+        by_form = {code: cell.status for code, cell in zip(columns, cells, strict=True) if cell.record_id is not None}
+        if statuses == {RecordStatus.NOT_EXPECTED.value}:
+            state = VisitState.NOT_EXPECTED
+        else:
+            complete = visit_complete(by_form, by_form)
+            state = visit_state(planned(visit), today or timezone.localdate(), visit.done_on, visit.missed, complete)
         rows.append(GridRow(visit, state, cells, "" if timing == "on_time" else timing))
     return columns, rows
 
