@@ -141,7 +141,7 @@ def plan_screening(study: Study, screening_date: date) -> PlannedVisit:
         raise InputError("screening_date", "the visit window falls outside the calendar", screening_date.isoformat()) from None
 
 
-def visit_state(visit: PlannedVisit, today: date, done_on: date | None, missed: bool) -> VisitState:
+def visit_state(visit: PlannedVisit, today: date, done_on: date | None, missed: bool, end: date | None = None) -> VisitState:
     """The state of a planned visit on ``today``.
 
     Args:
@@ -149,15 +149,19 @@ def visit_state(visit: PlannedVisit, today: date, done_on: date | None, missed: 
         today: the day to judge on.
         done_on: the date the visit was done, or None if it was not (yet).
         missed: True when the visit was recorded as missed.
+        end: the date the subject's participation ended (death, withdrawal, completion), or None.
 
     Returns:
-        DONE when it was done (whenever), else MISSED when recorded as missed, else UPCOMING before
-        the window, DUE within it (both ends included) and OVERDUE after it.
+        DONE when it was done (whenever), else MISSED when recorded as missed, else NOT_EXPECTED when
+        the subject's participation ended before its window opened, else UPCOMING before the window,
+        DUE within it (both ends included) and OVERDUE after it.
     """
     if done_on is not None:
         return VisitState.DONE
     if missed:
         return VisitState.MISSED
+    if end is not None and visit.window_start > end:
+        return VisitState.NOT_EXPECTED
     if today < visit.window_start:
         return VisitState.UPCOMING
     if today <= visit.window_end:

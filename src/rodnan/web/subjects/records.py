@@ -68,9 +68,9 @@ def planned(visit: Visit) -> PlannedVisit:
     )  # fmt: skip
 
 
-def state_of(visit: Visit, today: dt.date | None = None) -> VisitState:
-    """Upcoming, due, overdue, done or missed, today."""
-    return visit_state(planned(visit), today or timezone.localdate(), visit.done_on, visit.missed)
+def state_of(visit: Visit, today: dt.date | None = None, end: dt.date | None = None) -> VisitState:
+    """Upcoming, due, overdue, done, missed or not expected (after the subject's ``end``), today."""
+    return visit_state(planned(visit), today or timezone.localdate(), visit.done_on, visit.missed, end)
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,9 @@ def visit_grid(subject: Subject, today: dt.date | None = None) -> tuple[list[str
             cells.append(GridCell(pk, status))
         timing = visit_timing(planned(visit), visit.done_on) if visit.done_on else ""
         statuses = {cell.status for cell in cells} - {"not_collected"}
-        state = VisitState.NOT_EXPECTED if statuses == {RecordStatus.NOT_EXPECTED.value} else state_of(visit, today)
+        state = (
+            VisitState.NOT_EXPECTED if statuses == {RecordStatus.NOT_EXPECTED.value} else state_of(visit, today, subject.end_date)
+        )
         rows.append(GridRow(visit, state, cells, "" if timing == "on_time" else timing))
     return columns, rows
 
