@@ -28,6 +28,7 @@ from rodnan.core.entry import EnteredValue, FormEntryResult, normalized_values
 from rodnan.core.protocol.model import CONTEXT_DATES, GENERAL_CHECK_CODES, Study
 from rodnan.core.records.errors import EntryRejectedError
 from rodnan.core.records.model import SubjectSnapshot, VisitSnapshot
+from rodnan.core.values import partial_date_bounds
 from rodnan.core.verdict import Truth
 from rodnan.errors import InputError
 
@@ -133,6 +134,16 @@ def _value_date(value: EnteredValue) -> dt.date | None:
         return None
 
 
+def earliest_date(type_: object, value: object) -> dt.date | None:
+    """The earliest day a stored date or partial date can mean ("2026-03" -> 2026-03-01); None for other values."""
+    if type_ not in ("date", "partial_date") or not isinstance(value, str):
+        return None
+    try:
+        return partial_date_bounds(value)[0] if type_ == "partial_date" else dt.date.fromisoformat(value)
+    except (ValueError, InputError):
+        return None
+
+
 def context_facts(subject: SubjectSnapshot, visit: VisitSnapshot | None, visit_date: dt.date | None) -> dict[str, float | None]:
     """The subject's and the visit's dates as day numbers, by the names the protocol's checks use."""
 
@@ -200,8 +211,8 @@ def check_record(
     findings: list[Finding] = []
     if visit_date is not None:
         findings.extend(date_findings(subject, "visit_date", visit_date, visit))
-    for code, value in entry.values.items():
-        when = _value_date(value)
+    for code, value in entry.values.items():  # a date or partial date value: not after the end (the earliest day it means)
+        when = earliest_date(value.type, value.value)
         if when is not None:
             findings.extend(f for f in date_findings(subject, code, when, visit) if f.code in (AFTER_END,))
     findings.extend(protocol_findings(study, form_code, entry.values, subject, visit, visit_date))
@@ -228,5 +239,6 @@ __all__ = [
     "check_record",
     "context_facts",
     "date_findings",
+    "earliest_date",
     "protocol_findings",
 ]

@@ -20,7 +20,7 @@ from rodnan.core.eligibility import ScreeningResult, ScreeningVerdict, build_scr
 from rodnan.core.entry import EnteredValue, check_form_entry, normalized_values
 from rodnan.core.lifecycle import SubjectStatus, Transition, next_status
 from rodnan.core.protocol.model import Study
-from rodnan.core.records.checks import AFTER_END, EARLY_COMPLETION, ConfirmationNeededError, Finding
+from rodnan.core.records.checks import AFTER_END, EARLY_COMPLETION, ConfirmationNeededError, Finding, earliest_date
 from rodnan.core.records.errors import EntryRejectedError
 from rodnan.core.records.model import (
     SCHEDULED_SEQ,
@@ -303,7 +303,8 @@ def _check_nothing_after(end_date: dt.date, visits: Iterable[VisitSnapshot], rec
     for record in records:
         for code, data in record.values.items():
             value = data.get("value")
-            if data.get("type") == "date" and isinstance(value, str) and value > end_date.isoformat():
+            when = earliest_date(data.get("type"), value)
+            if when is not None and when > end_date:
                 raise InputError("end_date", f"[{AFTER_END}] {record_where(record)} holds {code} = {value}, after "
                                              f"{end_date.isoformat()}", end_date.isoformat())  # fmt: skip
 
