@@ -153,14 +153,14 @@ def visit_state(visit: PlannedVisit, today: date, done_on: date | None, missed: 
 
     Returns:
         DONE when it was done (whenever), else MISSED when recorded as missed, else NOT_EXPECTED when
-        the subject's participation ended before its window opened, else UPCOMING before the window,
+        the subject's participation ended before its target date, else UPCOMING before the window,
         DUE within it (both ends included) and OVERDUE after it.
     """
     if done_on is not None:
         return VisitState.DONE
     if missed:
         return VisitState.MISSED
-    if end is not None and visit.window_start > end:
+    if end is not None and visit.target > end:
         return VisitState.NOT_EXPECTED
     if today < visit.window_start:
         return VisitState.UPCOMING
