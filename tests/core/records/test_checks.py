@@ -191,6 +191,7 @@ def test_a_visit_outside_its_window_is_a_warning_to_confirm(study: Study) -> Non
         reason="re-examined",
     )
     assert again.records
+    assert again.findings == ()  # recorded once, when the visit date was set
 
 
 # --- the protocol's checks ----------------------------------------------------------------------------------

@@ -153,6 +153,7 @@ def plan_save_record(
             raise EntryRejectedError(entry, "visit_date", "cannot be in the future")
         already = {VISIT_WINDOW} if visit is not None and visit.done_on is not None else set()  # confirmed when it was set
         findings = check_record(study, record.form_code, entry, subject, visit, when, {*confirmed, *already})
+        findings = tuple(f for f in findings if f.code not in already)  # recorded when the visit date was set
     if visit is not None and visit.done_on is None and changed:
         when = visit_date or today
         visits = (VisitWrite(visit.code, when, False),)
