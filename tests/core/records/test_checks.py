@@ -223,20 +223,20 @@ CHECK = """  - code: lab_sample_not_after_visit
     label: The sample was taken on or before the visit date
     severity: query
     forms: [organ_function, serology, lymphocytes]
-    expression: sample_date <= visit_date"""
+    expression: sample_date <= visit_day"""
 
 
 @pytest.mark.parametrize(
     ("old", "new", "path", "rule"),
     [
         ("severity: query", "severity: fatal", "checks[1].severity", "Input should be 'error', 'warning' or 'query'"),
-        ("sample_date <= visit_date", "sample_dat <= visit_date", "checks[1].expression",
+        ("sample_date <= visit_day", "sample_dat <= visit_day", "checks[1].expression",
          "check 'lab_sample_not_after_visit': unknown item or pathway 'sample_dat' at column 1"),
-        ("sample_date <= visit_date", "sample_date <=", "checks[1].expression", "check 'lab_sample_not_after_visit':"),
-        ("sample_date <= visit_date", "mrss_face > 1", "checks[1].expression",
+        ("sample_date <= visit_day", "sample_date <=", "checks[1].expression", "check 'lab_sample_not_after_visit':"),
+        ("sample_date <= visit_day", "mrss_face > 1", "checks[1].expression",
          "check 'lab_sample_not_after_visit' reads item 'mrss_face', which is not on its form(s)"),
-        ("forms: [organ_function, serology, lymphocytes]\n    expression: sample_date <= visit_date",
-         "forms: [organ_function, serology, lymphos]\n    expression: sample_date <= visit_date", "checks[1].forms[2]",
+        ("forms: [organ_function, serology, lymphocytes]\n    expression: sample_date <= visit_day",
+         "forms: [organ_function, serology, lymphos]\n    expression: sample_date <= visit_day", "checks[1].forms[2]",
          "check 'lab_sample_not_after_visit' applies to form 'lymphos', which is not in forms"),
         ("code: lab_sample_not_after_visit", "code: after_end", "checks[1].code",
          "check code 'after_end' is the name of a general rule"),

@@ -170,6 +170,8 @@ def _check_checks(study: Study) -> Iterator[tuple[Loc, str]]:
     over the forms' own items and the context dates."""
     for dup in _duplicates([c.code for c in study.checks]):
         yield ("checks",), f"check code {dup!r} is used more than once"
+    for code in sorted(set(CONTEXT_DATES) & set(study.item_by_code)):
+        yield ("items",), f"item code {code!r} is a name the checks reserve for a date of the subject or the visit"
     specs = study.check_item_specs
     for i, check in enumerate(study.checks):
         loc: Loc = ("checks", i)

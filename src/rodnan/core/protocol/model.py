@@ -131,9 +131,9 @@ __all__ = [
 
 # --- checks -------------------------------------------------------------------------------------
 
-CONTEXT_DATES = ("screening_date", "consent_date", "enrolment_date", "infusion_date", "end_date", "visit_date",
-                 "window_start", "window_end")  # fmt: skip
-"""The subject's and the visit's dates a check's expression may read (as day numbers, unit ``d``)."""
+CONTEXT_DATES = ("screening_day", "consent_day", "enrolment_day", "infusion_day", "end_day", "visit_day", "window_start",
+                 "window_end")  # fmt: skip
+"""The subject's and the visit's dates a check's expression may read (as day numbers, unit ``d``); no item may use them."""
 
 GENERAL_CHECK_CODES = ("after_end", "before_screening", "before_consent", "before_infusion", "visit_window",
                        "early_completion")  # fmt: skip

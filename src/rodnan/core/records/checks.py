@@ -15,7 +15,7 @@ Two kinds of rule, each named by a code that its finding (and so its error) carr
   confirmation, ``query`` saves and returns the finding (recorded in the audit entry).
 
 Dates enter expressions as day numbers (:meth:`datetime.date.toordinal`, unit ``d``), so
-``sample_date >= window_start`` compares two dates.
+``sample_date >= window_start`` compares two dates (the context's names: :data:`CONTEXT_DATES`).
 """
 
 from __future__ import annotations
@@ -151,9 +151,9 @@ def context_facts(subject: SubjectSnapshot, visit: VisitSnapshot | None, visit_d
         return float(value.toordinal()) if value is not None else None
 
     facts = {
-        "screening_date": day(subject.screening_date), "consent_date": day(subject.consent_date),
-        "enrolment_date": day(subject.enrolment_date), "infusion_date": day(subject.infusion_date),
-        "end_date": day(subject.end_date), "visit_date": day(visit_date),
+        "screening_day": day(subject.screening_date), "consent_day": day(subject.consent_date),
+        "enrolment_day": day(subject.enrolment_date), "infusion_day": day(subject.infusion_date),
+        "end_day": day(subject.end_date), "visit_day": day(visit_date),
         "window_start": day(visit.window_start) if visit else None, "window_end": day(visit.window_end) if visit else None,
     }  # fmt: skip
     assert set(facts) == set(CONTEXT_DATES)
