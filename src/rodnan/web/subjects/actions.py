@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from rodnan.core.lifecycle import Transition
 from rodnan.core.records import subject_plans as plans
+from rodnan.core.records.checks import ConfirmationNeededError
 from rodnan.core.records.errors import EntryRejectedError, StaleError
 from rodnan.errors import InputError
 from rodnan.web.accounts.access import require
@@ -27,6 +28,7 @@ from rodnan.web.subjects.store import apply_plan, record_snapshot, subject_snaps
 
 __all__ = [
     "END_TRANSITIONS",
+    "ConfirmationNeededError",
     "EntryRejectedError",
     "StaleSubjectError",
     "check_consent",

@@ -16,7 +16,6 @@ from django.views.decorators.http import require_POST
 
 from rodnan.core.dose import format_cells
 from rodnan.core.lifecycle import SubjectStatus, Transition, allowed_transitions
-from rodnan.core.records.checks import ConfirmationNeededError
 from rodnan.errors import InputError
 from rodnan.web.accounts.access import AccessDeniedError, can, memberships_of, site_ids_with, sites_with
 from rodnan.web.accounts.roles import Permission
@@ -186,7 +185,7 @@ def subject_transition(request: HttpRequest, pk: int, transition: str) -> HttpRe
             return render(request, "rodnan/transition.html", context, status=422)
         except (InputError, AccessDeniedError) as exc:
             context["errors"] = {getattr(exc, "field", "form"): str(exc)}
-            if isinstance(exc, ConfirmationNeededError):  # a warning rule of the core: confirm it and submit again
+            if isinstance(exc, actions.ConfirmationNeededError):  # a warning rule of the core: confirm it and submit again
                 context["confirm_rule"], context["confirm_message"] = exc.finding.code, exc.finding.message
             return render(request, "rodnan/transition.html", context, status=422)
         messages.success(request, f"{subject.label}: {step.label} recorded.")
