@@ -163,6 +163,10 @@ def test_coordinator_screens_enrols_follows_and_audits(page: Page, live_server, 
     screenshot("mrss-grid")
     page.get_by_label("Visit date").fill(today)
     save_form(page)
+    # on the infusion day Month 1 is before its window: the core's rule visit_window asks for a confirmation
+    expect(page.locator(".msg.error")).to_contain_text("[visit_window] Month 1 on " + today)
+    page.locator('input[name="confirm"][value="visit_window"]').check()
+    save_form(page)
     # 17 areas changed; the total is computed, not entered.
     expect(flash(page)).to_contain_text("Modified Rodnan skin score at M1 saved: 17 values changed")
     # the visit took place, but its SF-36 and SSc-HAQ are still to enter: not "Done" (issue 15)
@@ -213,7 +217,8 @@ def test_coordinator_screens_enrols_follows_and_audits(page: Page, live_server, 
     open_form(page, "M1", "mRSS")
     page.get_by_role("link", name="audit trail of this form").click()
     rows = page.locator("table.audit tbody tr")
-    expect(rows).to_have_count(17 + 1 + 1)  # 17 areas first entered with the record's status, one changed
+    # 17 areas first entered with the record's status, the confirmed visit_window finding, one changed
+    expect(rows).to_have_count(17 + 1 + 1 + 1)
     expect(rows.filter(has_text=reason).locator("td:nth-child(n+3)")).to_have_text(expected)
     screenshot("audit")
 

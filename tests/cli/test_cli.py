@@ -168,3 +168,17 @@ def test_screen_needs_a_file_or_example() -> None:
     """Neither a file nor --example is a usage error."""
     result = runner.invoke(app, ["screen"])
     assert result.exit_code != 0
+
+
+def test_protocol_check_reports_a_bad_check_with_line_path_and_rule(tmp_path: Path) -> None:
+    """A check comparing a date with a score: exit 1, the check's line, path and rule (issue 15)."""
+    text = bundled_protocol_path().read_text(encoding="utf-8").replace("expression: sample_date <= visit_day",
+                                                                       "expression: sample_date <= mrss_face")  # fmt: skip
+    path = tmp_path / "broken.yaml"
+    path.write_text(text, encoding="utf-8")
+    line = text[: text.index("sample_date <= mrss_face")].count("\n") + 1
+    result = runner.invoke(app, ["protocol", "check", str(path)])
+    assert result.exit_code == 1
+    assert (f"line {line}: checks[1].expression: check 'lab_sample_not_after_visit': items 'sample_date' (d) and "
+            "'mrss_face' ({score}) have units that do not convert"
+            in " ".join(result.stderr.split()))  # fmt: skip

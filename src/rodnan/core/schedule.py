@@ -143,7 +143,9 @@ def plan_screening(study: Study, screening_date: date) -> PlannedVisit:
         raise InputError("screening_date", "the visit window falls outside the calendar", screening_date.isoformat()) from None
 
 
-def visit_state(visit: PlannedVisit, today: date, done_on: date | None, missed: bool, forms_complete: bool = True) -> VisitState:
+def visit_state(
+    visit: PlannedVisit, today: date, done_on: date | None, missed: bool, forms_complete: bool = True, end: date | None = None
+) -> VisitState:
     """The state of a planned visit on ``today``.
 
     Args:
@@ -153,16 +155,20 @@ def visit_state(visit: PlannedVisit, today: date, done_on: date | None, missed: 
         missed: True when the visit was recorded as missed.
         forms_complete: whether each form the visit expects is complete, not done or not expected
             (:func:`rodnan.core.records.completeness.visit_complete`).
+        end: the date the subject's participation ended (death, withdrawal, completion), or None.
 
     Returns:
         DONE when it took place (whenever) and its forms are complete, INCOMPLETE when it took place with
-        forms outstanding, else MISSED when recorded as missed, else UPCOMING before
-        the window, DUE within it (both ends included) and OVERDUE after it.
+        forms outstanding, else MISSED when recorded as missed, else NOT_EXPECTED when the subject's
+        participation ended before its target date, else UPCOMING before the window, DUE within it (both
+        ends included) and OVERDUE after it.
     """
     if done_on is not None:
         return VisitState.DONE if forms_complete else VisitState.INCOMPLETE
     if missed:
         return VisitState.MISSED
+    if end is not None and visit.target > end:
+        return VisitState.NOT_EXPECTED
     if today < visit.window_start:
         return VisitState.UPCOMING
     if today <= visit.window_end:

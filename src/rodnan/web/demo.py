@@ -19,6 +19,7 @@ from django.utils import timezone
 from rodnan.core.analysis.datasets import SUBJECT_CELLS, SUBJECT_INFUSION_DATE
 from rodnan.core.lifecycle import SubjectStatus, Transition
 from rodnan.core.protocol import Study as StudyDef
+from rodnan.core.records.checks import VISIT_WINDOW
 from rodnan.core.simulate import history
 from rodnan.core.simulate.candidates import simulate_candidates
 from rodnan.core.simulate.cohort import simulate_cohort
@@ -110,7 +111,7 @@ def _save_visit(user: Any, subject: Subject, visit: Visit, rows: list[tuple[str,
         for _attempt in range(2):
             try:
                 check_save_form(user, record, entries, expected_version=record.version, visit_date=visit_date,
-                                confirmed=set(entries))  # fmt: skip
+                                confirmed={*entries, VISIT_WINDOW})  # fmt: skip
                 break
             except actions.EntryRejectedError as exc:  # a simulated value the entry checks reject: leave it out
                 for code in list(exc.entry.errors):

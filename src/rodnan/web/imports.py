@@ -42,6 +42,7 @@ from rodnan.core.analysis.datasets import SUBJECT_INFUSION_DATE
 from rodnan.core.lifecycle import SubjectStatus, Transition
 from rodnan.core.protocol import Study as StudyDef
 from rodnan.core.records import record_plans, subject_plans
+from rodnan.core.records.checks import EARLY_COMPLETION, VISIT_WINDOW
 from rodnan.core.records.course import Course
 from rodnan.core.records.errors import EntryRejectedError
 from rodnan.core.records.model import RecordSnapshot
@@ -177,7 +178,8 @@ class _Builder:
             try:
                 plan = record_plans.plan_save_record(
                     self.definition, course.subject, record, entries, today=self.today, expected_version=record.version,
-                    confirmed=set(entries), reason=IMPORT_REASON, visit=course.visits[str(visit_code)], visit_date=done_on,
+                    confirmed={*entries, VISIT_WINDOW}, reason=IMPORT_REASON, visit=course.visits[str(visit_code)],
+                    visit_date=done_on,
                 )  # fmt: skip
             except InputError as exc:
                 if not self._drop_errors(course, str(visit_code), form, exc, entries):
@@ -285,8 +287,11 @@ class _Builder:
         transition, detail = END_REASONS[status]
         if transition is Transition.COMPLETE:
             end = max((v.done_on for v in course.visits.values() if v.done_on), default=end)
+            if end < max(v.window_start for v in course.visits.values()):  # the rule early_completion wants a reason
+                detail = "follow-up completed before the last scheduled visit (as recorded on the imported CRF)"
         course.apply(subject_plans.plan_end_subject(course.subject, transition, end, detail, self.today,
-                                                    course.visits.values(), course.records.values()))  # fmt: skip
+                                                    course.visits.values(), course.records.values(),
+                                                    confirmed={EARLY_COMPLETION}))  # fmt: skip
 
 
 def plan_stages(cohort: SimulatedCohort, today: dt.date, seed: int | None = None) -> list[tuple[str, dt.timedelta]]:

@@ -193,7 +193,7 @@ def test_mrss_with_an_area_missing_is_incomplete(site, investigator):
     subject = f.infused_subject(investigator, site)
     record = FormRecord.objects.get(subject=subject, visit__code="M1", form_code="mrss")
     partial = {k: v for k, v in MRSS_AREAS.items() if k != "mrss_foot_l"}
-    result = check_save_form(investigator, record, _entries(partial), expected_version=0)
+    result = check_save_form(investigator, record, _entries(partial), expected_version=0, confirmed={"visit_window"})
     assert "mrss_foot_l" in result.entry.missing_required
     record.refresh_from_db()
     assert record.status == "in_progress"

@@ -127,12 +127,15 @@ def test_full_lifecycle_through_actions(site, investigator):
 
     start = f.last_seq()
     end_date = f.days_ago(1)
-    subject = actions.check_end_subject(investigator, subject, Transition.COMPLETE, end_date, "", expected_version=4)
+    # before Month 12: the rule early_completion wants a reason and a confirmation (issue 15)
+    subject = actions.check_end_subject(investigator, subject, Transition.COMPLETE, end_date, "moved abroad", expected_version=4,
+                                        confirmed={"early_completion"})  # fmt: skip
     assert (subject.status, subject.end_date, subject.version) == ("completed", end_date, 5)
     entries = f.audit_since(start)
     assert [(e.action, e.field, e.old_value, e.new_value) for e in f.flat(entries[:1])] == [
         ("subject.complete", "status", "in_follow_up", "completed"),
         ("subject.complete", "end_date", "", end_date.isoformat()),
+        ("subject.complete", "end_reason", "", "moved abroad"),
     ]
     # the empty records of the visits after the end are no longer expected, one audited event each
     not_expected = FormRecord.objects.filter(subject=subject, status="not_expected")
@@ -251,7 +254,8 @@ def _subject_in(status: str, site, user) -> Subject:
         return actions.check_screen_fail(user, f.screened_subject(user, site), "not eligible")
     subject = f.infused_subject(user, site)
     if status == "completed":
-        subject = actions.check_end_subject(user, subject, Transition.COMPLETE, f.days_ago(1), "")
+        subject = actions.check_end_subject(user, subject, Transition.COMPLETE, f.days_ago(1), "moved abroad",
+                                            confirmed={"early_completion"})  # fmt: skip
     return subject
 
 

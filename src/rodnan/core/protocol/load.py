@@ -24,7 +24,7 @@ from rodnan.core.expr import CompiledExpression, compile_expression
 from rodnan.core.instruments.acr_criss import STEP1_EVENTS
 from rodnan.core.protocol import cache
 from rodnan.core.protocol.checks import check_roles
-from rodnan.core.protocol.model import ENDPOINT_SUFFIXES, ItemDef, Study
+from rodnan.core.protocol.model import CONTEXT_DATES, ENDPOINT_SUFFIXES, GENERAL_CHECK_CODES, ItemDef, Study
 from rodnan.errors import ExpressionError, ProtocolError, ProtocolProblem, UnitError
 
 BUNDLED = "nct00962923.v1"
@@ -162,6 +162,7 @@ def _check_references(study: Study) -> Iterator[tuple[Loc, str]]:
     yield from _check_derived_items(study)
     yield from _check_expressions(study)
     yield from _check_endpoints(study)
+    yield from _check_checks(study)
     yield from check_roles(study)
 
 
@@ -212,6 +213,40 @@ def _check_completion(study: Study) -> Iterator[tuple[Loc, str]]:
                        or (bounds.max is not None and n > bounds.max)]  # fmt: skip
             if outside:
                 yield ("items", i, "versions", "answers", version), f"item {item.code!r}: answers {outside} lie outside its range"
+
+
+def _check_checks(study: Study) -> Iterator[tuple[Loc, str]]:
+    """``checks:``: unique codes apart from the general rules, known forms and visits, expressions that compile
+    over the forms' own items and the context dates."""
+    for dup in _duplicates([c.code for c in study.checks]):
+        yield ("checks",), f"check code {dup!r} is used more than once"
+    for code in sorted(set(CONTEXT_DATES) & set(study.item_by_code)):
+        yield ("items",), f"item code {code!r} is a name the checks reserve for a date of the subject or the visit"
+    specs = study.check_item_specs
+    for i, check in enumerate(study.checks):
+        loc: Loc = ("checks", i)
+        if check.code in GENERAL_CHECK_CODES:
+            yield (*loc, "code"), f"check code {check.code!r} is the name of a general rule"
+        known: set[str] = set(CONTEXT_DATES)
+        for j, form in enumerate(check.forms):
+            if form not in study.form_by_code:
+                yield (*loc, "forms", j), f"check {check.code!r} applies to form {form!r}, which is not in forms"
+            else:
+                known.update(study.form_by_code[form].items)
+        for j, visit in enumerate(check.visits):
+            if visit not in study.visit_by_code:
+                yield (*loc, "visits", j), f"check {check.code!r} applies at visit {visit!r}, which is not in the schedule"
+        try:
+            compiled = compile_expression(check.expression, specs)
+        except ExpressionError as exc:
+            where = f" at column {exc.column}" if exc.column else ""
+            yield (*loc, "expression"), f"check {check.code!r}: {exc.message}{where}"
+            continue
+        for code in sorted(compiled.item_codes - known):
+            yield (
+                (*loc, "expression"),
+                f"check {check.code!r} reads item {code!r}, which is not on its form(s) {', '.join(check.forms)}",
+            )
 
 
 def _check_derived_items(study: Study) -> Iterator[tuple[Loc, str]]:

@@ -73,13 +73,17 @@ from rodnan.core.protocol.forms import (
 )
 
 __all__ = [
+    "CONTEXT_DATES",
     "ENDPOINT_SUFFIXES",
+    "GENERAL_CHECK_CODES",
     "NON_EXPRESSION_TYPES",
     "AnalysisDef",
     "BodyAreaDef",
+    "CheckDef",
     "ChoiceDef",
     "ClarificationDef",
     "Code",
+    "CompiledCheck",
     "CompiledCriterion",
     "ConfirmationDef",
     "CoxCovariateDef",
@@ -129,6 +133,43 @@ __all__ = [
 ]
 
 
+# --- checks -------------------------------------------------------------------------------------
+
+CONTEXT_DATES = ("screening_day", "consent_day", "enrolment_day", "infusion_day", "end_day", "visit_day", "window_start",
+                 "window_end")  # fmt: skip
+"""The subject's and the visit's dates a check's expression may read (as day numbers, unit ``d``); no item may use them."""
+
+GENERAL_CHECK_CODES = ("after_end", "before_screening", "before_consent", "before_infusion", "visit_window",
+                       "early_completion")  # fmt: skip
+"""The codes of the core's general rules (:mod:`rodnan.core.records.checks`); a protocol check may not reuse them."""
+
+CheckSeverity = Literal["error", "warning", "query"]
+
+
+class CheckDef(Frozen):
+    """A rule a record must follow (``checks:``): its expression must hold when the record is saved.
+
+    When the expression is false: ``error`` refuses the save, ``warning`` asks the user to confirm,
+    ``query`` saves and reports the finding. An unknown result (a value missing) raises nothing.
+    Date items and the :data:`CONTEXT_DATES` enter the expression as day numbers (``sample_date >= window_start``).
+    """
+
+    code: Code
+    label: str = Field(min_length=1, description="the rule in plain words, shown to the user")
+    severity: CheckSeverity
+    forms: list[Code] = Field(min_length=1, description="the forms whose records it checks")
+    visits: list[VisitCode] = Field(default_factory=list, description="only at these visits (empty: at every visit)")
+    expression: str
+
+
+@dataclass(frozen=True)
+class CompiledCheck:
+    """A check with its expression compiled against the record's items and the context dates."""
+
+    definition: CheckDef
+    expression: CompiledExpression
+
+
 # --- the study ----------------------------------------------------------------------------------
 
 
@@ -159,6 +200,24 @@ class Study(Frozen):
     eligibility: EligibilityDef
     endpoints: EndpointsDef | None = None
     analysis: AnalysisDef | None = None
+    checks: list[CheckDef] = Field(default_factory=list)
+
+    @cached_property
+    def check_item_specs(self) -> dict[str, ItemSpec]:
+        """The item specs for checks: date items and the :data:`CONTEXT_DATES` as day numbers (unit ``d``)."""
+        specs = {code: (ItemSpec(code, "number", "d") if spec.type == "date" else spec) for code, spec in self.item_specs.items()}
+        specs.update({name: ItemSpec(name, "number", "d") for name in CONTEXT_DATES})
+        return specs
+
+    @cached_property
+    def checks_by_form(self) -> dict[str, tuple[CompiledCheck, ...]]:
+        """The protocol's checks, compiled, by the forms they apply to (the loader has checked every expression)."""
+        out: dict[str, tuple[CompiledCheck, ...]] = {}
+        for check in self.checks:
+            compiled = CompiledCheck(check, compile_expression(check.expression, self.check_item_specs))
+            for form in check.forms:
+                out[form] = (*out.get(form, ()), compiled)
+        return out
 
     @cached_property
     def item_by_code(self) -> dict[str, ItemDef]:

@@ -158,6 +158,8 @@ class Plan:
         records: record rows to insert or update.
         audit: the audit entries, in order.
         entry: for a form's values, the core's entry result (derived scores, missing items), else None.
+        findings: the rules the action breaks without being refused (confirmed warnings, queries), each
+            also in the audit entry (:class:`rodnan.core.records.checks.Finding`).
     """
 
     subject: SubjectSnapshot | None = None
@@ -166,6 +168,7 @@ class Plan:
     records: tuple[RecordWrite, ...] = ()
     audit: tuple[AuditChange, ...] = ()
     entry: FormEntryResult | None = field(default=None, compare=False)
+    findings: tuple[Any, ...] = ()
 
     @property
     def empty(self) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from rodnan.core.entry import EnteredValue, FormEntryResult, check_form_entry
 from rodnan.core.protocol.model import Study
+from rodnan.core.records.checks import VISIT_WINDOW, Finding, check_record
 from rodnan.core.records.errors import EntryRejectedError
 from rodnan.core.records.model import (
     JSON,
@@ -108,7 +109,8 @@ def plan_save_record(
         entries: item code -> (text as typed, unit typed or None).
         today: the site's date.
         expected_version: the version the user started from.
-        confirmed: item codes whose soft-range warning the user confirmed.
+        confirmed: item codes whose soft-range warning the user confirmed, and codes of the warning rules
+            confirmed (:mod:`rodnan.core.records.checks`, e.g. ``visit_window``).
         reason: the reason for change (required when a saved value changes).
         visit: the scheduled record's visit (None for a log record).
         visit_date: the date the visit took place (default today), used when the visit is not yet done.
@@ -123,7 +125,9 @@ def plan_save_record(
         RecordStateError: the record's state refuses values (locked, frozen, entered in error,
             not done, not expected).
         EntryRejectedError: errors or unconfirmed warnings, a change without a reason, a missing or
-            wrong visit date or log date, or the intervention form (recorded by its own step).
+            wrong visit date or log date, or the intervention form (recorded by its own step); a
+            lifecycle or protocol check broken (:func:`rodnan.core.records.checks.check_record`: the rule's
+            code in the error, e.g. ``[after_end]``), or a warning rule not confirmed (``CheckWarningError``).
     """
     if record.version != expected_version:
         raise RecordConflictError(record, expected_version)
@@ -153,12 +157,16 @@ def plan_save_record(
     where = record_label(subject, record)
     audit: list[AuditChange] = []
     visits: tuple[VisitWrite, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    if changed or created:  # the lifecycle and cross-record checks: a separate step (rodnan.core.records.checks)
+        when = (visit.done_on or visit_date or today) if visit is not None else None
+        if visit is not None and visit.done_on is None and when is not None and when > today:
+            raise EntryRejectedError(entry, "visit_date", "cannot be in the future")
+        already = {VISIT_WINDOW} if visit is not None and visit.done_on is not None else set()  # confirmed when it was set
+        findings = check_record(study, record.form_code, entry, subject, visit, when, {*confirmed, *already})
+        findings = tuple(f for f in findings if f.code not in already)  # recorded when the visit date was set
     if visit is not None and visit.done_on is None and changed:
         when = visit_date or today
-        if when > today:
-            raise EntryRejectedError(entry, "visit_date", "cannot be in the future")
-        if visit.day >= 0 and subject.infusion_date and when < subject.infusion_date:
-            raise EntryRejectedError(entry, "visit_date", f"cannot be before the infusion ({subject.infusion_date.isoformat()})")
         visits = (VisitWrite(visit.code, when, False),)
         audit.append(AuditChange("visit.done", "visit", f"{subject.label}/{visit.code}", "",
                                  (ItemDelta("done_on", None, when.isoformat()),)))  # fmt: skip
@@ -183,7 +191,11 @@ def plan_save_record(
         audit.append(AuditChange("record.confirm_warning", "record", where, reason,
                                  tuple(ItemDelta(code, None, entry.confirmed_warnings[code].rule) for code in newly_confirmed),
                                  record.key))  # fmt: skip
-    return Plan(visits=visits, records=(RecordWrite(saved, created=created),), audit=tuple(audit), entry=entry)
+    if findings:
+        noted = tuple(ItemDelta(f.field, None, f"{f.severity}: {f.rule}") for f in findings)
+        audit.append(AuditChange("record.findings", "record", where, "", noted, record.key))
+    return Plan(visits=visits, records=(RecordWrite(saved, created=created),), audit=tuple(audit), entry=entry,
+                findings=findings)  # fmt: skip
 
 
 def plan_add_log_record(

@@ -20,6 +20,7 @@ from rodnan.core.eligibility import ScreeningResult, ScreeningVerdict, build_scr
 from rodnan.core.entry import EnteredValue, check_form_entry, normalized_values
 from rodnan.core.lifecycle import SubjectStatus, Transition, next_status
 from rodnan.core.protocol.model import Study
+from rodnan.core.records.checks import AFTER_END, EARLY_COMPLETION, ConfirmationNeededError, Finding, earliest_date
 from rodnan.core.records.errors import EntryRejectedError
 from rodnan.core.records.model import (
     SCHEDULED_SEQ,
@@ -230,7 +231,7 @@ def plan_infusion(
 
 def plan_end_subject(
     subject: SubjectSnapshot, transition: Transition, end_date: dt.date, reason: str, today: dt.date,
-    visits: Iterable[VisitSnapshot] = (), records: Iterable[RecordSnapshot] = (),
+    visits: Iterable[VisitSnapshot] = (), records: Iterable[RecordSnapshot] = (), confirmed: Collection[str] = (),
 ) -> Plan:  # fmt: skip
     """Complete follow-up, withdraw, record a death or a loss to follow-up.
 
@@ -238,10 +239,26 @@ def plan_end_subject(
     expected* (with the end as reason), so nothing is entered after a death or withdrawal and the
     visits are not counted overdue.
 
+    Args:
+        subject: the subject.
+        transition: complete, withdraw, die or lose_to_follow_up.
+        end_date: the date participation ended.
+        reason: why (required except for a completion on schedule).
+        today: the site's date.
+        visits: the subject's visits (every one: the rules read their dates).
+        records: the subject's records (every one: the rules read their dates; those not started of
+            visits after the end become not expected).
+        confirmed: the warning rules the user confirmed (``early_completion``).
+
     Raises:
         InputError: a transition that is not an end; no reason (except completion); an end date in the
-            future or before the start of participation; the status does not allow it.
+            future or before the start of participation; the status does not allow it; a visit or a
+            date value already stored after ``end_date`` (rule ``[after_end]``); a completion before the
+            window of the last scheduled visit (unless that visit is marked missed) without a reason
+            (rule ``[early_completion]``).
+        ConfirmationNeededError: a completion before the last scheduled visit not confirmed (``early_completion``).
     """
+    visits, records = tuple(visits), tuple(records)
     if transition not in END_TRANSITIONS:
         raise InputError("transition", "must be complete, withdraw, die or lose_to_follow_up", transition.value)
     reason = reason.strip()
@@ -249,7 +266,20 @@ def plan_end_subject(
         raise InputError("reason", f"is required to {transition.label.lower()}", reason)
     start = subject.infusion_date or subject.enrolment_date or subject.consent_date
     _check_date("end_date", end_date, today, start, "start of the subject's participation")
-    after, change = _transition(subject, transition, reason, end_date=end_date, end_reason=reason)
+    _check_nothing_after(end_date, visits, records)
+    findings: tuple[Finding, ...] = ()
+    last = max((v for v in visits if v.day > 0), key=lambda v: v.day, default=None)
+    if transition is Transition.COMPLETE and last is not None and not last.missed and end_date < last.window_start:
+        message = (f"follow-up completed on {end_date.isoformat()}, before the last scheduled visit {last.label} "
+                   f"(window from {last.window_start.isoformat()})")  # fmt: skip
+        finding = Finding(EARLY_COMPLETION, "warning", "end_date", message)
+        if not reason:
+            raise InputError("reason", f"{finding.rule}: give the reason", reason)
+        if EARLY_COMPLETION not in confirmed:
+            raise ConfirmationNeededError(finding)
+        findings = (finding,)
+    noted = "".join(f" (confirmed {f.severity}: {f.rule})" for f in findings)  # the audit entry records the finding
+    after, change = _transition(subject, transition, reason + noted, end_date=end_date, end_reason=reason)
     later = {v.code for v in visits if v.window_start > end_date and v.done_on is None}
     why = f"{SubjectStatus(after.status).label.lower()} on {end_date.isoformat()}" + (f": {reason}" if reason else "")
     writes: list[RecordWrite] = []
@@ -261,7 +291,28 @@ def plan_end_subject(
             where = f"{after.label}/{record.key[0]}/{record.form_code}"
             status = ItemDelta("status", record.state.status.value, state.status.value)
             audit.append(AuditChange("record.mark_not_expected", "record", where, why, (status,), record.key))
-    return Plan(subject=after, records=tuple(writes), audit=tuple(audit))
+    return Plan(subject=after, records=tuple(writes), audit=tuple(audit), findings=findings)
+
+
+def _check_nothing_after(end_date: dt.date, visits: Iterable[VisitSnapshot], records: Iterable[RecordSnapshot]) -> None:
+    """Refuse an end before a visit that took place or a date already stored (rule ``after_end``)."""
+    for visit in visits:
+        if visit.done_on is not None and visit.done_on > end_date:
+            raise InputError("end_date", f"[{AFTER_END}] {visit.label} took place on {visit.done_on.isoformat()}, after "
+                                         f"{end_date.isoformat()}", end_date.isoformat())  # fmt: skip
+    for record in records:
+        for code, data in record.values.items():
+            value = data.get("value")
+            when = earliest_date(data.get("type"), value)
+            if when is not None and when > end_date:
+                raise InputError("end_date", f"[{AFTER_END}] {record_where(record)} holds {code} = {value}, after "
+                                             f"{end_date.isoformat()}", end_date.isoformat())  # fmt: skip
+
+
+def record_where(record: RecordSnapshot) -> str:
+    """A record for people ("M3/mrss", "medical_history#2")."""
+    visit, form, seq = record.key
+    return f"{visit}/{form}" if visit is not None else f"{form}#{seq}"
 
 
 def plan_mark_visit_missed(subject: SubjectSnapshot, visit: VisitSnapshot, reason: str) -> Plan:

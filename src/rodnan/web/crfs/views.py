@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from rodnan.core.entry import EnteredValue, FormEntryResult, check_form_entry
+from rodnan.core.records.checks import CheckWarningError
 from rodnan.core.schedule import visit_timing
 from rodnan.errors import InputError
 from rodnan.web.accounts.access import AccessDeniedError, can
@@ -132,6 +133,9 @@ def _refused(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[s
         context["form_error"] = f"{exc.field}: {exc.rule}" if not exc.entry.errors and not exc.entry.warnings else ""
         context["reason_error"] = exc.rule if exc.field == "reason" else ""
         context["visit_date_error"] = f"visit date: {exc.rule}" if exc.field == "visit_date" else ""
+        context["visit_date"] = str(request.POST.get("visit_date", "")).strip()
+        if isinstance(exc, CheckWarningError):  # a warning rule of the core: confirm it and save again
+            context["confirm_check"] = exc.finding
         context["reason"] = request.POST.get("reason", "")
         context["problems"] = [(code, issue.message) for code, issue in [*exc.entry.errors.items(), *exc.entry.warnings.items()]]
         return render(request, "rodnan/form_entry.html", context, status=422)

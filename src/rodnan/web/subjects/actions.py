@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from rodnan.core.lifecycle import Transition
 from rodnan.core.records import subject_plans as plans
+from rodnan.core.records.checks import ConfirmationNeededError
 from rodnan.core.records.errors import EntryRejectedError, StaleError
 from rodnan.errors import InputError
 from rodnan.web.accounts.access import require
@@ -28,6 +29,7 @@ from rodnan.web.subjects.store import apply_plan, record_snapshot, subject_snaps
 
 __all__ = [
     "END_TRANSITIONS",
+    "ConfirmationNeededError",
     "EntryRejectedError",
     "StaleSubjectError",
     "check_consent",
@@ -120,19 +122,26 @@ def check_record_infusion(
 
 @transaction.atomic
 def check_end_subject(
-    user: Any, subject: Subject, transition: Transition, end_date: dt.date, reason: str, expected_version: int | None = None
+    user: Any,
+    subject: Subject,
+    transition: Transition,
+    end_date: dt.date,
+    reason: str,
+    expected_version: int | None = None,
+    confirmed: Collection[str] = (),
 ) -> Subject:
     """Complete follow-up, withdraw, record a death or loss to follow-up (a reason is required except on completion);
-    the empty records of visits after the end become not expected."""
+    the empty records of visits after the end become not expected. ``confirmed``: the warning rules confirmed
+    (``early_completion``); refused (:class:`rodnan.core.records.checks.ConfirmationNeededError`) otherwise."""
     if transition not in END_TRANSITIONS:
         raise InputError("transition", "must be complete, withdraw, die or lose_to_follow_up", transition.value)
     role = require(user, TRANSITION_PERMISSION[transition], subject.site_id)
     subject = _locked(subject, expected_version)
     visits = {v.pk: v for v in Visit.objects.filter(subject=subject)}
-    rows = list(FormRecord.objects.filter(subject=subject, visit__isnull=False, status="not_started"))
+    rows = list(FormRecord.objects.filter(subject=subject))  # every record: the end is checked against their dates
     snapshots = [record_snapshot(r, visits[r.visit_id].code if r.visit_id is not None else None) for r in rows]
     plan = plans.plan_end_subject(subject_snapshot(subject), transition, end_date, reason, _today(),
-                                  [visit_snapshot(v) for v in visits.values()], snapshots)  # fmt: skip
+                                  [visit_snapshot(v) for v in visits.values()], snapshots, confirmed)  # fmt: skip
     by_key = {s.key: r for s, r in zip(snapshots, rows, strict=True)}
     return _applied(apply_plan(plan, user=user, role=role.code, subject=subject, rows=by_key))
 

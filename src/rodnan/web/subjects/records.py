@@ -69,9 +69,9 @@ def planned(visit: Visit) -> PlannedVisit:
     )  # fmt: skip
 
 
-def state_of(visit: Visit, today: dt.date | None = None) -> VisitState:
-    """Upcoming, due, overdue, done or missed, today."""
-    return visit_state(planned(visit), today or timezone.localdate(), visit.done_on, visit.missed)
+def state_of(visit: Visit, today: dt.date | None = None, end: dt.date | None = None, forms_complete: bool = True) -> VisitState:
+    """Upcoming, due, overdue, done, data incomplete, missed or not expected (after the subject's ``end``), today."""
+    return visit_state(planned(visit), today or timezone.localdate(), visit.done_on, visit.missed, forms_complete, end)
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def visit_grid(subject: Subject, today: dt.date | None = None) -> tuple[list[str
             state = VisitState.NOT_EXPECTED
         else:
             complete = visit_complete(by_form, by_form)
-            state = visit_state(planned(visit), today or timezone.localdate(), visit.done_on, visit.missed, complete)
+            state = state_of(visit, today, subject.end_date, forms_complete=complete)
         rows.append(GridRow(visit, state, cells, "" if timing == "on_time" else timing))
     return columns, rows
 

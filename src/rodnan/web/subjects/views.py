@@ -185,6 +185,8 @@ def subject_transition(request: HttpRequest, pk: int, transition: str) -> HttpRe
             return render(request, "rodnan/transition.html", context, status=422)
         except (InputError, AccessDeniedError) as exc:
             context["errors"] = {getattr(exc, "field", "form"): str(exc)}
+            if isinstance(exc, actions.ConfirmationNeededError):  # a warning rule of the core: confirm it and submit again
+                context["confirm_rule"], context["confirm_message"] = exc.finding.code, exc.finding.message
             return render(request, "rodnan/transition.html", context, status=422)
         messages.success(request, f"{subject.label}: {step.label} recorded.")
         return redirect("subject_detail", pk=subject.pk)
@@ -203,7 +205,8 @@ def _do_transition(request: HttpRequest, subject: Subject, step: Transition, def
         confirmed = set(post.getlist("confirm"))
         actions.check_record_infusion(user, subject, posted_inputs(definition.intervention_form, post), confirmed, version)
     else:
-        actions.check_end_subject(user, subject, step, _date(request, "end_date"), str(post.get("reason", "")), version)
+        actions.check_end_subject(user, subject, step, _date(request, "end_date"), str(post.get("reason", "")), version,
+                                  confirmed=set(post.getlist("confirm")))  # fmt: skip
 
 
 @login_required
