@@ -102,3 +102,11 @@ def test_html_without_figures_is_written_in_one_pass(tmp_path: Path) -> None:
     write_pdf(HTML, tmp_path / "two.pdf", processes=2)
     write_pdf(HTML, tmp_path / "one.pdf", processes=1)
     assert (tmp_path / "two.pdf").read_bytes() == (tmp_path / "one.pdf").read_bytes()
+
+
+def test_the_forked_process_places_the_figures_as_write_pdf_does(html: str, tmp_path: Path) -> None:
+    """The PDF process forks a process of its own to draw the figures: the same bytes as here."""
+    write_pdf(html, tmp_path / "here.pdf", processes=2)
+    with PdfProcess() as process:
+        process.write(html, tmp_path / "forked.pdf")
+    assert (tmp_path / "forked.pdf").read_bytes() == (tmp_path / "here.pdf").read_bytes()

@@ -156,7 +156,9 @@ class PdfProcess:
             return
         context = mp.get_context("fork")
         self._connection, theirs = context.Pipe(duplex=True)
-        self._process = context.Process(target=_serve, args=(theirs, self._connection), daemon=True, name="rodnan-report-pdf")
+        # not a daemon: it forks a process of its own to draw the figures (write_pdf); it ends when this
+        # process closes its end of the pipe, even if this process dies
+        self._process = context.Process(target=_serve, args=(theirs, self._connection), daemon=False, name="rodnan-report-pdf")
         self._process.start()
         theirs.close()
 
