@@ -53,8 +53,8 @@ def report(
 
     # The garbage collector's youngest generation every 100,000 allocations instead of 700: the imports, the
     # analysis and WeasyPrint allocate millions of short-lived objects, and scanning them took about 1.5 s
-    # (bench/report.py) for 3 % more memory (256 MB against 247 MB). The PDF process is forked first, before the slow imports, the
-    # database and the progress line's thread: it loads WeasyPrint while this process reads and analyses.
+    # (bench/report.py) for 3 % more memory (256 MB against 247 MB). The PDF process is forked first, before
+    # the slow imports, the database and the progress line's thread: it loads WeasyPrint meanwhile.
     with fewer_collections(), PdfProcess() if not no_pdf else nullcontext() as pdf_process:
         pdf_writer = write_pdf if pdf_process is None else pdf_process.write
         from rodnan.reports.report import timings_text, write_report  # imported here: matplotlib and lifelines load slowly
