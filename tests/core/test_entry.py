@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rodnan.core.eligibility import evaluate_criteria
 from rodnan.core.entry import (
     ITEM_TYPES,
     TEXT_MAX_LENGTH,
@@ -22,14 +21,11 @@ from rodnan.core.entry import (
     EntryIssue,
     FormEntryResult,
     check_form_entry,
-    facts_from_values,
     soft_range_rule,
 )
 from rodnan.core.instruments import mrss
 from rodnan.core.protocol import Study
-from rodnan.core.values import Measurement
 from rodnan.errors import InputError
-from tests.candidates import LUNG_ELIGIBLE
 
 Entries = dict[str, tuple[str, str | None]]
 
@@ -449,36 +445,6 @@ def _as_text(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
-
-
-def test_facts_from_values_give_the_same_screening_as_the_raw_dict(study: Study) -> None:
-    """The lung-eligible candidate typed into the screening form (albumin in g/dL, haemoglobin in g/dL)
-    screens exactly as the raw dict does: eligible, every criterion the same."""
-    entries: Entries = {code: (_as_text(value), None) for code, value in LUNG_ELIGIBLE.items()}
-    entries |= {"albumin": ("4.0", "g/dL"), "hemoglobin": ("13", "g/dL")}  # = 40 g/L and 130 g/L
-    result = check(study, "screening", entries)
-    assert result.errors == {}
-    facts = facts_from_values(result.values)
-    assert facts["albumin"] == Measurement("4.0", "g/dL")
-    assert facts["hiv_positive"] == Measurement("no", None)
-    from_entry = evaluate_criteria(study, facts)
-    from_dict = evaluate_criteria(study, LUNG_ELIGIBLE)
-    assert from_entry.verdict == from_dict.verdict
-    assert from_entry.verdict.value == "eligible"
-    assert [(c.code, c.verdict) for c in from_entry.criteria] == [(c.code, c.verdict) for c in from_dict.criteria]
-
-
-def test_facts_from_values_skip_text_and_date_items(study: Study) -> None:
-    """Infusion date and lot number are not facts; the weight and cell count are, as typed."""
-    entries = typed(infusion_date="2026-01-15", product_lot="L1", donor_code="D1", infusion_weight="60", cells_administered="6e7")
-    facts = facts_from_values(check(study, "infusion", entries).values)
-    assert facts == {"infusion_weight": Measurement("60", None), "cells_administered": Measurement("6e7", None)}
-
-
-def test_facts_from_values_include_choices_as_typed(study: Study) -> None:
-    """A choice is passed as typed; evaluate_criteria reads it the same way the entry did."""
-    facts = facts_from_values(check(study, "demographics", typed(sex="Female")).values)
-    assert facts == {"sex": Measurement("Female", None)}
 
 
 def test_a_stored_value_dict_is_made_once_and_refuses_changes() -> None:

@@ -34,7 +34,7 @@ from typing import Literal, NoReturn, get_args
 from rodnan.core import units
 from rodnan.core.derivation import derivations_for, derive_items
 from rodnan.core.protocol.model import NON_EXPRESSION_TYPES, DerivedItemDef, FormDef, ItemDef, ItemType, Study
-from rodnan.core.values import ItemValue, Measurement, format_number, normalize_value, parse_partial_date
+from rodnan.core.values import ItemValue, format_number, normalize_value, parse_partial_date
 from rodnan.errors import InputError
 
 TEXT_MAX_LENGTH = 200
@@ -592,23 +592,3 @@ def normalized_values(study: Study, values: Mapping[str, EnteredValue]) -> dict[
             raise InputError(code, "is not an item of the protocol", value.raw)
         out[code] = _check_coded(item, value.raw, value.unit)[1]
     return out
-
-
-def facts_from_values(values: Mapping[str, EnteredValue]) -> dict[str, object]:
-    """Entered values as facts for :func:`rodnan.core.eligibility.evaluate_criteria`.
-
-    Each number, integer, yes/no and choice value becomes ``Measurement(raw, unit)`` (as typed, so
-    the criteria see the same conversion the entry did); text, date and partial-date items, which
-    criteria do not read, are left out.
-
-    Args:
-        values: entered values by item code (e.g. ``FormEntryResult.values`` of one or more forms).
-
-    Returns:
-        Item code -> Measurement.
-    """
-    return {
-        code: Measurement(value.raw, value.unit)
-        for code, value in values.items()
-        if value.type not in NON_EXPRESSION_TYPES and not value.missing
-    }

@@ -168,41 +168,53 @@ def fill_demo(progress: Callable[[int, int], None] | None = None) -> Study:
     return study
 
 
-DEMO_MISSING_CODES: tuple[tuple[str, str, str, str], ...] = (
-    ("mrss", "mrss_forearm_l", "not_assessed", "dressing over a digital ulcer on the left forearm"),
-    ("organ_function", "albumin", "not_done", "sample haemolysed, not repeated"),
-    ("organ_function", "dlco_hb_corrected", "unknown", ""),
-    ("serology", "ana_titre", "not_applicable", ""),
-    ("sf36", "sf36_q11a", "asked_unknown", "the patient preferred not to answer"),
-)
-"""(form, item, missing-data code, reason): set on the first subject in follow-up with such a record, as a change of
-its saved value (so the audit trail shows the value, the code and the reason): every code of the protocol once."""
+DEMO_MISSING_REASON = "recorded for the demo: the value was not obtained"
+"""The reason given with a demo missing-data code whose protocol definition requires one."""
 
 
 def _enter_missing_codes(user: Any, site: Site) -> None:
-    """Replace a saved value by a missing-data code for each of :data:`DEMO_MISSING_CODES` (one subject, latest visit)."""
+    """Every missing-data code of the protocol once, on the subject followed longest: each replaces a saved value
+    of an item that allows it (the latest visits' records first, items in form order), as a change with a reason,
+    so the audit trail shows the value, the code and the reason. An item whose code the entry checks refuse is
+    passed over for the next one."""
     in_follow_up = Subject.objects.filter(site=site, status=SubjectStatus.IN_FOLLOW_UP).order_by("id")
-    # the subject followed longest: its latest visit collects every form of the codes (mRSS monthly, labs 3-monthly)
     subject = max(in_follow_up, key=lambda s: s.visits.filter(done_on__isnull=False).count(), default=None)
     if subject is None:
         return
     definition = study_definition(subject.study)
-    for form_code, item, code, why in DEMO_MISSING_CODES:
-        if code not in definition.missing_code_by_code or form_code not in definition.form_by_code:
-            continue
-        record = (
-            FormRecord.objects.filter(subject=subject, form_code=form_code, visit__done_on__isnull=False, visit__day__gt=0)
-            .exclude(values={})
-            .order_by("-visit__day")
-            .first()
-        )
-        if record is None:
-            continue
-        entries = {k: (raw, unit or None) for k, (raw, unit) in stored_inputs(record.values).items() if k != item and raw}
-        coded = {**stored_missing(record.values), item: (code, why)}
-        check_save_form(user, record, entries, expected_version=record.version, confirmed=set(record.confirmed_warnings or ()),
-                        reason=f"{definition.item_by_code[item].label}: {definition.missing_code_by_code[code].label.lower()}",
-                        missing=coded)  # fmt: skip
+    records = list(
+        FormRecord.objects.filter(subject=subject, visit__done_on__isnull=False, visit__day__gt=0)
+        .exclude(values={})
+        .order_by("-visit__day", "id")
+        .values_list("pk", flat=True)
+    )
+    coded: set[tuple[int, str]] = set()
+    for missing in definition.missing_codes:
+        _code_one_value(user, definition, records, missing.code, DEMO_MISSING_REASON if missing.reason_required else "", coded)
+
+
+def _code_one_value(user: Any, definition: StudyDef, records: list[int], code: str, why: str, done: set[tuple[int, str]]) -> bool:
+    """Set ``code`` on the first saved value of ``records`` that allows it and the entry checks accept; True once done."""
+    for pk in records:
+        record = FormRecord.objects.get(pk=pk)
+        inputs, missing = stored_inputs(record.values), stored_missing(record.values)
+        for item in definition.form_by_code[record.form_code].items:
+            if (pk, item) in done or item in missing or not inputs.get(item, ("", None))[0]:
+                continue
+            if code not in {allowed.code for allowed in definition.allowed_missing_codes(record.form_code, item)}:
+                continue
+            entries = {k: (raw, unit or None) for k, (raw, unit) in inputs.items() if k != item and raw}
+            label = definition.missing_code_by_code[code].label
+            try:
+                check_save_form(user, record, entries, expected_version=record.version,
+                                confirmed=set(record.confirmed_warnings or ()),
+                                reason=f"{definition.item_by_code[item].label}: {label.lower()}",
+                                missing={**missing, item: (code, why)})  # fmt: skip
+            except actions.EntryRejectedError:
+                continue
+            done.add((pk, item))
+            return True
+    return False
 
 
 def _enter_history(user: Any, subject: Subject) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -158,8 +160,10 @@ def test_item_named_like_a_generated_variable_is_reported() -> None:
 def test_protocol_without_endpoints_loads_but_cannot_be_evaluated(study: Study) -> None:
     """The section is optional in the format; evaluating endpoints without it is an InputError."""
     text = _text()
-    start, end = text.index("\nendpoints:\n"), text.index("\nforms:\n")
-    bare = load_protocol_text(text[:start] + text[end:])
+    start = text.index("\nendpoints:\n")
+    end = re.compile(r"\n[a-z_]+:").search(text, start + 1)  # the next top-level section, whichever it is
+    assert end is not None
+    bare = load_protocol_text(text[:start] + text[end.start() :])
     assert bare.endpoints is None
     subjects = pd.DataFrame(columns=["subject_id", "site", "status", "infusion_date", "end_date"])
     data = from_frames(bare, subjects, pd.DataFrame(columns=["subject_id", "visit", "item", "value", "unit", "date"]))

@@ -11,6 +11,7 @@ import pytest
 from django.db import transaction
 
 from rodnan.core.lifecycle import SubjectStatus, Transition
+from rodnan.core.records.checks import EARLY_COMPLETION
 from rodnan.web.accounts.roles import ROLES
 from rodnan.web.subjects import actions
 from rodnan.web.subjects.models import Subject
@@ -80,7 +81,10 @@ VALID_POST: dict[Transition, Callable[[Subject], dict[str, str]]] = {
     Transition.ENROL: lambda s: {"enrolment_date": f.days_ago(15).isoformat(), "version": str(s.version)},
     Transition.INFUSE: _infusion,
     **{t: (lambda s: {"end_date": f.days_ago(1).isoformat(), "reason": "a reason", "version": str(s.version)})
-       for t in (Transition.COMPLETE, Transition.WITHDRAW, Transition.DIE, Transition.LOSE_TO_FOLLOW_UP)},
+       for t in (Transition.WITHDRAW, Transition.DIE, Transition.LOSE_TO_FOLLOW_UP)},
+    # the factories' follow-up is days old: completing it is early, a warning the investigator confirms (decision 0016)
+    Transition.COMPLETE: lambda s: {"end_date": f.days_ago(1).isoformat(), "reason": "a reason", "version": str(s.version),
+                                    "confirm": EARLY_COMPLETION},
 }  # fmt: skip
 """A POST body each step accepts from a subject in a status that allows it (dates fit the factories' course)."""
 
@@ -90,7 +94,8 @@ def _ended(make: Callable[[Any, Any], Subject], step: Transition, reason: str = 
         subject = make(user, site)
         if step is Transition.SCREEN_FAIL:
             return actions.check_screen_fail(user, subject, reason)
-        return actions.check_end_subject(user, subject, step, f.days_ago(2), reason)
+        confirmed = {EARLY_COMPLETION} if step is Transition.COMPLETE else set()
+        return actions.check_end_subject(user, subject, step, f.days_ago(2), reason, confirmed=confirmed)
 
     return build
 
