@@ -50,20 +50,20 @@ def write_pdf(text: str, path: Path, processes: int | None = None) -> None:
     """
     from weasyprint import HTML  # imported here: loading pango takes a moment and HTML-only runs skip it
 
-    blanked, figures = _blank_figures(text)
-    if (default_workers() if processes is None else processes) < 2 or not figures or not can_fork():
-        HTML(string=text, base_url=None).write_pdf(str(path))
-        return
+    split = (default_workers() if processes is None else processes) >= 2 and can_fork()
+    blanked, figures = _blank_figures(text) if split else (text, [])
+    if figures:
 
-    def lay_out_text() -> tuple[dict[int, tuple[int, float, float, float, float]], bytes]:
-        document = HTML(string=blanked, base_url=None).render()
-        return _slots(document), document.write_pdf()
+        def lay_out_text() -> tuple[dict[int, tuple[int, float, float, float, float]], bytes]:
+            document = HTML(string=blanked, base_url=None).render()
+            return _slots(document), document.write_pdf()
 
-    (slots, text_pdf), pages = share_work(figures, _figure_pdf, lay_out_text)
-    if sorted(slots) != list(range(len(figures))):  # a figure not laid out as an image: never lose it
-        HTML(string=text, base_url=None).write_pdf(str(path))
-        return
-    _place(text_pdf, slots, pages, path)
+        (slots, text_pdf), pages = share_work(figures, _figure_pdf, lay_out_text)
+        if sorted(slots) == list(range(len(figures))):
+            _place(text_pdf, slots, pages, path)
+            return
+        # a figure not laid out as an image: never lose it, write the one pass below
+    HTML(string=text, base_url=None).write_pdf(str(path))
 
 
 def _blank_figures(text: str) -> tuple[str, list[bytes]]:
