@@ -98,6 +98,9 @@ DATABASES = {"default": parse_database_url(_url) if _url else sqlite_database(DA
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# A new account's one-time set-password link (and one issued for a forgotten password) expires after this long.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("RODNAN_SET_PASSWORD_HOURS", "72")) * 3600
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},

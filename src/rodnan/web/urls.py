@@ -30,6 +30,7 @@ urlpatterns = [
     path("forms/<int:pk>/state/", crfs.record_state_change, name="record_state_change"),
     path("forms/<int:pk>/audit/", audit.form_audit, name="form_audit"),
     path("users/", accounts.users, name="users"),
+    path("set-password/<str:uidb64>/<str:token>/", accounts.set_password, name="set_password"),
     path("account-events/", audit.account_audit, name="account_audit"),
 ]
 

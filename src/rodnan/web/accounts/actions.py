@@ -5,21 +5,59 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from rodnan.errors import InputError
 from rodnan.web.accounts.access import forget_roles, require
 from rodnan.web.accounts.models import Membership
-from rodnan.web.accounts.roles import ROLES, Permission
+from rodnan.web.accounts.roles import ROLES, Permission, Role
 from rodnan.web.audit.chain import Change, ItemChange, append
 from rodnan.web.studies.models import Site
 
+ADMINISTRATOR = "administrator"
+
+
+def _sees_clinical_data(role: Role) -> bool:
+    return Permission.VIEW_SUBJECTS in role.permissions
+
+
+def set_password_path(user: Any) -> str:
+    """The one-time link (path) by which ``user`` sets its own password: valid until the password is set (the
+    token covers the password's hash) and for ``PASSWORD_RESET_TIMEOUT`` seconds at most."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    return reverse("set_password", args=[uid, default_token_generator.make_token(user)])
+
+
+def check_separation(admin: Any, user: Any, site: Site, role: str) -> None:
+    """Segregation of duties: an administrator never grants itself a role, and never holds a role that sees clinical
+    data (nor a user who holds one becomes an administrator), at any site.
+
+    Raises:
+        InputError: on ``role`` naming the rule broken.
+    """
+    if role not in ROLES:
+        raise InputError("role", f"must be one of {', '.join(ROLES)}", role)
+    if admin is not None and user.pk is not None and user.pk == admin.pk:
+        raise InputError("role", "administrators cannot grant a role to themselves (another administrator must)", role)
+    others = [m.role for m in Membership.objects.filter(user=user).exclude(site=site)] if user.pk is not None else []
+    if role == ADMINISTRATOR and any(_sees_clinical_data(ROLES[r]) for r in others if r in ROLES):
+        raise InputError("role", f"{user.username} holds a clinical role; an administrator never does", role)
+    if _sees_clinical_data(ROLES[role]) and ADMINISTRATOR in others:
+        raise InputError("role", f"{user.username} is an administrator; an administrator never holds a clinical role", role)
+
 
 @transaction.atomic
-def check_create_user(admin: Any, site: Site, username: str, password: str, role: str) -> Any:
-    """Create a user with a role at ``site`` (the administrator must manage users there)."""
+def check_create_user(admin: Any, site: Site, username: str, role: str) -> tuple[Any, str]:
+    """Create a user with a role at ``site`` (the administrator must manage users there), without a password: the
+    user sets its own through the one-time link returned (nobody else ever knows it).
+
+    Returns:
+        The user and the path of its set-password link (:func:`set_password_path`), to be shown once.
+    """
     admin_role = require(admin, Permission.MANAGE_USERS, site)
     username = username.strip()
     user_model = get_user_model()
@@ -27,17 +65,30 @@ def check_create_user(admin: Any, site: Site, username: str, password: str, role
         raise InputError("username", "is required (at most 150 characters)", username)
     if user_model.objects.filter(username=username).exists():
         raise InputError("username", "is taken", username)
-    if role not in ROLES:
-        raise InputError("role", f"must be one of {', '.join(ROLES)}", role)
-    candidate = user_model(username=username)
-    try:
-        validate_password(password, candidate)
-    except ValidationError as exc:
-        raise InputError("password", " ".join(exc.messages), None) from None
-    user = user_model.objects.create_user(username=username, password=password)
+    check_separation(admin, user_model(username=username), site, role)
+    user = user_model.objects.create_user(username=username, password=None)  # an unusable password until the link is used
     append(user=admin, role=admin_role.code, changes=[Change("user.create", "user", username, site_id=site.pk)])
     do_grant_membership(admin, admin_role.code, user, site, role)
-    return user
+    return user, set_password_path(user)
+
+
+@transaction.atomic
+def check_issue_password_link(admin: Any, user: Any, site: Site) -> str:
+    """A new one-time set-password link for a user of the administrator's site (a forgotten password); the user's
+    current password stops working, so the administrator never holds a working one. Audited.
+
+    Raises:
+        AccessDeniedError: the administrator does not manage users at ``site``; InputError: no role there, or itself.
+    """
+    admin_role = require(admin, Permission.MANAGE_USERS, site)
+    if not Membership.objects.filter(user=user, site=site).exists():
+        raise InputError("user", f"{user.username} has no role at {site.code}", None)
+    if user.pk == admin.pk:
+        raise InputError("user", "administrators cannot issue a link for themselves (another administrator must)", None)
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    append(user=admin, role=admin_role.code, changes=[Change("user.password_link", "user", user.username, site_id=site.pk)])
+    return set_password_path(user)
 
 
 def do_grant_membership(admin: Any, admin_role: str, user: Any, site: Site, role: str) -> Membership:
@@ -58,8 +109,7 @@ def do_grant_membership(admin: Any, admin_role: str, user: Any, site: Site, role
 def check_grant_membership(admin: Any, user: Any, site: Site, role: str) -> Membership:
     """Give a role at a site, checked: the administrator manages users there and the role exists."""
     admin_role = require(admin, Permission.MANAGE_USERS, site)
-    if role not in ROLES:
-        raise InputError("role", f"must be one of {', '.join(ROLES)}", role)
+    check_separation(admin, user, site, role)
     return do_grant_membership(admin, admin_role.code, user, site, role)
 
 
