@@ -208,10 +208,10 @@ def test_administrator_sees_no_subjects_but_manages_users(site_a, site_b, a_subj
     assert response.status_code == 200
     assert "/set-password/" in response.content.decode()
     nurse = get_user_model().objects.get(username="nurse1")
-    assert Membership.objects.get(user=nurse).role == "coordinator"
+    assert not Membership.objects.filter(user=nurse).exists()  # a clinical role awaits a second administrator
     assert [(e.action, e.username, e.role, e.new_value) for e in f.flat(list(AuditEntry.objects.filter(object_id="nurse1")))] == [
         ("user.create", "administrator_a", "administrator", ""),
-        ("membership.grant", "administrator_a", "administrator", "coordinator"),
+        ("membership.request", "administrator_a", "administrator", "coordinator"),
     ]
     # but not at a site the administrator does not administer
     client.post("/users/", {"op": "grant", "site": site_b.pk, "user": nurse.pk, "role": "investigator"})

@@ -98,6 +98,10 @@ DATABASES = {"default": parse_database_url(_url) if _url else sqlite_database(DA
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Segregation of duties (docs/operations.md): a role that sees clinical data is granted only when a second
+# administrator approves it; RODNAN_ROLE_APPROVAL=0 turns this off (a site with a single administrator).
+ROLE_APPROVAL = os.environ.get("RODNAN_ROLE_APPROVAL", "1") != "0"
+
 # A new account's one-time set-password link (and one issued for a forgotten password) expires after this long.
 PASSWORD_RESET_TIMEOUT = int(os.environ.get("RODNAN_SET_PASSWORD_HOURS", "72")) * 3600
 

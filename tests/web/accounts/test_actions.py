@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_create_user_is_audited(admin, site):
-    """A new user: user.create then membership.grant, by the administrator."""
+    """A new user: user.create then membership.request (a clinical role waits for a second administrator)."""
     start = f.last_seq()
     user, path = check_create_user(admin, site, "  nurse1 ", "coordinator")
     assert user.username == "nurse1"
@@ -27,7 +27,7 @@ def test_create_user_is_audited(admin, site):
     ]
     assert got == [
         ("user.create", "admin", "administrator", "nurse1", "", "", "", site.pk),
-        ("membership.grant", "admin", "administrator", "nurse1", "role", "", "coordinator", site.pk),
+        ("membership.request", "admin", "administrator", "nurse1", "role", "", "coordinator", site.pk),
     ]
 
 
@@ -41,8 +41,10 @@ def test_create_user_refuses_taken_names_and_unknown_roles(admin, site, investig
     assert caught.value.field == "role"
 
 
-def test_membership_grant_change_and_revoke_are_audited(admin, site):
-    """Grant monitor, change to data manager, re-grant the same role (no entry), revoke: old and new role each time."""
+def test_membership_grant_change_and_revoke_are_audited(admin, site, settings):
+    """Grant monitor, change to data manager, re-grant the same role (no entry), revoke: old and new role each time
+    (with the second administrator's approval switched off; test_segregation covers it)."""
+    settings.ROLE_APPROVAL = False
     user = f.make_user("sam")
     start = f.last_seq()
     check_grant_membership(admin, user, site, "monitor")

@@ -11,8 +11,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from rodnan.errors import InputError
-from rodnan.web.accounts.actions import check_create_user, check_grant_membership
-from rodnan.web.accounts.models import Membership
+from rodnan.web.accounts.actions import check_create_user, check_decide_request, check_grant_membership
+from rodnan.web.accounts.models import Membership, RoleRequest
 from rodnan.web.audit.models import AuditEntry
 from tests.web import factories as f
 from tests.web.pages import text
@@ -105,3 +105,45 @@ def test_users_looks_up_only_users_of_the_administrators_sites(client, site, adm
     assert "no such user at your sites" in text(response)
     assert not Membership.objects.filter(user=outsider, site=site).exists()
     assert "inv_b" not in text(response)
+
+
+def _second_admin(site):
+    return f.make_user("admin2", "administrator", site)
+
+
+def test_a_clinical_role_waits_for_a_second_administrator(client, site, admin):
+    """Granting a role that sees clinical data asks; another administrator of the site approves; then it holds."""
+    user = f.make_user("dr.wu")
+    asked = check_grant_membership(admin, user, site, "investigator")
+    assert isinstance(asked, RoleRequest)
+    assert not Membership.objects.filter(user=user).exists()
+    assert check_grant_membership(admin, user, site, "investigator") == asked  # asked twice: one request
+    with pytest.raises(InputError, match="another administrator must approve"):
+        check_decide_request(admin, asked, approve=True)
+    second = _second_admin(site)
+    client.force_login(second)
+    page = client.get("/users/")
+    assert "Roles awaiting approval" in text(page)
+    response = client.post("/users/", {"op": "approve", "site": site.pk, "user": user.pk, "request": asked.pk}, follow=True)
+    assert "Investigator for dr.wu at NJDT approved" in text(response)
+    assert Membership.objects.get(user=user, site=site).role == "investigator"
+    actions = list(AuditEntry.objects.filter(object_id="dr.wu").values_list("action", "user__username"))
+    assert actions == [("membership.request", "admin"), ("membership.approve", "admin2"), ("membership.grant", "admin2")]
+    with pytest.raises(InputError, match="approved already"):
+        check_decide_request(second, asked, approve=False)
+
+
+def test_a_rejected_role_is_never_granted_and_a_reading_role_without_clinical_data_needs_no_approval(site, admin):
+    user = f.make_user("dr.xu")
+    asked = check_grant_membership(admin, user, site, "monitor")
+    assert check_decide_request(_second_admin(site), asked, approve=False) is None
+    assert not Membership.objects.filter(user=user).exists()
+    assert RoleRequest.objects.get(pk=asked.pk).decision == "rejected"
+    # administrator: no clinical data, granted at once (segregation still holds: dr.xu holds no clinical role)
+    assert isinstance(check_grant_membership(admin, user, site, "administrator"), Membership)
+
+
+def test_the_switch_turns_approval_off(site, admin, settings):
+    settings.ROLE_APPROVAL = False
+    user = f.make_user("dr.ma")
+    assert isinstance(check_grant_membership(admin, user, site, "coordinator"), Membership)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from rodnan.errors import InputError
 from rodnan.web.accounts.access import forget_roles, require
-from rodnan.web.accounts.models import Membership
+from rodnan.web.accounts.models import Membership, RoleRequest
 from rodnan.web.accounts.roles import ROLES, Permission, Role
 from rodnan.web.audit.chain import Change, ItemChange, append
 from rodnan.web.studies.models import Site
@@ -68,7 +70,7 @@ def check_create_user(admin: Any, site: Site, username: str, role: str) -> tuple
     check_separation(admin, user_model(username=username), site, role)
     user = user_model.objects.create_user(username=username, password=None)  # an unusable password until the link is used
     append(user=admin, role=admin_role.code, changes=[Change("user.create", "user", username, site_id=site.pk)])
-    do_grant_membership(admin, admin_role.code, user, site, role)
+    _grant_or_request(admin, admin_role.code, user, site, role)
     return user, set_password_path(user)
 
 
@@ -105,12 +107,60 @@ def do_grant_membership(admin: Any, admin_role: str, user: Any, site: Site, role
     return membership
 
 
+def needs_approval(role: str) -> bool:
+    """True when granting ``role`` waits for a second administrator (``settings.ROLE_APPROVAL`` and a role that sees
+    clinical data)."""
+    return bool(settings.ROLE_APPROVAL) and _sees_clinical_data(ROLES[role])
+
+
+def _grant_or_request(admin: Any, admin_role: str, user: Any, site: Site, role: str) -> Membership | RoleRequest:
+    if not needs_approval(role):
+        return do_grant_membership(admin, admin_role, user, site, role)
+    pending = RoleRequest.objects.filter(user=user, site=site, role=role, decision="").first()
+    if pending is not None:
+        return pending
+    request = RoleRequest.objects.create(user=user, site=site, role=role, requested_by=admin)
+    append(user=admin, role=admin_role, changes=[
+        Change("membership.request", "user", user.username, items=(ItemChange("role", "", role),), site_id=site.pk),
+    ])  # fmt: skip
+    return request
+
+
 @transaction.atomic
-def check_grant_membership(admin: Any, user: Any, site: Site, role: str) -> Membership:
-    """Give a role at a site, checked: the administrator manages users there and the role exists."""
+def check_grant_membership(admin: Any, user: Any, site: Site, role: str) -> Membership | RoleRequest:
+    """Give a role at a site, checked: the administrator manages users there, the role exists and segregation of duties
+    holds (:func:`check_separation`). A role that sees clinical data is only requested (a :class:`RoleRequest`, audited)
+    when ``settings.ROLE_APPROVAL`` is on: another administrator of the site approves it (:func:`check_decide_request`).
+    """
     admin_role = require(admin, Permission.MANAGE_USERS, site)
     check_separation(admin, user, site, role)
-    return do_grant_membership(admin, admin_role.code, user, site, role)
+    return _grant_or_request(admin, admin_role.code, user, site, role)
+
+
+@transaction.atomic
+def check_decide_request(admin: Any, request: RoleRequest, approve: bool) -> Membership | None:
+    """Approve (the membership is granted) or reject a pending role request; audited. The administrator deciding is
+    neither the one who asked nor the user concerned.
+
+    Raises:
+        AccessDeniedError: the administrator does not manage users at the request's site.
+        InputError: ("request") decided already, or the administrator asked for it; the separation rules on approval.
+    """
+    admin_role = require(admin, Permission.MANAGE_USERS, request.site)
+    current = RoleRequest.objects.select_for_update().get(pk=request.pk)
+    if current.decision:
+        raise InputError("request", f"was {current.decision} already", None)
+    if current.requested_by_id == admin.pk:
+        raise InputError("request", "another administrator must approve or reject a role you asked for", None)
+    if approve:
+        check_separation(admin, current.user, current.site, current.role)
+    current.decision, current.decided_by, current.decided_at = ("approved" if approve else "rejected"), admin, timezone.now()
+    current.save(update_fields=["decision", "decided_by", "decided_at"])
+    append(user=admin, role=admin_role.code, changes=[
+        Change(f"membership.{'approve' if approve else 'reject'}", "user", current.user.username,
+               items=(ItemChange("role", "", current.role),), site_id=current.site_id),
+    ])  # fmt: skip
+    return do_grant_membership(admin, admin_role.code, current.user, current.site, current.role) if approve else None
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.encoding import force_str
@@ -21,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from rodnan.errors import InputError
 from rodnan.web.accounts import actions
 from rodnan.web.accounts.access import AccessDeniedError, any_role_code, sites_with
-from rodnan.web.accounts.models import Membership
+from rodnan.web.accounts.models import Membership, RoleRequest
 from rodnan.web.accounts.roles import ROLES, Permission
 from rodnan.web.audit.chain import Change, append
 
@@ -43,28 +44,40 @@ def users(request: HttpRequest) -> HttpResponse:
                                                        str(request.POST.get("role", "")))  # fmt: skip
                 return _link_page(request, user, path, created=True)
             # only users with a role at one of the administrator's sites: no stepping through other sites' ids
-            user = (get_user_model().objects.filter(pk=_int(request.POST.get("user")), memberships__site__in=sites)
-                    .distinct().first())  # fmt: skip
+            at_sites = Q(memberships__site__in=sites) | Q(role_requests__site__in=sites)
+            user = get_user_model().objects.filter(at_sites, pk=_int(request.POST.get("user"))).distinct().first()
             if user is None:
                 raise InputError("user", "no such user at your sites", request.POST.get("user"))
             if op == "grant":
-                actions.check_grant_membership(request.user, user, site, str(request.POST.get("role", "")))
-                messages.success(request, f"{user.username} is now {ROLES[str(request.POST.get('role'))].label} at {site.code}.")
+                done = actions.check_grant_membership(request.user, user, site, str(request.POST.get("role", "")))
+                label = ROLES[str(request.POST.get("role"))].label
+                if isinstance(done, RoleRequest):
+                    messages.info(request, f"{label} for {user.username} at {site.code} awaits another administrator's approval.")
+                else:
+                    messages.success(request, f"{user.username} is now {label} at {site.code}.")
+            elif op in ("approve", "reject"):
+                asked = RoleRequest.objects.filter(pk=_int(request.POST.get("request")), site=site, user=user).first()
+                if asked is None:
+                    raise InputError("request", "no such role request at your sites", request.POST.get("request"))
+                actions.check_decide_request(request.user, asked, approve=op == "approve")
+                messages.success(request, f"{asked.get_role_display()} for {user.username} at {site.code} {op}d.")
             elif op == "revoke":
                 actions.check_revoke_membership(request.user, user, site)
                 messages.success(request, f"{user.username} no longer has a role at {site.code}.")
             elif op == "link":
                 return _link_page(request, user, actions.check_issue_password_link(request.user, user, site), created=False)
             else:
-                raise InputError("op", "must be create, grant, revoke or link", op)
+                raise InputError("op", "must be create, grant, revoke, link, approve or reject", op)
         except (InputError, AccessDeniedError) as exc:
             messages.error(request, str(exc))
         return redirect("users")
     memberships = (
         Membership.objects.filter(site__in=sites).select_related("user", "site").order_by("site__code", "user__username")
     )
+    pending = RoleRequest.objects.filter(site__in=sites, decision="").select_related("user", "site", "requested_by")
     # not "memberships": that name is the header's (site, role) pairs from the context processor
-    return render(request, "rodnan/users.html", {"site_memberships": memberships, "sites": sites, "roles": list(ROLES.values())})
+    return render(request, "rodnan/users.html", {"site_memberships": memberships, "sites": sites, "roles": list(ROLES.values()),
+                                                 "pending": pending})  # fmt: skip
 
 
 def _int(value: Any) -> int:
