@@ -127,10 +127,11 @@ def _clean_text(name: str, raw: object) -> str:
     """``raw`` as one line of text: surrounding and repeated spaces removed, control characters refused."""
     text = "" if raw is None else str(raw)
     text = unicodedata.normalize("NFC", text).strip()
+    breaks = "\n\r" if name == "address" else ""
+    if any(unicodedata.category(c) == "Cc" and c not in breaks for c in text.replace("\t", " ")):
+        raise InputError(name, "must not hold control characters or line breaks")
     if name != "address":
         text = " ".join(text.split())
-    if any(unicodedata.category(c) == "Cc" and c not in "\n\r" for c in text) or (name != "address" and "\n" in text):
-        raise InputError(name, "must not hold control characters or line breaks")
     if len(text) > MAX_LENGTHS.get(name, 100):
         raise InputError(name, f"must be at most {MAX_LENGTHS[name]} characters long", f"{len(text)} characters")
     return text
@@ -275,7 +276,7 @@ def plan_identity(
     reason = " ".join(str(reason or "").split())
     created = stored is None
     if changes and not created and not reason:
-        raise InputError("reason", "a reason for change is required to change a saved identity")
+        raise InputError("reason", "is required to change a saved identity")
     if len(reason) > 500:
         raise InputError("reason", "must be at most 500 characters long", f"{len(reason)} characters")
     digest = commitment(salt, changes, reason)

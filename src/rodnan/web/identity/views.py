@@ -65,7 +65,8 @@ def identity_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except AccessDeniedError as exc:
             raise PermissionDenied(str(exc)) from None
         except InputError as exc:
-            context["errors"] = {exc.field: f"{LABELS.get(exc.field, exc.field.replace('_', ' ').capitalize())}: {exc.rule}"}
+            label = {**LABELS, "reason": "Reason for change"}.get(exc.field, exc.field.replace("_", " ").capitalize())
+            context["errors"] = {exc.field: f"{label}: {exc.rule}"}
             return render(request, "rodnan/identity_edit.html", context, status=422)
         messages.success(request, f"{subject.label}: identity saved." if not plan.empty else f"{subject.label}: nothing changed.")
         return redirect("identity_detail", pk=subject.pk)
