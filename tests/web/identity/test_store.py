@@ -251,3 +251,13 @@ def test_verify_finds_a_history_rewritten_behind_the_triggers(investigator, subj
     assert verify_identity_history() == [
         f"identity history of subject #{subject.pk}, version 1: the values or the reason differ from what entry "
         f"#{row.audit_seq} committed to"]  # fmt: skip
+
+
+def test_postgresql_application_role_may_not_change_the_history():
+    """``rodnan audit grant-app-role`` revokes the rights to change or empty the history, as for the audit entries."""
+    from rodnan.web.audit.database import app_role_statements
+
+    statements = app_role_statements("rodnan_app")
+    revoke = "REVOKE UPDATE, DELETE, TRUNCATE, TRIGGER, REFERENCES ON identity_identitychange FROM rodnan_app"
+    grant = "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO rodnan_app"
+    assert statements.index(grant) < statements.index(revoke)  # revoked after the grant on every table, or it would not hold
