@@ -218,7 +218,9 @@ def test_history_is_append_only_in_the_code_and_in_the_database(investigator, su
     with connection.cursor() as cursor:
         if db_vendor == "postgresql":
             statements.append("TRUNCATE identity_identitychange")
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # PostgreSQL alters no table with deferred checks pending
             cursor.execute("ALTER TABLE identity_identitychange ENABLE TRIGGER identity_change_no_truncate")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         else:
             for statement in import_module("rodnan.web.identity.migrations.0002_history_append_only").SQLITE_FORBID:
                 cursor.execute(statement)
@@ -231,7 +233,9 @@ def test_history_is_append_only_in_the_code_and_in_the_database(investigator, su
 def _drop_triggers(db_vendor: str) -> None:
     with connection.cursor() as cursor:
         if db_vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # PostgreSQL alters no table with deferred checks pending
             cursor.execute("DROP TRIGGER identity_change_append_only ON identity_identitychange")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         else:
             cursor.execute("DROP TRIGGER identity_change_no_update")
 

@@ -39,7 +39,7 @@ DROP FUNCTION IF EXISTS identity_change_append_only();
 
 def forbid_changes(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_FORBID)
+        schema_editor.execute(PG_FORBID, params=None)  # no placeholder parsing: the % of RAISE EXCEPTION stays
     elif schema_editor.connection.vendor == "sqlite":
         for statement in SQLITE_FORBID:
             schema_editor.execute(statement)
@@ -47,7 +47,7 @@ def forbid_changes(apps: Any, schema_editor: Any) -> None:
 
 def allow_changes(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_ALLOW)
+        schema_editor.execute(PG_ALLOW, params=None)
     elif schema_editor.connection.vendor == "sqlite":
         for statement in SQLITE_ALLOW:
             schema_editor.execute(statement)
