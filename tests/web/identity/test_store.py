@@ -154,6 +154,20 @@ def test_record_number_is_unique_per_site_only(site, investigator, subject):
     assert Identity.objects.get(subject=subject_b).hospital_record_number == "HRN-9876543"
 
 
+def test_a_record_number_taken_a_moment_ago_is_refused_by_name(site, investigator, subject, monkeypatch):
+    """Two subjects given the same number at the same moment: the look-up saw no holder, the database's unique
+    constraint refuses the second save, and the user gets a named error, not a server error; nothing is half written."""
+    with_identity(investigator, subject)
+    other = f.screened_subject(investigator, site)
+    monkeypatch.setattr("rodnan.web.identity.actions.record_number_holder", lambda subject, typed: None)
+    client = login("coordinator", site)
+    start = AuditEntry.objects.count()
+    response = client.post(f"/subjects/{other.pk}/identity/edit/", {**DISTINCT, "version": "0"})
+    assert response.status_code == 422
+    assert "Hospital record number: was recorded for another subject" in text(response)
+    assert (Identity.objects.count(), HistoryRow.objects.count(), AuditEntry.objects.count()) == (1, 1, start)
+
+
 def test_a_stale_page_is_refused(client, investigator, subject):
     """Two people editing: the second save, from a page of version 1 after version 2 was saved, is refused by name."""
     with_identity(investigator, subject)

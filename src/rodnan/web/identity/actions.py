@@ -12,15 +12,29 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from rodnan.core.identity import IdentityPlan, changes_to_json, plan_identity
+from rodnan.errors import InputError
 from rodnan.web.accounts.access import require
 from rodnan.web.accounts.roles import Permission
 from rodnan.web.audit.chain import Change, ItemChange, append
 from rodnan.web.identity.models import Identity, IdentityChange
 from rodnan.web.subjects.models import Subject
+
+
+def record_number_holder(subject: Subject, typed: object) -> str | None:
+    """The label of another subject of ``subject``'s site whose identity holds the record number ``typed`` (as the core
+    normalises it: no spaces, upper case), or None."""
+    number = str(typed or "").replace(" ", "").upper()
+    holder = (
+        Identity.objects.filter(site_id=subject.site_id, hospital_record_number=number)
+        .exclude(subject_id=subject.pk)
+        .select_related("subject")
+        .first()
+    )
+    return holder.subject.label if holder else None
 
 
 @transaction.atomic
@@ -52,28 +66,26 @@ def check_save_identity(
     """
     role = require(user, Permission.EDIT_IDENTITY, subject.site_id)
     identity = Identity.objects.select_for_update().filter(subject_id=subject.pk).first()
-    typed_number = str(raw.get("hospital_record_number") or "").replace(" ", "").upper()
-    holder = (
-        Identity.objects.filter(site_id=subject.site_id, hospital_record_number=typed_number)
-        .exclude(subject_id=subject.pk)
-        .select_related("subject")
-        .first()
-    )
     plan = plan_identity(
         identity.as_fields() if identity else None, identity.version if identity else 0, raw, reason, timezone.localdate(),
-        secrets.token_hex(16), expected_version, holder.subject.label if holder else None,
+        secrets.token_hex(16), expected_version, record_number_holder(subject, raw.get("hospital_record_number")),
     )  # fmt: skip
     if plan.empty:
         return plan
     values = {name: getattr(plan.identity, name) for name in plan.identity.__dataclass_fields__}
     values["date_of_birth"] = dt.date.fromisoformat(plan.identity.date_of_birth)
-    if identity is None:
-        identity = Identity.objects.create(subject=subject, site_id=subject.site_id, version=plan.version, **values)
-    else:
-        for name, value in values.items():
-            setattr(identity, name, value)
-        identity.version = plan.version
-        identity.save()
+    try:
+        with transaction.atomic():  # a savepoint: a refusal by the database leaves the caller's transaction usable
+            if identity is None:
+                identity = Identity.objects.create(subject=subject, site_id=subject.site_id, version=plan.version, **values)
+            else:
+                for name, value in values.items():
+                    setattr(identity, name, value)
+                identity.version = plan.version
+                identity.save()
+    except IntegrityError:  # someone saved the same record number, or this subject's first identity, a moment ago
+        raise InputError("hospital_record_number", "was recorded for another subject, or this identity by someone else, "
+                         "a moment ago; reload the page and try again") from None  # fmt: skip
     at = at or timezone.now()
     items = tuple(ItemChange(field, old, new) for field, old, new in plan.audit_items)
     written = append(user=user, role=role.code, at=at, changes=[
