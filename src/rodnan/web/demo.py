@@ -29,6 +29,7 @@ from rodnan.web.accounts.roles import ROLES
 from rodnan.web.crfs.actions import check_add_log_record, check_save_form
 from rodnan.web.crfs.fields import derived_within, stored_inputs, stored_missing
 from rodnan.web.crfs.models import FormRecord
+from rodnan.web.identity.demo import give_demo_identities
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import load_study, study_definition
 from rodnan.web.subjects import actions
@@ -173,6 +174,7 @@ def fill_demo(progress: Callable[[int, int], None] | None = None, passwords: Map
         if progress:
             progress(n + 1, len(STAGES))
     _enter_missing_codes(coordinator, site)
+    give_demo_identities(coordinator, site)  # invented, plainly fake identities (decision 0020)
     return study
 
 
