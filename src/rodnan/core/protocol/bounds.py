@@ -22,12 +22,15 @@ from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
-MAX_PROTOCOL_BYTES = 1_000_000
-"""The largest protocol file (text) accepted: 14 times the bundled protocol (71 kB)."""
+MAX_PROTOCOL_BYTES = 500_000
+"""The largest protocol file (text) accepted: 7 times the bundled protocol (71 kB). The YAML parser is pure
+Python: 484 kB of dense YAML took 38 s and 201 MB before :data:`MAX_NODES` refused it (bench/hostile.py,
+2-core machine), which bounds what a hostile file can cost."""
 
-MAX_NODES = 100_000
-"""The most YAML nodes (mappings, sequences, scalars, keys included) a protocol may expand to: 17 times the
-bundled protocol (5,695) and about what a file of :data:`MAX_PROTOCOL_BYTES` without aliases holds."""
+MAX_NODES = 150_000
+"""The most YAML nodes (mappings, sequences, scalars, keys included) a protocol may expand to: 26 times the
+bundled protocol (5,695 nodes in 71 kB). A file under :data:`MAX_PROTOCOL_BYTES` can hold more even without
+aliases (``[1,2,...]`` is a node per 2 bytes), so the bound is on the document, however it is written."""
 
 MAX_DEPTH = 50
 """The deepest nesting of mappings and sequences accepted (the bundled protocol nests 7 deep)."""
@@ -59,6 +62,7 @@ def check_graph(root: Node) -> int:
     """
     sizes: dict[int, int] = {}
     on_path: set[int] = set()
+    shared = False  # a node met a second time: an alias
     stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
         node, finished = stack.pop()
@@ -67,21 +71,28 @@ def check_graph(root: Node) -> int:
             on_path.discard(key)
             size = 1 + sum(sizes[id(child)] for child in _children(node))
             if size > MAX_NODES:
-                raise BoundExceededError(
+                rule = (
                     f"the YAML aliases expand the document to more than {MAX_NODES:,} nodes "
-                    "(an alias may repeat a part of the file, not multiply it)",
-                    node.start_mark.line + 1,
+                    "(an alias may repeat a part of the file, not multiply it)"
+                    if shared
+                    else f"the document has more than {MAX_NODES:,} nodes (mappings, lists and values)"
                 )
+                raise BoundExceededError(rule, node.start_mark.line + 1)
             sizes[key] = size
             continue
         if key in sizes:
+            shared = True
             continue
         if key in on_path:
             rule = "a YAML alias refers to a node that contains it (a recursive document)"
             raise BoundExceededError(rule, node.start_mark.line + 1)
         on_path.add(key)
         stack.append((node, True))
-        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+        for child in _children(node):
+            if id(child) in sizes:
+                shared = True
+            else:
+                stack.append((child, False))
     return sizes[id(root)]
 
 
