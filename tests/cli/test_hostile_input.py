@@ -65,6 +65,23 @@ def test_calc_refuses_non_finite_numbers_naming_the_field(tmp_path: Path, number
     assert line == f"error: weight: must be a finite number (use null for a missing value); got {number} in {path}"
 
 
+def test_calc_refuses_an_integer_beyond_a_float_naming_the_field() -> None:
+    """main: OverflowError traceback (int too large to convert to float)."""
+    run = run_cli("calc", "cockcroft_gault", "-i", "-", stdin=GOOD_CG.replace('"age": 60', '"age": 1' + "0" * 400))
+    line = assert_clean_failure(run, 2)
+    shown = "got 100000000000... (401 digits) in standard input"
+    assert line == f"error: age: must be a finite number (use null for a missing value); {shown}"
+
+
+def test_number_input_refuses_an_integer_beyond_a_float() -> None:
+    """The core's check, for callers other than the command line (main: OverflowError)."""
+    from rodnan.core.instruments.base import number_input
+    from rodnan.errors import InputError
+
+    with pytest.raises(InputError, match=r"^age: must be a finite number"):
+        number_input({"age": 10**400}, "age")
+
+
 def test_calc_still_reads_null_as_missing_and_finite_numbers() -> None:
     """Cockcroft-Gault by hand: (140 - 60) x 72 / (72 x 80 umol/L / 88.4) = 88.4 mL/min."""
     run = run_cli("calc", "cockcroft_gault", "-i", "-", "-f", "json", stdin=GOOD_CG)

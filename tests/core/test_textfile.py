@@ -19,6 +19,15 @@ def test_decode_names_line_and_column_in_characters() -> None:
     assert str(caught.value) == "x.csv: is not UTF-8 text: byte 0xff at line 2, column 5 cannot be read (save the file as UTF-8)"
 
 
+def test_the_error_keeps_its_position_across_processes() -> None:
+    """Screening's worker processes raise it; it comes back whole through pickle."""
+    import pickle
+
+    error = textfile.NotUtf8Error("f.csv", 0xE9, 30_002, 2)
+    back = pickle.loads(pickle.dumps(error))
+    assert (type(back), str(back), back.line, back.column) == (textfile.NotUtf8Error, str(error), 30_002, 2)
+
+
 def test_decode_drops_a_byte_order_mark_and_keeps_the_text() -> None:
     assert textfile.decode_utf8("\ufeffa,é\n".encode(), "x") == "a,é\n"
 

@@ -54,6 +54,16 @@ def _number(text: str) -> float | _NonFinite:
     return value if math.isfinite(value) else _NonFinite(text)
 
 
+def _integer(text: str) -> int | _NonFinite:
+    """A JSON integer; one beyond a float's range (every input is used as a float) stands for an error."""
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        return _NonFinite(text if len(text) <= 20 else f"{text[:12]}... ({len(text)} digits)")
+    return value
+
+
 def _non_finite_field(value: object, path: str) -> tuple[str, str] | None:
     """The first field (JSON path) holding a :class:`_NonFinite`, and its text."""
     stack: list[tuple[object, str]] = [(value, path)]
@@ -88,7 +98,7 @@ def read_answers(source: str) -> dict[str, object]:
     else:
         text = textfile.read_utf8(Path(source), MAX_INPUT_BYTES, "an answers file")
     try:
-        data = json.loads(text, parse_constant=_NonFinite, parse_float=_number)
+        data = json.loads(text, parse_constant=_NonFinite, parse_float=_number, parse_int=_integer)
     except json.JSONDecodeError as exc:
         raise InputError(name, f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:

@@ -16,6 +16,18 @@ from rodnan.errors import InputError
 NOT_UTF8 = "is not UTF-8 text"
 
 
+class NotUtf8Error(InputError):
+    """A file is not UTF-8: ``field`` is the file, ``line`` and ``column`` (1-based, in characters) where
+    its first bad byte is."""
+
+    def __init__(self, field: str, byte: int, line: int, column: int) -> None:
+        super().__init__(field, not_utf8_rule(byte, line, column))
+        self.byte, self.line, self.column = byte, line, column
+
+    def __reduce__(self) -> tuple[type[NotUtf8Error], tuple[str, int, int, int]]:  # type: ignore[override]
+        return (type(self), (self.field, self.byte, self.line, self.column))
+
+
 def utf8_position(data: bytes, offset: int) -> tuple[int, int]:
     """The 1-based (line, column) of byte ``offset`` of ``data``, the column counted in characters."""
     line = data.count(b"\n", 0, offset) + 1
@@ -36,14 +48,14 @@ def decode_utf8(data: bytes, name: str) -> str:
         name: the file's name, for the error.
 
     Raises:
-        InputError: ``name``: the first byte that is not UTF-8, with its line and column.
+        NotUtf8Error: ``name``: the first byte that is not UTF-8, with its line and column.
     """
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         decoded: bytes = exc.object  # without the byte-order mark, if there was one
         line, column = utf8_position(decoded, exc.start)
-        raise InputError(name, not_utf8_rule(decoded[exc.start], line, column)) from None
+        raise NotUtf8Error(name, decoded[exc.start], line, column) from None
 
 
 def read_utf8(path: Path, max_bytes: int, what: str = "file") -> str:
@@ -56,7 +68,7 @@ def read_utf8(path: Path, max_bytes: int, what: str = "file") -> str:
         what: what the file is, for the error about its size (e.g. "a protocol file").
 
     Raises:
-        InputError: ``path``: cannot be read, too large, or not UTF-8 (with line and column).
+        InputError: ``path``: cannot be read or too large; :class:`NotUtf8Error` when it is not UTF-8.
     """
     name = str(path)
     try:
@@ -77,7 +89,7 @@ def check_utf8_stream(handle: IO[bytes], name: str, first_line: int = 1, piece_b
     (for a block cut out of a file).
 
     Raises:
-        InputError: ``name``: the first bad byte, with its line and column.
+        NotUtf8Error: ``name``: the first bad byte, with its line and column.
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
     line, column = first_line, 1
@@ -88,7 +100,7 @@ def check_utf8_stream(handle: IO[bytes], name: str, first_line: int = 1, piece_b
         except UnicodeDecodeError as exc:
             data: bytes = exc.object  # the decoder's held-back bytes, then this piece
             column += len(data[: exc.start].decode("utf-8", errors="replace"))
-            raise InputError(name, not_utf8_rule(data[exc.start], line, column)) from None
+            raise NotUtf8Error(name, data[exc.start], line, column) from None
         if not piece:
             return
         if text.endswith("\n"):

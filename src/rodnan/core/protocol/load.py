@@ -51,15 +51,9 @@ def load_protocol(path: str | Path | None = None) -> Study:
     try:
         text = textfile.read_utf8(file, bounds.MAX_PROTOCOL_BYTES, "a protocol file")
     except InputError as exc:
-        raise ProtocolError(str(file), [ProtocolProblem((), exc.rule, _line_in(exc.rule))]) from None
+        line = exc.line if isinstance(exc, textfile.NotUtf8Error) else None
+        raise ProtocolError(str(file), [ProtocolProblem((), exc.rule, line)]) from None
     return load_protocol_text(text, str(file))
-
-
-def _line_in(rule: str) -> int | None:
-    """The line a :mod:`~rodnan.core.textfile` rule names ("... at line 3, column 7 ..."), if any."""
-    _, found, rest = rule.partition(" at line ")
-    number = rest.split(",", 1)[0]
-    return int(number) if found and number.isdigit() else None
 
 
 def load_protocol_text(text: str, source: str = "<string>") -> Study:
