@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -161,6 +162,8 @@ def log_add(request: HttpRequest, pk: int, form_code: str) -> HttpResponse:
     form = definition.form_by_code.get(form_code)
     if form is None or form.log is None:
         raise Http404("no such log form in the protocol")
+    if not can(request.user, Permission.ENTER_DATA, subject.site_id):  # an empty form to add is no page for a reader
+        raise PermissionDenied("your role does not enter data: it reads the log on the subject page")
     last = FormRecord.objects.filter(subject=subject, visit__isnull=True, form_code=form.code).aggregate(n=Max("seq"))["n"]
     record = FormRecord(subject=subject, form_code=form.code, seq=(last or 0) + 1, version=0, values={})
     if request.method != "POST":
