@@ -24,12 +24,19 @@ class InputError(RodnanError, ValueError):
         self.field = field
         self.rule = rule
         self.value = value
-        shown = "" if value is None else f" (got {value!r})"
+        shown = "" if value is None else f" (got {_plain(value)!r})"
         super().__init__(f"{field}: {rule}{shown}")
 
     def __reduce__(self) -> tuple[type[InputError], tuple[str, str, object]]:
         # keeps the error intact across processes (bulk screening's workers raise it)
         return (type(self), (self.field, self.rule, self.value))
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value it holds, so that a message shows ``-5``, not ``np.int64(-5)``
+    (duck-typed: this module imports nothing)."""
+    item = getattr(value, "item", None)
+    return item() if type(value).__module__ == "numpy" and callable(item) and getattr(value, "ndim", None) == 0 else value
 
 
 class UnitError(InputError):

@@ -56,7 +56,8 @@ def test_calc_bad_input_names_the_field() -> None:
     assert result.exit_code != 0
     assert "agee: is not an input of cockcroft_gault" in str(result.exception)
     result = runner.invoke(app, ["calc", "cockcroft_gault", "-i", "-"], input="{not json")
-    assert "--input: is not valid JSON" in str(result.exception)
+    message = "standard input: is not valid JSON: Expecting property name enclosed in double quotes at line 1, column 2"
+    assert str(result.exception) == message
 
 
 def test_calc_sf36_contract_json_keys_and_nulls(tmp_path: Path) -> None:

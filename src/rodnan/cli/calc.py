@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from rodnan.core import textfile
 from rodnan.core.instruments import REGISTRY, InstrumentDef, Score
 from rodnan.errors import InputError
 
@@ -35,22 +37,80 @@ class CalcFormat(StrEnum):
     table = "table"
 
 
+MAX_INPUT_BYTES = 10_000_000
+"""The largest answers file ``rodnan calc`` reads (an instrument has at most a few dozen inputs)."""
+
+
+class _NonFinite:
+    """Stands for a JSON ``NaN``, ``Infinity`` or ``-Infinity`` (or a number too large for a float) until the
+    field holding it is known."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _number(text: str) -> float | _NonFinite:
+    value = float(text)
+    return value if math.isfinite(value) else _NonFinite(text)
+
+
+def _integer(text: str) -> int | _NonFinite:
+    """A JSON integer; one beyond a float's range (every input is used as a float) stands for an error."""
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        return _NonFinite(text if len(text) <= 20 else f"{text[:12]}... ({len(text)} digits)")
+    return value
+
+
+def _non_finite_field(value: object, path: str) -> tuple[str, str] | None:
+    """The first field (JSON path) holding a :class:`_NonFinite`, and its text."""
+    stack: list[tuple[object, str]] = [(value, path)]
+    while stack:
+        current, where = stack.pop()
+        if isinstance(current, _NonFinite):
+            return where, current.text
+        if isinstance(current, dict):
+            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in reversed(current.items()))
+        elif isinstance(current, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(current))))
+    return None
+
+
 def read_answers(source: str) -> dict[str, object]:
     """The JSON object in a file, or on standard input for ``-``.
 
+    Numbers must be finite: JSON ``NaN``, ``Infinity`` and ``-Infinity`` (Python's json module accepts
+    them) and numbers beyond a float's range are errors naming the field; a missing value is ``null``.
+
     Raises:
-        InputError: unreadable, not JSON, or not an object.
+        InputError: naming the file (``standard input`` for ``-``): unreadable, larger than
+            :data:`MAX_INPUT_BYTES`, not UTF-8 or not JSON (with line and column), nested too deeply, or not
+            an object; or naming the field that holds a non-finite number.
     """
+    name = "standard input" if source == "-" else source
+    if source == "-":
+        raw = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+        if len(raw) > MAX_INPUT_BYTES:
+            raise InputError(name, f"is larger than {MAX_INPUT_BYTES:,} bytes, the most an answers file may have")
+        text = textfile.decode_utf8(raw, name)
+    else:
+        text = textfile.read_utf8(Path(source), MAX_INPUT_BYTES, "an answers file")
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError("--input", f"cannot be read: {exc.strerror}", source) from None
-    try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_NonFinite, parse_float=_number, parse_int=_integer)
     except json.JSONDecodeError as exc:
-        raise InputError("--input", f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})", source) from None
+        raise InputError(name, f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise InputError(name, "is not usable JSON: it is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise InputError(name, f"is not usable JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise InputError("--input", "must hold one JSON object of item codes and values", source)
+        raise InputError(name, "must hold one JSON object of item codes and values")
+    found = _non_finite_field(data, "")
+    if found is not None:
+        field, shown = found
+        raise InputError(field, f"must be a finite number (use null for a missing value); got {shown} in {name}")
     return data
 
 

@@ -48,6 +48,8 @@ def report(
             str(data), "holds no database (rodnan.sqlite3): give the web application's data folder, or --database-url, "
             "or --from-simulation for a folder written by rodnan simulate"
         )  # fmt: skip
+    if data is not None and database_url is None:
+        _check_sqlite(data / "rodnan.sqlite3")
     from rodnan.core.workers import fewer_collections
     from rodnan.reports.pdf import PdfProcess, write_pdf
 
@@ -87,6 +89,21 @@ def report(
     console.print(
         f"timings: start {started - began:.1f} s, {timings_text(paths.timings)}; command {ended - began:.1f} s", highlight=False
     )
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
+
+
+def _check_sqlite(path: Path) -> None:
+    """Refuse, with one line, a ``rodnan.sqlite3`` that is not an SQLite database (before Django opens it)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise InputError(str(path), f"cannot be read: {exc.strerror or exc}") from None
+    if head != SQLITE_HEADER:
+        raise InputError(str(path), "is not an SQLite database (give the data folder of rodnan demo or rodnan serve)")
 
 
 def database_report(

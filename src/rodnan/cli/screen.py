@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -21,6 +22,7 @@ from rich.table import Table
 from rodnan.core.eligibility import ScreeningResult, ScreeningVerdict
 from rodnan.core.protocol import Study, load_protocol
 from rodnan.core.screening import (
+    ISSUE_KINDS,
     VERDICT_NAMES,
     InputIssue,
     ScreenedBatch,
@@ -57,12 +59,16 @@ def screen(
     example: bool = typer.Option(False, "--example", help="Screen the bundled example candidates."),
     protocol: Path | None = typer.Option(None, "--protocol", "-p", help="Protocol file (default: bundled NCT00962923)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the output here instead of standard output."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Any input warning (a bad cell, an unusable column) is an error: exit 1 after the output."
+    ),
 ) -> None:
     """Screen candidates against every eligibility criterion: eligible, ineligible or incomplete, with reasons.
 
     Values are converted from the unit in the column header (or the unit column) to the item's
-    unit; an empty cell is missing. Problems with single cells are reported and the rest is
-    screened; only an unusable file gives a non-zero exit.
+    unit; an empty cell is missing. Problems with single cells or columns are reported as warnings
+    (then counted by kind) and the rest is screened. Exit codes: 0 screened; 1 screened, but --strict
+    and at least one warning; 2 the file or an option is unusable (one error line, nothing screened).
     """
     if example == (file is not None):
         raise typer.BadParameter("give a FILE or --example (not both)")
@@ -79,6 +85,9 @@ def screen(
         else:
             counts = _write_table(study, screen_csv(study, source, progress=advance), stream, issues)  # type: ignore[arg-type]
     _report(err, issues, counts)
+    if strict and issues:
+        err.print(f"[bold red]error:[/] --strict: {len(issues)} input warning(s)", highlight=False)
+        raise typer.Exit(1)
 
 
 @contextmanager
@@ -238,3 +247,13 @@ def _report(console: Console, issues: list[InputIssue], counts: dict[str, int]) 
     total = sum(counts.values())
     summary = ", ".join(f"{counts.get(v.value, 0)} {v.value}" for v in ScreeningVerdict)
     console.print(f"screened {total} candidate(s): {summary}; {len(issues)} input problem(s)", highlight=False)
+    if issues:
+        console.print(f"input problems by kind: {warnings_by_kind(issues)}", highlight=False)
+
+
+def warnings_by_kind(issues: list[InputIssue]) -> str:
+    """``3 unusable unit, 1 outside the plausible range``: the count of each kind of input problem, in the
+    order of :data:`~rodnan.core.screening.ISSUE_KINDS`."""
+    counts = Counter(issue.kind for issue in issues)
+    order = {kind: n for n, kind in enumerate(ISSUE_KINDS)}
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda pair: order.get(pair[0], len(order))))

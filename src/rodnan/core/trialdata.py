@@ -78,6 +78,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from rodnan.core import textfile
 from rodnan.core.columns import check_column
 from rodnan.core.derivation import derive_columns
 from rodnan.core.lifecycle import SubjectStatus
@@ -127,8 +128,8 @@ def read_trial_dir(path: str | Path, study: Study, items: Iterable[str] | None =
         derive: add the protocol's derived items where a visit lacks them (:func:`derive_values`).
 
     Raises:
-        InputError: a file is missing, a column is missing, or a row breaks a rule; the field names the
-            file, the line and the column.
+        InputError: a file is missing, is not UTF-8 or not CSV, a column is missing, or a row breaks a rule;
+            the field names the file, the line and the column.
     """
     folder = Path(path)
     frames: dict[str, pd.DataFrame] = {}
@@ -142,7 +143,13 @@ def read_trial_dir(path: str | Path, study: Study, items: Iterable[str] | None =
         dtype: Any = str
         if name == "values":
             dtype = dict.fromkeys(("subject_id", "visit", "item", "unit", "date"), "category") | {"value": str}
-        frames[name] = pd.read_csv(target, dtype=dtype, keep_default_na=False, na_values=[])
+        try:
+            frames[name] = pd.read_csv(target, dtype=dtype, keep_default_na=False, na_values=[])
+        except UnicodeDecodeError:
+            textfile.check_utf8_file(target)  # names the line and column of the first bad byte
+            raise InputError(str(target), textfile.NOT_UTF8) from None
+        except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+            raise InputError(str(target), f"is not a usable CSV file: {str(exc).strip()}") from None
     values = frames["values"]
     if items is not None and "item" in values:
         values = values[values["item"].isin(list(items))]

@@ -220,7 +220,7 @@ def test_yaml_syntax_error_gives_the_line() -> None:
 
 def test_load_protocol_reports_an_unreadable_file(tmp_path: Path) -> None:
     """A missing file is a ProtocolError, not an OSError traceback."""
-    with pytest.raises(ProtocolError, match="cannot read the file"):
+    with pytest.raises(ProtocolError, match="cannot be read: No such file"):
         load_protocol(tmp_path / "missing.yaml")
 
 

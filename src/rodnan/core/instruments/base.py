@@ -134,6 +134,8 @@ def number_input(answers: Mapping[str, object], code: str) -> float | None:
         number = float(value)
     except ValueError:
         raise InputError(code, "must be a number", value) from None
+    except OverflowError:  # an int beyond a float's range
+        raise InputError(code, "must be a finite number", value) from None
     if not math.isfinite(number):
         raise InputError(code, "must be a finite number", value)
     return number

@@ -17,15 +17,16 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.composer import MaxDepthExceededError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from rodnan.core import instruments, units
+from rodnan.core import instruments, textfile, units
 from rodnan.core.expr import CompiledExpression, compile_expression
 from rodnan.core.instruments.acr_criss import STEP1_EVENTS
-from rodnan.core.protocol import cache
+from rodnan.core.protocol import bounds, cache
 from rodnan.core.protocol.checks import check_roles
 from rodnan.core.protocol.model import CONTEXT_DATES, ENDPOINT_SUFFIXES, GENERAL_CHECK_CODES, ItemDef, Study
-from rodnan.errors import ExpressionError, ProtocolError, ProtocolProblem, UnitError
+from rodnan.errors import ExpressionError, InputError, ProtocolError, ProtocolProblem, UnitError
 
 BUNDLED = "nct00962923.v1"
 """The protocol rodnan ships: NCT00962923, version 1."""
@@ -42,37 +43,46 @@ def load_protocol(path: str | Path | None = None) -> Study:
     """Load and validate a protocol file; with no path, the bundled NCT00962923 protocol.
 
     Raises:
-        ProtocolError: listing every problem, each with YAML path, line and rule.
+        ProtocolError: listing every problem, each with YAML path, line and rule; a file that cannot be
+            read, is larger than :data:`~rodnan.core.protocol.bounds.MAX_PROTOCOL_BYTES` or is not UTF-8
+            (with the line and column of the first bad byte) gives one problem.
     """
     file = bundled_protocol_path() if path is None else Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProtocolError(str(file), [ProtocolProblem((), f"cannot read the file: {exc.strerror}")]) from None
+        text = textfile.read_utf8(file, bounds.MAX_PROTOCOL_BYTES, "a protocol file")
+    except InputError as exc:
+        line = exc.line if isinstance(exc, textfile.NotUtf8Error) else None
+        raise ProtocolError(str(file), [ProtocolProblem((), exc.rule, line)]) from None
     return load_protocol_text(text, str(file))
 
 
 def load_protocol_text(text: str, source: str = "<string>") -> Study:
     """Validate protocol YAML text (see :func:`load_protocol`).
 
-    The YAML of a text validated before is read from :mod:`~rodnan.core.protocol.cache` instead of parsed
-    again; the models and the rules across the document run either way.
+    The text is refused, before anything else, when it is larger than
+    :data:`~rodnan.core.protocol.bounds.MAX_PROTOCOL_BYTES`; its YAML graph is measured
+    (:func:`~rodnan.core.protocol.bounds.check_graph`) before a tree is built from it. The YAML of a text
+    validated before is read from :mod:`~rodnan.core.protocol.cache` instead of parsed again, and measured
+    the same way (:func:`~rodnan.core.protocol.bounds.check_tree`); the models and the rules across the
+    document run either way.
+
+    Raises:
+        ProtocolError: listing every problem, each with YAML path, line and rule.
     """
+    if len(text) > bounds.MAX_PROTOCOL_BYTES:
+        rule = f"the text is larger than {bounds.MAX_PROTOCOL_BYTES:,} characters, the most a protocol file may have"
+        raise ProtocolError(source, [ProtocolProblem((), rule)])
     cached = cache.read_tree(text)
     if cached is not None:
         try:
+            bounds.check_tree(cached)
             study = Study.model_validate(cached)
-        except ValidationError:
+        except (bounds.BoundExceededError, ValidationError):
             pass  # e.g. rules tightened since it was cached: the full load below gives the problems their lines
         else:
             if next(_check_references(study), None) is None:
                 return study
-    try:
-        tree = YAML(typ="rt", pure=True).load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = None if mark is None else mark.line + 1
-        raise ProtocolError(source, [ProtocolProblem((), f"not valid YAML: {exc.problem}", line)]) from None
+    tree = _parse(text, source)
     if not isinstance(tree, CommentedMap):
         raise ProtocolError(source, [ProtocolProblem((), "the document must be a mapping of sections")])
     try:
@@ -86,6 +96,58 @@ def load_protocol_text(text: str, source: str = "<string>") -> Study:
         raise ProtocolError(source, problems)
     cache.write_tree(text, plain)
     return study
+
+
+def _parse(text: str, source: str) -> Any:
+    """The YAML round-trip tree of ``text``, built only after its graph is measured within the bounds.
+
+    Raises:
+        ProtocolError: not valid YAML, nested more than :data:`~rodnan.core.protocol.bounds.MAX_DEPTH`
+            levels, or aliases expanding beyond :data:`~rodnan.core.protocol.bounds.MAX_NODES` nodes.
+    """
+    yaml = YAML(typ="rt", pure=True)
+    yaml.max_depth = bounds.MAX_DEPTH
+    parser = None
+    try:
+        constructor, parser = yaml.get_constructor_parser(text)  # the reader checks the characters here
+        node = constructor.composer.get_single_node()
+        if node is None:
+            return None
+        bounds.check_graph(node)
+        return constructor.construct_document(node)
+    except bounds.BoundExceededError as exc:
+        raise ProtocolError(source, [ProtocolProblem((), exc.rule, exc.line)]) from None
+    except MaxDepthExceededError as exc:
+        rule = f"the document nests more than {bounds.MAX_DEPTH} levels deep"
+        raise ProtocolError(source, [ProtocolProblem((), rule, _mark_line(exc))]) from None
+    except MarkedYAMLError as exc:
+        raise ProtocolError(source, [ProtocolProblem((), f"not valid YAML: {exc.problem}", _mark_line(exc))]) from None
+    except YAMLError as exc:  # e.g. a control character the reader refuses (a position, not a mark)
+        position = getattr(exc, "position", None)
+        line, column = (None, None) if not isinstance(position, int) else _line_column(text, position)
+        reason = getattr(exc, "reason", None) or str(exc).splitlines()[0]
+        where = "" if column is None else f" (column {column})"
+        raise ProtocolError(source, [ProtocolProblem((), f"not valid YAML: {reason}{where}", line)]) from None
+    except RecursionError:
+        rule = f"the document nests more than {bounds.MAX_DEPTH} levels deep"
+        raise ProtocolError(source, [ProtocolProblem((), rule)]) from None
+    finally:
+        if parser is not None:
+            parser.dispose()
+        for part in ("reader", "scanner"):
+            reset = getattr(getattr(yaml, f"_{part}", None), f"reset_{part}", None)
+            if reset is not None:
+                reset()
+
+
+def _mark_line(exc: MarkedYAMLError) -> int | None:
+    mark = exc.problem_mark
+    return None if mark is None else int(mark.line) + 1
+
+
+def _line_column(text: str, position: int) -> tuple[int, int]:
+    """The 1-based line and column of character ``position`` of ``text``."""
+    return text.count("\n", 0, position) + 1, position - text.rfind("\n", 0, position)
 
 
 def _plain(node: Any) -> Any:
@@ -160,6 +222,7 @@ def _check_references(study: Study) -> Iterator[tuple[Loc, str]]:
 
     yield from _check_completion(study)
     yield from _check_derived_items(study)
+    yield from _check_derivation_cycles(study)
     yield from _check_expressions(study)
     yield from _check_endpoints(study)
     yield from _check_checks(study)
@@ -297,6 +360,49 @@ def _check_derived_items(study: Study) -> Iterator[tuple[Loc, str]]:
                     (*loc, "option_items", name),
                     f"item {code!r} must be a choice item whose choices are values of option {name!r} ({choices})",
                 )
+
+
+def _check_derivation_cycles(study: Study) -> Iterator[tuple[Loc, str]]:
+    """Each cycle of derived items (an item derived, directly or through others, from itself), named whole.
+
+    A derivation's outputs depend on its inputs and option items; a cycle is reported once, at the first
+    derivation in it, as ``a -> b -> a`` starting from its first item in the file's order.
+    """
+    producer: dict[str, int] = {}
+    for i, definition in enumerate(study.derived_items):
+        for code in definition.outputs.values():
+            producer.setdefault(code, i)
+    needs: dict[str, list[str]] = {}
+    for code, i in producer.items():
+        definition = study.derived_items[i]
+        sources = [*definition.inputs.values(), *definition.option_items.values()]
+        needs[code] = [source for source in sources if source in producer]
+    order = {code: n for n, code in enumerate(producer)}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    seen: set[tuple[str, ...]] = set()
+    for start in producer:
+        if state.get(start):
+            continue
+        path: list[str] = [start]
+        state[start] = 1
+        pending: list[Iterator[str]] = [iter(needs[start])]
+        while pending:
+            following = next(pending[-1], None)
+            if following is None:
+                state[path.pop()] = 2
+                pending.pop()
+            elif state.get(following) == 1:
+                cycle = path[path.index(following) :]
+                first = min(range(len(cycle)), key=lambda k: order[cycle[k]])
+                cycle = cycle[first:] + cycle[:first]
+                if tuple(cycle) not in seen:
+                    seen.add(tuple(cycle))
+                    shown = " -> ".join([*cycle, cycle[0]])
+                    yield ("derived_items", producer[cycle[0]]), f"derived items form a cycle: {shown}"
+            elif not state.get(following):
+                state[following] = 1
+                path.append(following)
+                pending.append(iter(needs[following]))
 
 
 def _input_fits(doc: instruments.InputDoc, item: ItemDef) -> Iterator[str]:

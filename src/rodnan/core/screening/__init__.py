@@ -32,6 +32,7 @@ from rodnan.core.screening.output import csv_header, csv_rows, frame_of, output_
 from rodnan.core.screening.read import (
     DUPLICATE_RULE,
     ID_COLUMN,
+    ISSUE_KINDS,
     LONG_COLUMNS,
     CandidateBatch,
     ColumnPlan,
@@ -49,6 +50,7 @@ __all__ = [
     "CHUNK_ROWS",
     "DUPLICATE_RULE",
     "ID_COLUMN",
+    "ISSUE_KINDS",
     "LONG_COLUMNS",
     "VERDICT_NAMES",
     "CandidateBatch",

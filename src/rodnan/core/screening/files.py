@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from rodnan.core import textfile
 from rodnan.core.protocol.model import Study
 from rodnan.core.screening.evaluate import ScreenedBatch, screen_batch
 from rodnan.core.screening.read import (
@@ -78,6 +79,9 @@ def _screen_block(block: bytes, first_line: int) -> RenderedChunk:
         # pandas counts lines from the start of the block: make them lines of the file
         message = re.sub(r"line (\d+)", lambda m: f"line {first_line + int(m.group(1)) - 1}", str(exc).strip())
         raise InputError(state["name"], f"is not a usable CSV file: {message}") from None
+    except UnicodeDecodeError as exc:
+        textfile.check_utf8_stream(io.BytesIO(block), state["name"], first_line)
+        raise InputError(state["name"], f"{textfile.NOT_UTF8}: {exc.reason}") from None
     frame.columns = state["header"]
     batch = read_wide_chunk(state["plan"], frame, first_line, None)  # the parent checks across blocks
     screened = screen_batch(study, batch)
@@ -189,7 +193,9 @@ def _accept(
     chunk.issues = issues + chunk.issues
     if duplicated.any():
         for i in np.flatnonzero(duplicated):
-            chunk.issues.append(InputIssue(int(chunk.lines[i]), ID_COLUMN, DUPLICATE_RULE, str(chunk.subject_ids[i])))
+            chunk.issues.append(
+                InputIssue(int(chunk.lines[i]), ID_COLUMN, DUPLICATE_RULE, str(chunk.subject_ids[i]), "duplicated subject id")
+            )
         keep = ~duplicated
         pieces = chunk.text.split(separator.encode())
         chunk.text = separator.encode().join(piece for piece, k in zip(pieces, keep.tolist(), strict=True) if k)
@@ -281,8 +287,10 @@ def screen_csv(
         header = pd.read_csv(source, nrows=0).columns.tolist()
         if not isinstance(source, str | Path):
             source.seek(0)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(name, f"cannot be read: {exc}") from None
+    except UnicodeDecodeError as exc:
+        _not_utf8(source, name, exc)
+    except OSError as exc:
+        raise InputError(name, f"cannot be read: {exc.strerror or exc}") from None
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise InputError(name, f"is not a usable CSV file: {exc}") from None
     raw_header, header = header, [h.strip() for h in header]
@@ -313,3 +321,13 @@ def screen_csv(
             yield screen_batch(study, CandidateBatch(np.array([], dtype=object), np.array([], dtype=np.int64), {})), issues
     except pd.errors.ParserError as exc:
         raise InputError(name, f"is not a usable CSV file: {exc}") from None
+    except UnicodeDecodeError as exc:
+        _not_utf8(source, name, exc)
+
+
+def _not_utf8(source: str | Path | IO[str], name: str, exc: UnicodeDecodeError) -> NoReturn:
+    """Raise the error for a file pandas could not decode, naming the line and column of its first bad byte
+    (pandas' own error gives an offset in its read buffer)."""
+    if isinstance(source, str | Path):
+        textfile.check_utf8_file(Path(source), name)
+    raise InputError(name, f"{textfile.NOT_UTF8}: {exc.reason}") from None

@@ -23,6 +23,20 @@ ID_COLUMN = "subject_id"
 LONG_COLUMNS = ("subject_id", "item", "value", "unit")
 
 
+ISSUE_KINDS = (
+    "unknown item",
+    "duplicated column",
+    "unusable unit",
+    "unreadable value",
+    "outside the plausible range",
+    "not a whole number",
+    "empty subject id",
+    "duplicated subject id",
+    "duplicated value",
+    "other",
+)
+"""The kinds of :class:`InputIssue`, in the order ``rodnan screen`` counts them."""
+
 DUPLICATE_RULE = "duplicated candidate: this subject id came earlier in the file; the row is not screened"
 _HEADER = re.compile(r"^\s*([A-Za-z0-9_]+)\s*(?:\[(.*)\])?\s*$")
 
@@ -35,6 +49,8 @@ class InputIssue:
     column: str | None
     rule: str
     subject_id: str | None = None
+    kind: str = "other"
+    """What went wrong, in a few words, for the count of problems by kind (one of :data:`ISSUE_KINDS`)."""
 
     def __str__(self) -> str:
         where = []
@@ -107,16 +123,19 @@ def plan_wide_columns(study: Study, header: Sequence[str]) -> WidePlan:
         code = match.group(1) if match else name
         item = study.item_by_code.get(code)
         if match is None or item is None:
-            issues.append(InputIssue(1, name, f"{code!r} is not an item of the protocol; the column is ignored"))
+            issues.append(
+                InputIssue(1, name, f"{code!r} is not an item of the protocol; the column is ignored", kind="unknown item")
+            )
             continue
         if code in seen:
-            issues.append(InputIssue(1, name, f"item {code!r} already comes from column {seen[code]!r}; this column is ignored"))
+            rule = f"item {code!r} already comes from column {seen[code]!r}; this column is ignored"
+            issues.append(InputIssue(1, name, rule, kind="duplicated column"))
             continue
         unit = (match.group(2) or "").strip() or item.unit or ""
         try:
             factor = unit_factor(item, unit or None)
         except InputError as exc:
-            issues.append(InputIssue(1, name, f"{exc.rule}; the column is ignored"))
+            issues.append(InputIssue(1, name, f"{exc.rule}; the column is ignored", kind="unusable unit"))
             continue
         seen[code] = name
         columns.append(ColumnPlan(name, item, unit, factor))
@@ -132,10 +151,25 @@ def _cell_issues(
     raw: pd.Series | None,
 ) -> list[InputIssue]:
     issues = []
+    kind = _kind(rule)
     for i in np.flatnonzero(mask):
-        shown = "" if raw is None else f" (got {raw.iloc[i]!r})"
-        issues.append(InputIssue(int(lines[i]), column, f"{rule}{shown}; treated as missing", _id(ids[i])))
+        shown = "" if raw is None else f" (got {_plain(raw.iloc[i])!r})"
+        issues.append(InputIssue(int(lines[i]), column, f"{rule}{shown}; treated as missing", _id(ids[i]), kind))
     return issues
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python number it holds (its repr is ``-5``, not ``np.int64(-5)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _kind(rule: str) -> str:
+    """The kind of a cell's problem, from the rules of :mod:`rodnan.core.columns`."""
+    if rule.startswith("must be within the plausible range"):
+        return "outside the plausible range"
+    if rule.startswith("must be a whole number"):
+        return "not a whole number"
+    return "unreadable value"
 
 
 def _id(value: object) -> str | None:
@@ -174,13 +208,15 @@ def _clean_ids(
         empty_row = np.zeros(len(frame), bool)
         empty_row[no_id] = frame.loc[no_id].isna().all(axis=1).to_numpy()
         for i in np.flatnonzero(no_id & ~empty_row):
-            issues.append(InputIssue(int(lines[i]), ID_COLUMN, "the subject id is empty; the row is not screened"))
+            issues.append(
+                InputIssue(int(lines[i]), ID_COLUMN, "the subject id is empty; the row is not screened", kind="empty subject id")
+            )
     ids = raw.to_numpy(dtype=object)
     duplicated = np.zeros(len(frame), bool)
     present = ids[~no_id]
     duplicated[~no_id] = pd.Series(present, dtype=object).duplicated().to_numpy() if seen is None else seen.duplicated(present)
     for i in np.flatnonzero(duplicated):
-        issues.append(InputIssue(int(lines[i]), ID_COLUMN, DUPLICATE_RULE, str(ids[i])))
+        issues.append(InputIssue(int(lines[i]), ID_COLUMN, DUPLICATE_RULE, str(ids[i]), "duplicated subject id"))
     return ~no_id & ~duplicated
 
 
@@ -224,12 +260,18 @@ def read_long(study: Study, frame: pd.DataFrame) -> CandidateBatch:
     )
     usable = ids.notna().to_numpy() & (ids != "").to_numpy(dtype=bool, na_value=False)
     for i in np.flatnonzero(~usable & ~frame.isna().all(axis=1).to_numpy()):
-        issues.append(InputIssue(int(lines[i]), ID_COLUMN, "the subject id is empty; the row is ignored"))
+        issues.append(
+            InputIssue(int(lines[i]), ID_COLUMN, "the subject id is empty; the row is ignored", kind="empty subject id")
+        )
     known = codes.isin(list(study.item_by_code)).to_numpy()
     for i in np.flatnonzero(usable & ~known):
         issues.append(
             InputIssue(
-                int(lines[i]), "item", f"{codes.iloc[i]!r} is not an item of the protocol; the row is ignored", str(ids.iloc[i])
+                int(lines[i]),
+                "item",
+                f"{codes.iloc[i]!r} is not an item of the protocol; the row is ignored",
+                str(ids.iloc[i]),
+                "unknown item",
             )
         )
     usable &= known
@@ -241,6 +283,7 @@ def read_long(study: Study, frame: pd.DataFrame) -> CandidateBatch:
                 "item",
                 f"item {codes.iloc[i]!r} is given twice for this candidate; the first value is used",
                 str(ids.iloc[i]),
+                "duplicated value",
             )
         )
     usable &= ~duplicated
@@ -265,7 +308,8 @@ def read_long(study: Study, frame: pd.DataFrame) -> CandidateBatch:
                 factor[selected] = unit_factor(item, unit or None)
             except InputError as exc:
                 for i in rows[selected]:
-                    issues.append(InputIssue(int(lines[i]), "unit", f"{exc.rule}; the value is ignored", str(ids.iloc[i])))
+                    rule = f"{exc.rule}; the value is ignored"
+                    issues.append(InputIssue(int(lines[i]), "unit", rule, str(ids.iloc[i]), "unusable unit"))
         raw = frame["value"].iloc[rows]
         parsed, bad, rule = parse_column(item, raw, 1.0)
         parsed = (
