@@ -19,6 +19,10 @@ protocol's ``missing_codes``, those its form or item allows), with a reason when
 A coded item counts as answered for the record's completeness and is missing for scoring and analysis.
 An integer item with ``versions`` (SF-36 Q4, Q5, Q9) must hold an answer of the version chosen in the
 form (v1 or v2), else the form is refused naming the item and the version's answers.
+
+A file item (a source document) takes no typed text: it holds the metadata of a file the web stored after
+:func:`rodnan.core.files.check_file_content` (:class:`~rodnan.core.files.FileRef`, given in ``files``), checked
+again here against the item's accepted media types and size limit.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Literal, NoReturn, get_args
 
 from rodnan.core import units
 from rodnan.core.derivation import derivations_for, derive_items
+from rodnan.core.files import FileRef, check_file_ref
 from rodnan.core.protocol.model import NON_EXPRESSION_TYPES, DerivedItemDef, FormDef, ItemDef, ItemType, Study
 from rodnan.core.values import ItemValue, format_number, normalize_value, parse_partial_date
 from rodnan.errors import InputError
@@ -103,6 +108,7 @@ class EnteredValue:
         missing: the missing-data code the item holds instead of a value ("" for a value); then ``raw`` is ""
             and ``value`` None.
         missing_reason: why, when the code needs a reason ("" otherwise).
+        file: for a file item, the attached file's metadata (then ``raw`` is its name, ``value`` its SHA-256).
     """
 
     item: str
@@ -114,6 +120,7 @@ class EnteredValue:
     converted: bool = False
     missing: str = ""
     missing_reason: str = ""
+    file: FileRef | None = None
 
     def as_json(self) -> dict[str, object]:
         """The value as a JSON-ready dict (for storage); :meth:`from_json` reads it back.
@@ -130,6 +137,8 @@ class EnteredValue:
             )  # fmt: skip
             if self.missing:  # only then: values stored before missing-data codes keep their exact JSON
                 made = ReadOnlyDict(made, missing=self.missing, missing_reason=self.missing_reason)
+            if self.file is not None:
+                made = ReadOnlyDict(made, file=self.file.as_json())
             made.source = self
             self.__dict__["_json"] = made
         return made
@@ -168,7 +177,11 @@ class EnteredValue:
         missing, why = data.get("missing", ""), data.get("missing_reason", "")
         if not isinstance(missing, str) or not isinstance(why, str):
             raise InputError("missing", "must be a string (a missing-data code) with a string missing_reason", missing)
-        return cls(item, kind, raw, unit, stored, display, converted, missing, why)
+        file = data.get("file")
+        if file is not None and not isinstance(file, Mapping):
+            raise InputError("file", "must be an object (the attached file's metadata)", file)
+        ref = FileRef.from_json(file) if file is not None else None
+        return cls(item, kind, raw, unit, stored, display, converted, missing, why, ref)
 
 
 def _json_str(data: Mapping[str, object], key: str) -> str:
@@ -399,6 +412,7 @@ def check_form_entry(
     entries: Mapping[str, tuple[str, str | None]],
     confirmed: Collection[str] = (),
     missing: Mapping[str, tuple[str, str]] | None = None,
+    files: Mapping[str, FileRef] | None = None,
 ) -> FormEntryResult:
     """Check the entries of one form and derive what the protocol derives from them.
 
@@ -410,6 +424,8 @@ def check_form_entry(
         confirmed: item codes whose soft-range warning the person entering has confirmed.
         missing: item code -> (missing-data code, reason) for items that hold a code instead of a value
             (the code must be one the item allows; a reason where the code requires one).
+        files: file item code -> the metadata of the file attached (stored by the caller after
+            :func:`rodnan.core.files.check_file_content`); checked against the item's ``accept`` and size limit.
 
     Returns:
         The valid values, errors, warnings (open and confirmed), missing required items and the
@@ -460,6 +476,8 @@ def check_form_entry(
                 if kind == "partial_date":
                     values[code] = _check_partial_date(item, raw)
                     continue
+                if kind == "file":
+                    raise InputError(code, "attach a file: a file item takes no typed value", raw)
                 values[code], normalized[code] = checked = _check_coded(item, raw, unit)
             except InputError as exc:
                 errors[code] = _issue(item, exc.rule, "error")
@@ -470,6 +488,8 @@ def check_form_entry(
             if rule is not None:
                 (confirmed_warnings if code in confirmed else warnings)[code] = _issue(item, rule, "warning")
 
+    if files:
+        _check_files(study, form, files, entered, values, errors)
     if missing:
         _check_missing_codes(study, form, missing, entered, values, errors)
     for item in versioned:
@@ -574,6 +594,38 @@ def _check_missing_codes(
         values[code] = EnteredValue(
             code, item.type, "", None, None, f"{chosen.label} ({chosen.cdisc})", False, chosen.code, reason
         )
+
+
+def _check_files(
+    study: Study,
+    form: FormDef,
+    files: Mapping[str, FileRef],
+    entered: set[str],
+    values: dict[str, EnteredValue],
+    errors: dict[str, EntryIssue],
+) -> None:
+    """Add the attached files' metadata to ``values`` (as answered), or errors naming the item and the rule."""
+    for code, ref in files.items():
+        item = study.item_by_code.get(code)
+        if item is None or code not in form.items:
+            errors[code] = EntryIssue(
+                code, f"not an item of form {form.code}", "error", f"{code}: not an item of form {form.code}"
+            )
+            continue
+        if code in errors:
+            continue
+        try:
+            check_file_ref(item, ref, study.file_limit(item))
+        except InputError as exc:
+            errors[code] = _issue(item, exc.rule, "error")
+            continue
+        entered.add(code)
+        values[code] = file_value(item, ref)
+
+
+def file_value(item: ItemDef, ref: FileRef) -> EnteredValue:
+    """The entered value of a file item holding ``ref``: ``raw`` the file's name, ``value`` its SHA-256."""
+    return EnteredValue(item.code, item.type, ref.name, None, ref.sha256, ref.display, file=ref)
 
 
 def normalized_values(study: Study, values: Mapping[str, EnteredValue]) -> dict[str, ItemValue]:
