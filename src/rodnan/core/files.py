@@ -214,9 +214,14 @@ class FileRef:
     uploaded_by: str
 
     @property
+    def details(self) -> str:
+        """Its type and size for people: "PDF · 14.2 KB"."""
+        return f"{MEDIA_LABELS.get(self.media_type, self.media_type)} · {format_size(self.size)}"
+
+    @property
     def display(self) -> str:
         """The file for people: "lab-2026-03.pdf · PDF · 14.2 KB"."""
-        return f"{self.name} · {MEDIA_LABELS.get(self.media_type, self.media_type)} · {format_size(self.size)}"
+        return f"{self.name} · {self.details}"
 
     def as_json(self) -> dict[str, object]:
         """The metadata as a JSON-ready dict; :meth:`from_json` reads it back."""

@@ -8,6 +8,7 @@ from django.urls import path
 from rodnan.web.accounts import session as account_session
 from rodnan.web.accounts import views as accounts
 from rodnan.web.audit import views as audit
+from rodnan.web.crfs import documents
 from rodnan.web.crfs import views as crfs
 from rodnan.web.subjects import views as subjects
 
@@ -28,6 +29,7 @@ urlpatterns = [
     path("forms/<int:pk>/", crfs.form_entry, name="form_entry"),
     path("forms/<int:pk>/eligibility/", crfs.eligibility_preview, name="eligibility_preview"),
     path("forms/<int:pk>/audit/", audit.form_audit, name="form_audit"),
+    path("forms/<int:pk>/files/<slug:item_code>/", documents.record_file, name="record_file"),
     path("users/", accounts.users, name="users"),
     path("account-events/", audit.account_audit, name="account_audit"),
 ]
