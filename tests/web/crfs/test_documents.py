@@ -121,6 +121,7 @@ def test_the_file_is_served_with_the_stored_type_nosniff_and_a_sandbox_and_each_
     assert response["Content-Security-Policy"].startswith("sandbox")
     assert response["Content-Disposition"] == 'inline; filename="lab.pdf"'
     assert client.get(f"/forms/{record.pk}/files/{ITEM}/?download=1")["Content-Disposition"] == 'attachment; filename="lab.pdf"'
+    assert client.post(f"/forms/{record.pk}/files/{ITEM}/").status_code == 405  # read only
     [view, _] = f.audit_since(start)
     sha = hashlib.sha256(data).hexdigest()
     assert (view.action, view.username, view.form_record_id) == ("file.view", "coord", record.pk)

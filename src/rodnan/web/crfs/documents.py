@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET
 
 from rodnan.core.audit import canonical_time
 from rodnan.core.entry import EntryIssue
@@ -90,6 +91,7 @@ def _audit(request: HttpRequest, record: FormRecord, action: str, item: str, new
 
 
 @login_required
+@require_GET
 def record_file(request: HttpRequest, pk: int, item_code: str) -> HttpResponse:
     """The file a record's item holds, to a user who may see the record (other sites: 404), audited as ``file.view``.
 
