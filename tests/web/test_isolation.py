@@ -204,14 +204,14 @@ def test_administrator_sees_no_subjects_but_manages_users(site_a, site_b, a_subj
     assert b"inv_b" not in users_page.content
     assert client.get("/account-events/").status_code == 200
 
-    response = client.post("/users/", {"op": "create", "site": site_a.pk, "username": "nurse1",
-                                       "password": "a-long-enough-passphrase-9", "role": "coordinator"})  # fmt: skip
-    assert response.status_code == 302
+    response = client.post("/users/", {"op": "create", "site": site_a.pk, "username": "nurse1", "role": "coordinator"})
+    assert response.status_code == 200
+    assert "/set-password/" in response.content.decode()
     nurse = get_user_model().objects.get(username="nurse1")
-    assert Membership.objects.get(user=nurse).role == "coordinator"
+    assert not Membership.objects.filter(user=nurse).exists()  # a clinical role awaits a second administrator
     assert [(e.action, e.username, e.role, e.new_value) for e in f.flat(list(AuditEntry.objects.filter(object_id="nurse1")))] == [
         ("user.create", "administrator_a", "administrator", ""),
-        ("membership.grant", "administrator_a", "administrator", "coordinator"),
+        ("membership.request", "administrator_a", "administrator", "coordinator"),
     ]
     # but not at a site the administrator does not administer
     client.post("/users/", {"op": "grant", "site": site_b.pk, "user": nurse.pk, "role": "investigator"})
@@ -224,8 +224,7 @@ def test_clinical_roles_cannot_manage_users(role, site_a):
     client = _login(role, site_a)
     assert client.get("/users/").status_code == 403
     assert client.get("/account-events/").status_code == 403
-    client.post("/users/", {"op": "create", "site": site_a.pk, "username": "sneaky", "password": "a-long-enough-passphrase-9",
-                            "role": "investigator"})  # fmt: skip
+    client.post("/users/", {"op": "create", "site": site_a.pk, "username": "sneaky", "role": "investigator"})
     assert not get_user_model().objects.filter(username="sneaky").exists()
 
 

@@ -28,9 +28,11 @@ urlpatterns = [
     path("subjects/<int:pk>/log/<slug:form_code>/add/", crfs.log_add, name="log_add"),
     path("forms/<int:pk>/", crfs.form_entry, name="form_entry"),
     path("forms/<int:pk>/eligibility/", crfs.eligibility_preview, name="eligibility_preview"),
+    path("forms/<int:pk>/state/", crfs.record_state_change, name="record_state_change"),
     path("forms/<int:pk>/audit/", audit.form_audit, name="form_audit"),
     path("forms/<int:pk>/files/<slug:item_code>/", documents.record_file, name="record_file"),
     path("users/", accounts.users, name="users"),
+    path("set-password/<str:uidb64>/<str:token>/", accounts.set_password, name="set_password"),
     path("account-events/", audit.account_audit, name="account_audit"),
 ]
 

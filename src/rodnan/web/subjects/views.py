@@ -87,6 +87,8 @@ LIST_COLUMNS = ("pk", "subject_code", "screening_number", "site__code", "status"
 @login_required
 def subject_list(request: HttpRequest) -> HttpResponse:
     """Subjects of the user's sites, filterable by status, site and number."""
+    if not viewable_site_ids(request.user):  # an administrator (or a user without a role): the study page says where to go
+        return redirect("home")
     status = request.GET.get("status", "")
     search = request.GET.get("q", "").strip()
     site = request.GET.get("site", "")
