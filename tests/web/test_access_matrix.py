@@ -9,6 +9,7 @@ every role, at its own site and at the other site, and anonymously, with GET and
 - own site, without the permission: never a 200 page of the route (403, 404, 409 or a redirect) and a POST
   changes nothing (no audit entry, no record, subject, visit or membership written);
 - own site, with the permission: the GET answers 200 and the POST is not refused for access (not 403 or 404);
+- a method the route does not offer changes nothing, for any role;
 - never a server error.
 
 A route added to the URL configuration fails :func:`test_every_route_is_declared` until it is declared here.
@@ -90,6 +91,9 @@ ROUTES: dict[str, Route] = {
     "form_audit": Route("object", P.VIEW_AUDIT, NOT_OFFERED, lambda o: reverse("form_audit", args=[o.record.pk])),
     "record_file": Route("object", P.VIEW_SUBJECTS, NOT_OFFERED,
                          lambda o: reverse("record_file", args=[o.record.pk, "source_document"])),
+    "identity_detail": Route("object", P.VIEW_IDENTITY, NOT_OFFERED, lambda o: reverse("identity_detail", args=[o.subject.pk])),
+    "identity_edit": Route("object", P.EDIT_IDENTITY, P.EDIT_IDENTITY, lambda o: reverse("identity_edit", args=[o.subject.pk])),
+    "identity_search": Route("study", P.VIEW_IDENTITY, P.VIEW_IDENTITY, lambda o: reverse("identity_search")),
 }  # fmt: skip
 """Every named route of the web application (one entry per name in the URL configuration)."""
 
@@ -180,7 +184,11 @@ def test_the_access_matrix(name: str) -> None:
 
     for method in ("GET", "POST"):
         need = route.get if method == "GET" else route.post
-        if need == NOT_OFFERED:
+        if need == NOT_OFFERED:  # a method the route does not offer changes nothing for anyone
+            for role in ROLES:
+                client = Client()
+                client.force_login(f.make_user(f"{role}_{method}_{name}_x"[:150], role, own.site))
+                check(role, method, route.url(own), client, lambda s, r: True, True)
             continue
         if route.scope != "public":
             check("anonymous", method, route.url(own), Client(),

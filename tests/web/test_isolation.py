@@ -67,9 +67,10 @@ def _urls_of(subject: Subject) -> tuple[list[str], list[str]]:
     records = list(FormRecord.objects.filter(subject=subject))
     visits = list(Visit.objects.filter(subject=subject))
     get = [f"/subjects/{subject.pk}/", f"/subjects/{subject.pk}/audit/"]
+    get += [f"/subjects/{subject.pk}/identity/", f"/subjects/{subject.pk}/identity/edit/"]  # decision 0020
     get += [f"/subjects/{subject.pk}/{t.value}/" for t in Transition]
     get += [f"/forms/{r.pk}/" for r in records] + [f"/forms/{r.pk}/audit/" for r in records]
-    post = [f"/subjects/{subject.pk}/{t.value}/" for t in Transition]
+    post = [f"/subjects/{subject.pk}/{t.value}/" for t in Transition] + [f"/subjects/{subject.pk}/identity/edit/"]
     post += [f"/forms/{r.pk}/" for r in records] + [f"/forms/{r.pk}/eligibility/" for r in records]
     post += [f"/visits/{v.pk}/missed/" for v in visits]
     return get, post
@@ -81,7 +82,7 @@ def test_site_b_subject_is_not_found_for_every_site_a_role(role, site_a, b_subje
     client = _login(role, site_a)
     get_urls, post_urls = _urls_of(b_subject)
     # SCR 9 forms, D0 1, M1..M12 3 each plus 3 more at M3, M6, M9, M12: 58 forms on 14 visits
-    assert (len(get_urls), len(post_urls)) == (2 + 8 + 2 * 58, 8 + 2 * 58 + 14)
+    assert (len(get_urls), len(post_urls)) == (2 + 2 + 8 + 2 * 58, 8 + 1 + 2 * 58 + 14)
     before = (b_subject.version, AuditEntry.objects.filter(subject=b_subject).count())
     for url in get_urls:
         response = client.get(url)
@@ -251,8 +252,9 @@ def test_forms_of_site_b_stay_unchanged_after_site_a_attempts(site_a, b_subject)
 P = Permission
 EXPECTED_ROLES = {
     "investigator": {P.VIEW_SUBJECTS, P.SCREEN, P.ENTER_DATA, P.CONSENT, P.SCREEN_FAIL, P.ENROL, P.INFUSE, P.END_SUBJECT,
-                     P.MARK_VISIT, P.VIEW_AUDIT},
-    "coordinator": {P.VIEW_SUBJECTS, P.SCREEN, P.ENTER_DATA, P.CONSENT, P.MARK_VISIT, P.VIEW_AUDIT},
+                     P.MARK_VISIT, P.VIEW_AUDIT, P.VIEW_IDENTITY, P.EDIT_IDENTITY},
+    "coordinator": {P.VIEW_SUBJECTS, P.SCREEN, P.ENTER_DATA, P.CONSENT, P.MARK_VISIT, P.VIEW_AUDIT, P.VIEW_IDENTITY,
+                    P.EDIT_IDENTITY},
     "monitor": {P.VIEW_SUBJECTS, P.VIEW_AUDIT},
     "data_manager": {P.VIEW_SUBJECTS, P.VIEW_AUDIT},
     "statistician": {P.VIEW_SUBJECTS},

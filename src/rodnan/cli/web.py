@@ -152,6 +152,16 @@ def verify(
             errors.print(f"  ... and {result.difference_count - len(result.differences)} more (--show N prints more)")
         raise typer.Exit(1)
     console.print(f"stored data intact: {counts} replayed, no difference")
+    from rodnan.web.identity.models import IdentityChange
+    from rodnan.web.identity.verify import verify_identity_history  # decision 0020
+
+    problems, changes = verify_identity_history(), IdentityChange.objects.count()
+    if problems:
+        errors.print(f"[bold red]identity history differs from the audit trail[/]: {len(problems)} problem(s)")
+        for problem in problems[:show]:
+            errors.print(f"  {problem}", markup=False)
+        raise typer.Exit(1)
+    console.print(f"identity history intact: {changes} change(s) match the commitments in their audit entries")
 
 
 @audit_app.command("checkpoint")

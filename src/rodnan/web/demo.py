@@ -33,6 +33,7 @@ from rodnan.web.crfs.documents import file_items, stored_files
 from rodnan.web.crfs.fields import derived_within, stored_inputs, stored_missing
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.crfs.storage import store_file
+from rodnan.web.identity.demo import give_demo_identities
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import load_study, study_definition
 from rodnan.web.subjects import actions
@@ -178,6 +179,7 @@ def fill_demo(progress: Callable[[int, int], None] | None = None, passwords: Map
             progress(n + 1, len(STAGES))
     _enter_missing_codes(coordinator, site)
     _attach_source_document(coordinator, site)
+    give_demo_identities(coordinator, site)  # invented, plainly fake identities (decision 0020)
     return study
 
 

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "rodnan.web.audit",
     "rodnan.web.subjects",
     "rodnan.web.crfs",
+    "rodnan.web.identity",
 ]
 
 MIDDLEWARE = [

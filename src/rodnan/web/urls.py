@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from rodnan.web.accounts import session as account_session
 from rodnan.web.accounts import views as accounts
@@ -23,6 +23,7 @@ urlpatterns = [
     path("subjects/new/", subjects.subject_new, name="subject_new"),
     path("subjects/<int:pk>/", subjects.subject_detail, name="subject_detail"),
     path("subjects/<int:pk>/audit/", audit.subject_audit, name="subject_audit"),
+    path("", include("rodnan.web.identity.urls")),  # before the lifecycle steps: "identity" is not a step
     path("subjects/<int:pk>/<slug:transition>/", subjects.subject_transition, name="subject_transition"),
     path("visits/<int:pk>/missed/", subjects.visit_missed, name="visit_missed"),
     path("subjects/<int:pk>/log/<slug:form_code>/add/", crfs.log_add, name="log_add"),

@@ -134,6 +134,7 @@ def _subject_context(request: HttpRequest, subject: Subject) -> dict[str, Any]:
         "status": SubjectStatus(subject.status),
         "can_mark": can(request.user, Permission.MARK_VISIT, subject.site_id),
         "can_audit": can(request.user, Permission.VIEW_AUDIT, subject.site_id), "today": timezone.localdate(),
+        "can_identity": can(request.user, Permission.VIEW_IDENTITY, subject.site_id),  # decision 0020: staff roles only
         "dose": infusion_dose(subject, infusion_values(subject)) if subject.infusion_date else None,
         "forward": ("consent", "enrol", "infuse"),
         "logs": log_tables(subject), "can_enter": can(request.user, Permission.ENTER_DATA, subject.site_id),
