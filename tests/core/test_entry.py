@@ -374,6 +374,7 @@ _VALUES: dict[str, st.SearchStrategy[float | str | None]] = {
     "text": st.none() | st.text(max_size=200),
     "date": st.none() | st.dates().map(lambda d: d.isoformat()),
     "partial_date": st.none() | st.tuples(st.dates(), st.sampled_from([4, 7, 10])).map(lambda p: p[0].isoformat()[: p[1]]),
+    "file": st.none() | st.from_regex(r"[0-9a-f]{64}", fullmatch=True),
 }
 
 

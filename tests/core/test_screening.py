@@ -29,6 +29,11 @@ from rodnan.errors import InputError
 from tests.candidates import LUNG_ELIGIBLE, NEUTRAL
 
 
+def screening_columns(study: Study) -> list[str]:
+    """The screening form's items a candidate file holds (its attached source document aside: decision 0021)."""
+    return [code for code in study.form_by_code["screening"].items if study.item_by_code[code].type != "file"]
+
+
 def run(study: Study, text: str, chunk_rows: int = 100_000) -> tuple[list[dict[str, str]], list[InputIssue]]:
     rows: list[dict[str, str]] = []
     issues: list[InputIssue] = []
@@ -190,7 +195,7 @@ def _random_candidates(study: Study, n: int, seed: int) -> list[dict[str, object
     candidates = []
     for _ in range(n):
         facts: dict[str, object] = {}
-        for item in study.form_by_code["screening"].items:
+        for item in screening_columns(study):
             if rng.random() < 0.1:
                 continue
             if item in spread:
@@ -206,7 +211,7 @@ def _random_candidates(study: Study, n: int, seed: int) -> list[dict[str, object
 def test_vectorised_screening_equals_row_by_row_evaluation(study: Study) -> None:
     """On 400 random candidates, every criterion and verdict of screen_csv equals evaluate_criteria's."""
     candidates = _random_candidates(study, 400, seed=20261126)
-    codes = study.form_by_code["screening"].items
+    codes = screening_columns(study)
     text = wide([{c: cand.get(c) for c in codes} for cand in candidates], {"hemoglobin": "g/dL"})
     # the hemoglobin column is declared in g/dL: divide the g/L values by 10 in the file
     lines = text.splitlines()
@@ -236,7 +241,7 @@ def test_vectorised_screening_equals_row_by_row_evaluation(study: Study) -> None
 def test_csv_text_equals_the_table_written_by_pandas(study: Study) -> None:
     """The fast CSV writer gives exactly what pandas writes for the same table, quoting included."""
     candidates = _random_candidates(study, 300, seed=7)
-    codes = study.form_by_code["screening"].items
+    codes = screening_columns(study)
     text = wide([{c: cand.get(c) for c in codes} for cand in candidates])
     text = text.replace("C002,", '"C,002",', 1).replace("C003,", '"C""003",', 1)
     [(screened, _)] = list(screen_csv(study, io.StringIO(text)))
@@ -253,7 +258,7 @@ def test_parallel_screening_equals_sequential_with_duplicates_across_blocks(stud
     """Worker processes on small blocks give the sequential result: same rows, same order, and a
     subject id repeated in a later block is reported and dropped, as are quoted ids with commas."""
     candidates = _random_candidates(study, 600, seed=11)
-    codes = study.form_by_code["screening"].items
+    codes = screening_columns(study)
     text = wide([{c: cand.get(c) for c in codes} for cand in candidates])
     text = text.replace("\nC500,", "\nC007,", 1).replace("\nC300,", '\n"C,300",', 1)
     path = tmp_path / "candidates.csv"

@@ -89,6 +89,8 @@ ROUTES: dict[str, Route] = {
     "record_state_change": Route("object", NOT_OFFERED, P.ENTER_DATA,
                                  lambda o: reverse("record_state_change", args=[o.record.pk])),
     "form_audit": Route("object", P.VIEW_AUDIT, NOT_OFFERED, lambda o: reverse("form_audit", args=[o.record.pk])),
+    "record_file": Route("object", P.VIEW_SUBJECTS, NOT_OFFERED,
+                         lambda o: reverse("record_file", args=[o.record.pk, "source_document"])),
     "identity_detail": Route("object", P.VIEW_IDENTITY, NOT_OFFERED, lambda o: reverse("identity_detail", args=[o.subject.pk])),
     "identity_edit": Route("object", P.EDIT_IDENTITY, P.EDIT_IDENTITY, lambda o: reverse("identity_edit", args=[o.subject.pk])),
     "identity_search": Route("study", P.VIEW_IDENTITY, P.VIEW_IDENTITY, lambda o: reverse("identity_search")),
@@ -117,12 +119,32 @@ def test_every_route_is_declared():
 
 
 def _objects(site: Any, username: str) -> Objects:
-    subject = f.screened_subject(f.make_user(username, "investigator", site), site)
+    user = f.make_user(username, "investigator", site)
+    subject = f.screened_subject(user, site)
     visit = Visit.objects.filter(subject=subject).order_by("day").first()
     record = FormRecord.objects.filter(subject=subject, form_code="serology").first()
     assert visit is not None
     assert record is not None
+    _attach_pdf(user, record)  # the record_file route serves it
     return Objects(site, subject, visit, record)
+
+
+def _attach_pdf(user: Any, record: FormRecord) -> None:
+    """A one-page PDF attached to the record's source document (decision 0021)."""
+    from rodnan.core.files import FileRef, check_file_content
+    from rodnan.web.crfs.actions import check_save_form
+    from rodnan.web.crfs.storage import store_file
+    from rodnan.web.demo import source_document_pdf
+    from rodnan.web.studies.protocol import study_definition
+
+    definition = study_definition(record.subject.study)
+    item = definition.item_by_code["source_document"]
+    data = source_document_pdf("Serology", [record.subject.label])
+    checked = check_file_content(item, data, "serology.pdf", definition.file_limit(item))
+    store_file(data, checked.sha256)
+    ref = FileRef(checked.sha256, checked.name, checked.media_type, checked.size, "2026-01-01T00:00:00.000000Z", "inv")
+    check_save_form(user, record, {}, expected_version=record.version, files={item.code: ref})
+    record.refresh_from_db()
 
 
 def _state() -> tuple[object, ...]:

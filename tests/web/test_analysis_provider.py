@@ -33,7 +33,12 @@ def test_the_demo_database_reads_as_trial_data() -> None:
     infused = Subject.objects.filter(infusion_date__isnull=False)
     # every stored, dated value arrives once (items shared by two forms of a visit once); a missing-data code is no value
     records = list(FormRecord.objects.filter(visit__done_on__isnull=False).select_related("subject", "visit"))
-    stored = {(r.subject.label, r.visit.code, code) for r in records for code, v in r.values.items() if not v.get("missing")}
+    # an attached source document (decision 0021) is no measurement: it stays out of the analysis
+    stored = {(r.subject.label, r.visit.code, code) for r in records for code, v in r.values.items()
+              if not v.get("missing") and not v.get("file")}  # fmt: skip
+    files = {(r.subject.label, r.visit.code, code) for r in records for code, v in r.values.items() if v.get("file")}
+    assert len(files) == 1
+    assert not set(zip(data.values["subject_id"], data.values["visit"], data.values["item"], strict=True)) & files
     coded = {
         (r.subject.label, r.visit.code, code): v["missing"] for r in records for code, v in r.values.items() if v.get("missing")
     }

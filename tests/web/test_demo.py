@@ -89,16 +89,39 @@ def _check_audit() -> None:
     assert (replayed.subjects, replayed.records) == (20, FormRecord.objects.count())
 
 
+def _check_source_document() -> None:
+    """One subject has a source document: a PDF of its latest lab record, stored with the hash the record holds."""
+    import io
+
+    import pikepdf
+
+    from rodnan.web.crfs.storage import read_file
+
+    held = [(r, code, v["file"]) for r in FormRecord.objects.exclude(values={}) for code, v in r.values.items()
+            if isinstance(v, dict) and v.get("file")]  # fmt: skip
+    assert len(held) == 1
+    record, _, meta = held[0]
+    assert record.subject.status == "in_follow_up"
+    assert meta["media_type"] == "application/pdf"
+    assert meta["name"] == f"{record.subject.label}-{record.visit.code}-{record.form_code}.pdf"
+    with pikepdf.open(io.BytesIO(read_file(meta["sha256"]))) as pdf:  # read_file checks the hash
+        assert record.subject.label.encode() in pdf.pages[0].Contents.read_bytes()
+    assert demo.source_document_pdf("T", ["a: 1"]) == demo.source_document_pdf("T", ["a: 1"])  # deterministic
+
+
 def _snapshot() -> tuple[object, ...]:
     return (Subject.objects.count(), get_user_model().objects.count(), Membership.objects.count(), AuditEntry.objects.count(),
             sorted(FormRecord.objects.values_list("id", "version")))  # fmt: skip
 
 
-def test_fill_demo_builds_the_demo_once():
-    """One run builds subjects, users and a valid audit trail (checked above); a second run adds nothing."""
+def test_fill_demo_builds_the_demo_once(settings, tmp_path):
+    """One run builds subjects, users, a source document and a valid audit trail (checked above); a second run adds
+    nothing."""
+    settings.RODNAN_FILES_DIR = tmp_path / "files"
     demo.fill_demo(passwords=PASSWORDS)
     _check_subjects()
     _check_users()
+    _check_source_document()
     _check_audit()
     before = _snapshot()
     demo.fill_demo()

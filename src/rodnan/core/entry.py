@@ -19,6 +19,10 @@ protocol's ``missing_codes``, those its form or item allows), with a reason when
 A coded item counts as answered for the record's completeness and is missing for scoring and analysis.
 An integer item with ``versions`` (SF-36 Q4, Q5, Q9) must hold an answer of the version chosen in the
 form (v1 or v2), else the form is refused naming the item and the version's answers.
+
+A file item (a source document) takes no typed text: it holds the metadata of a file the web stored after
+:func:`rodnan.core.files.check_file_content` (:class:`~rodnan.core.files.FileRef`, given in ``files``), checked
+again here against the item's accepted media types and size limit.
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal, NoReturn, get_args
+from typing import Literal
 
 from rodnan.core import units
 from rodnan.core.derivation import derivations_for, derive_items
-from rodnan.core.protocol.model import NON_EXPRESSION_TYPES, DerivedItemDef, FormDef, ItemDef, ItemType, Study
+from rodnan.core.entered import ITEM_TYPES, EnteredValue, ReadOnlyDict
+from rodnan.core.files import FileRef, check_file_ref
+from rodnan.core.protocol.model import NON_EXPRESSION_TYPES, DerivedItemDef, FormDef, ItemDef, Study
 from rodnan.core.values import ItemValue, format_number, normalize_value, parse_partial_date
 from rodnan.errors import InputError
 
@@ -43,10 +49,11 @@ TEXT_MAX_LENGTH = 200
 Severity = Literal["error", "warning"]
 """An error stops the form; a warning stops it until confirmed."""
 
-ITEM_TYPES: tuple[ItemType, ...] = get_args(ItemType)
-"""Every item type, in the order the protocol format lists them."""
-
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+__all__ = ["ITEM_TYPES", "EnteredValue", "EntryIssue", "FormEntryResult", "ReadOnlyDict", "answer_labels",
+           "check_form_entry", "file_value", "normalized_values", "read_typed_number", "soft_range_rule",
+           "version_rule"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -64,118 +71,6 @@ class EntryIssue:
     rule: str
     severity: Severity
     message: str
-
-
-class ReadOnlyDict(dict[str, object]):
-    """A dict that refuses changes (a JSON value shared by every record that stores the same answer).
-
-    Still a dict for ``json`` and equality; copy it (``dict(d)``) to change it.
-    """
-
-    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
-        raise TypeError("a stored value is read-only: copy it with dict() to change it")
-
-    __setitem__ = __delitem__ = __ior__ = _refuse
-    update = pop = popitem = clear = setdefault = _refuse
-
-    source: EnteredValue | None = None
-    """The value this dict was made from (:meth:`EnteredValue.as_json`), so reading it back costs nothing."""
-
-    def __reduce__(self) -> tuple[type[dict[str, object]], tuple[dict[str, object]]]:
-        return (ReadOnlyDict, (dict(self),))
-
-
-@dataclass(frozen=True)
-class EnteredValue:
-    """A valid entered value of one item, as typed and as stored.
-
-    Attributes:
-        item: the item code.
-        type: the item's type (number, integer, boolean, choice, text, date, partial_date).
-        raw: the text as typed (for a number typed with its unit, "0.9 mg/dL", the number: "0.9").
-        unit: the unit chosen or typed after the number ("mg/dL"), or None for the item's own unit.
-        value: a float in the item's unit for number and integer items, 1.0/0.0 for yes/no, the
-            choice code for a choice, the stripped text for text, the ISO date for a date, the ISO
-            date at its precision for a partial date ("2019", "2019-03", "2019-03-14").
-        display: the value for people ("23 g/L", "yes", "Female", "2026-01-15"); for a missing-data code its
-            label and CDISC code ("Not done (ND)").
-        converted: True when the value was entered in another unit than the item's.
-        missing: the missing-data code the item holds instead of a value ("" for a value); then ``raw`` is ""
-            and ``value`` None.
-        missing_reason: why, when the code needs a reason ("" otherwise).
-    """
-
-    item: str
-    type: ItemType
-    raw: str
-    unit: str | None
-    value: float | str | None
-    display: str
-    converted: bool = False
-    missing: str = ""
-    missing_reason: str = ""
-
-    def as_json(self) -> dict[str, object]:
-        """The value as a JSON-ready dict (for storage); :meth:`from_json` reads it back.
-
-        The dict is made once per value and cannot be changed (:class:`ReadOnlyDict`): the entry check
-        reuses a value for the same answer to the same item, so a bulk import stores (and encodes) one
-        dict for all the "2"s of an mRSS area.
-        """
-        made = self.__dict__.get("_json")
-        if made is None:
-            made = ReadOnlyDict(
-                item=self.item, type=self.type, raw=self.raw, unit=self.unit, value=self.value, display=self.display,
-                converted=self.converted,
-            )  # fmt: skip
-            if self.missing:  # only then: values stored before missing-data codes keep their exact JSON
-                made = ReadOnlyDict(made, missing=self.missing, missing_reason=self.missing_reason)
-            made.source = self
-            self.__dict__["_json"] = made
-        return made
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, object]) -> EnteredValue:
-        """Read back a value stored by :meth:`as_json`.
-
-        Raises:
-            InputError: a key is missing or holds the wrong type (the field names the key).
-        """
-        if isinstance(data, ReadOnlyDict) and data.source is not None:
-            return data.source
-        item, type_name, raw, display = (_json_str(data, key) for key in ("item", "type", "raw", "display"))
-        kind = next((t for t in ITEM_TYPES if t == type_name), None)
-        if kind is None:
-            raise InputError("type", f"must be one of {', '.join(ITEM_TYPES)}", type_name)
-        unit = data.get("unit")
-        if unit is not None and not isinstance(unit, str):
-            raise InputError("unit", "must be a string or null", unit)
-        value = data.get("value")
-        stored: float | str | None
-        if value is None:
-            stored = None
-        elif kind in ("number", "integer", "boolean"):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise InputError("value", f"must be a number for a {kind} item", value)
-            stored = float(value)
-        else:
-            if not isinstance(value, str):
-                raise InputError("value", f"must be a string for a {kind} item", value)
-            stored = value
-        converted = data.get("converted", False)
-        if not isinstance(converted, bool):
-            raise InputError("converted", "must be true or false", converted)
-        missing, why = data.get("missing", ""), data.get("missing_reason", "")
-        if not isinstance(missing, str) or not isinstance(why, str):
-            raise InputError("missing", "must be a string (a missing-data code) with a string missing_reason", missing)
-        return cls(item, kind, raw, unit, stored, display, converted, missing, why)
-
-
-def _json_str(data: Mapping[str, object], key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str):
-        raise InputError(key, "must be a string", value)
-    return value
 
 
 @dataclass(frozen=True)
@@ -399,6 +294,7 @@ def check_form_entry(
     entries: Mapping[str, tuple[str, str | None]],
     confirmed: Collection[str] = (),
     missing: Mapping[str, tuple[str, str]] | None = None,
+    files: Mapping[str, FileRef] | None = None,
 ) -> FormEntryResult:
     """Check the entries of one form and derive what the protocol derives from them.
 
@@ -410,6 +306,8 @@ def check_form_entry(
         confirmed: item codes whose soft-range warning the person entering has confirmed.
         missing: item code -> (missing-data code, reason) for items that hold a code instead of a value
             (the code must be one the item allows; a reason where the code requires one).
+        files: file item code -> the metadata of the file attached (stored by the caller after
+            :func:`rodnan.core.files.check_file_content`); checked against the item's ``accept`` and size limit.
 
     Returns:
         The valid values, errors, warnings (open and confirmed), missing required items and the
@@ -460,6 +358,8 @@ def check_form_entry(
                 if kind == "partial_date":
                     values[code] = _check_partial_date(item, raw)
                     continue
+                if kind == "file":
+                    raise InputError(code, "attach a file: a file item takes no typed value", raw)
                 values[code], normalized[code] = checked = _check_coded(item, raw, unit)
             except InputError as exc:
                 errors[code] = _issue(item, exc.rule, "error")
@@ -470,6 +370,8 @@ def check_form_entry(
             if rule is not None:
                 (confirmed_warnings if code in confirmed else warnings)[code] = _issue(item, rule, "warning")
 
+    if files:
+        _check_files(study, form, files, entered, values, errors)
     if missing:
         _check_missing_codes(study, form, missing, entered, values, errors)
     for item in versioned:
@@ -574,6 +476,38 @@ def _check_missing_codes(
         values[code] = EnteredValue(
             code, item.type, "", None, None, f"{chosen.label} ({chosen.cdisc})", False, chosen.code, reason
         )
+
+
+def _check_files(
+    study: Study,
+    form: FormDef,
+    files: Mapping[str, FileRef],
+    entered: set[str],
+    values: dict[str, EnteredValue],
+    errors: dict[str, EntryIssue],
+) -> None:
+    """Add the attached files' metadata to ``values`` (as answered), or errors naming the item and the rule."""
+    for code, ref in files.items():
+        item = study.item_by_code.get(code)
+        if item is None or code not in form.items:
+            errors[code] = EntryIssue(
+                code, f"not an item of form {form.code}", "error", f"{code}: not an item of form {form.code}"
+            )
+            continue
+        if code in errors:
+            continue
+        try:
+            check_file_ref(item, ref, study.file_limit(item))
+        except InputError as exc:
+            errors[code] = _issue(item, exc.rule, "error")
+            continue
+        entered.add(code)
+        values[code] = file_value(item, ref)
+
+
+def file_value(item: ItemDef, ref: FileRef) -> EnteredValue:
+    """The entered value of a file item holding ``ref``: ``raw`` the file's name, ``value`` its SHA-256."""
+    return EnteredValue(item.code, item.type, ref.name, None, ref.sha256, ref.display, file=ref)
 
 
 def normalized_values(study: Study, values: Mapping[str, EnteredValue]) -> dict[str, ItemValue]:

@@ -215,7 +215,7 @@ def derive_values(study: Study, values: pd.DataFrame) -> pd.DataFrame:
     """
     values = values.assign(derived=False)
     targets = {code for definition in study.derived_items for code in definition.outputs.values()}
-    numeric = values[~values["item"].isin([i.code for i in study.items if i.type in ("text", "date")])]
+    numeric = values[~values["item"].isin([i.code for i in study.items if i.type in ("text", "date", "file")])]
     if numeric.empty or not targets:
         return values
     codes, visit_subjects, visit_codes = group_visits(numeric["subject_id"], numeric["visit"])
@@ -395,7 +395,7 @@ def _values(study: Study, frame: pd.DataFrame, subjects: pd.Index, name: str) ->
         rows = kept[positions]
         cells = raw.iloc[rows] if raw_text is None else raw_text.iloc[rows]
         unit_out[rows] = item.unit or ""
-        if item.type in ("text", "date"):
+        if item.type in ("text", "date", "file"):  # a file item's text: the attached file's name
             text[rows] = cells.astype(str).to_numpy(dtype=object)
             continue
         if item.type == "boolean":

@@ -76,6 +76,8 @@ def value_rows(records: Iterable[FormRecord], labels: dict[int, str]) -> list[tu
             value = EnteredValue.from_json(data)
             if value.missing:  # a missing-data code is missing for the analysis (NaN), never a code in a number column
                 continue
+            if value.file is not None:  # an attached source document is no measurement (decision 0021)
+                continue
             seen.add(key)
             rows.append((subject, visit.code, code, value.raw, value.unit or "", _iso(visit.done_on)))
     return rows

@@ -18,6 +18,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from rodnan.core.analysis.datasets import SUBJECT_CELLS, SUBJECT_INFUSION_DATE
+from rodnan.core.audit import canonical_time
+from rodnan.core.files import FileRef, check_file_content
 from rodnan.core.lifecycle import SubjectStatus, Transition
 from rodnan.core.protocol import Study as StudyDef
 from rodnan.core.records.checks import VISIT_WINDOW
@@ -27,8 +29,10 @@ from rodnan.core.simulate.cohort import simulate_cohort
 from rodnan.web.accounts.actions import do_grant_membership
 from rodnan.web.accounts.roles import ROLES
 from rodnan.web.crfs.actions import check_add_log_record, check_save_form
+from rodnan.web.crfs.documents import file_items, stored_files
 from rodnan.web.crfs.fields import derived_within, stored_inputs, stored_missing
 from rodnan.web.crfs.models import FormRecord
+from rodnan.web.crfs.storage import store_file
 from rodnan.web.identity.demo import give_demo_identities
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import load_study, study_definition
@@ -174,6 +178,7 @@ def fill_demo(progress: Callable[[int, int], None] | None = None, passwords: Map
         if progress:
             progress(n + 1, len(STAGES))
     _enter_missing_codes(coordinator, site)
+    _attach_source_document(coordinator, site)
     give_demo_identities(coordinator, site)  # invented, plainly fake identities (decision 0020)
     return study
 
@@ -215,16 +220,78 @@ def _code_one_value(user: Any, definition: StudyDef, records: list[int], code: s
                 continue
             entries = {k: (raw, unit or None) for k, (raw, unit) in inputs.items() if k != item and raw}
             label = definition.missing_code_by_code[code].label
+            kept = stored_files(definition, definition.form_by_code[record.form_code], record.values)  # its files stay
             try:
                 check_save_form(user, record, entries, expected_version=record.version,
                                 confirmed=set(record.confirmed_warnings or ()),
                                 reason=f"{definition.item_by_code[item].label}: {label.lower()}",
-                                missing={**missing, item: (code, why)})  # fmt: skip
+                                missing={**missing, item: (code, why)}, files=kept)  # fmt: skip
             except actions.EntryRejectedError:
                 continue
             done.add((pk, item))
             return True
     return False
+
+
+def source_document_pdf(title: str, lines: list[str]) -> bytes:
+    """A one-page PDF that stands for a scanned laboratory report: the title and one line per value, in Helvetica.
+
+    Deterministic: the same title and lines give the same bytes (no dates, a fixed document id).
+    """
+    import io
+
+    import pikepdf
+
+    def shown(text: str) -> str:
+        plain = text.encode("latin-1", "replace").decode("latin-1")
+        return "(" + plain.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+
+    ops = ["BT", "/F1 14 Tf", "56 780 Td", f"{shown(title)} Tj", "/F1 10 Tf"]
+    for line in lines[:45]:
+        ops += ["0 -16 Td", f"{shown(line)} Tj"]
+    ops.append("ET")
+    pdf = pikepdf.new()
+    font = pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica,
+                              Encoding=pikepdf.Name.WinAnsiEncoding)  # fmt: skip
+    page = pikepdf.Dictionary(
+        Type=pikepdf.Name.Page, MediaBox=[0, 0, 595, 842], Contents=pdf.make_stream("\n".join(ops).encode("latin-1")),
+        Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font)),
+    )  # fmt: skip
+    pdf.pages.append(pikepdf.Page(page))
+    out = io.BytesIO()
+    pdf.save(out, deterministic_id=True)
+    return out.getvalue()
+
+
+def _attach_source_document(user: Any, site: Site) -> None:
+    """A source document on the subject followed longest: a PDF of the latest saved record of a form with a file
+    item, standing for the laboratory's report of its values, checked, stored and attached as a user would."""
+    in_follow_up = Subject.objects.filter(site=site, status=SubjectStatus.IN_FOLLOW_UP).order_by("id")
+    subject = max(in_follow_up, key=lambda s: s.visits.filter(done_on__isnull=False).count(), default=None)
+    if subject is None:
+        return
+    definition = study_definition(subject.study)
+    forms = [form.code for form in definition.forms if file_items(definition, form)]
+    record = (FormRecord.objects.filter(subject=subject, form_code__in=forms, visit__done_on__isnull=False)
+              .exclude(values={}).select_related("visit").order_by("-visit__day", "id").first())  # fmt: skip
+    if record is None or record.visit is None:
+        return
+    form = definition.form_by_code[record.form_code]
+    code = file_items(definition, form)[0]
+    item = definition.item_by_code[code]
+    lines = [f"{definition.item_by_code[k].label}: {v.get('display', '')}" for k, v in record.values.items()
+             if k in form.items and isinstance(v, dict) and v.get("type") != "file"]  # fmt: skip
+    title = f"{form.label} - {subject.label} - {record.visit.label} ({record.visit.done_on})"
+    data = source_document_pdf(title, lines)
+    name = f"{subject.label}-{record.visit.code}-{form.code}.pdf"
+    checked = check_file_content(item, data, name, definition.file_limit(item))
+    store_file(data, checked.sha256)
+    ref = FileRef(checked.sha256, checked.name, checked.media_type, checked.size, canonical_time(timezone.now()),
+                  user.get_username())  # fmt: skip
+    entries = {k: (raw, unit or None) for k, (raw, unit) in stored_inputs(record.values).items() if raw}
+    files = {**stored_files(definition, form, record.values), code: ref}
+    check_save_form(user, record, entries, expected_version=record.version, confirmed=set(record.confirmed_warnings or ()),
+                    missing=stored_missing(record.values), files=files)  # fmt: skip
 
 
 def _enter_history(user: Any, subject: Subject) -> None:

@@ -8,6 +8,7 @@ Everything that differs between a demo, a test run and a real site comes from th
   ``sqlite:///<RODNAN_DATA>/rodnan.sqlite3``.
 - ``RODNAN_AUDIT_KEY_DIR`` (default ``<data>/audit/keys``), ``RODNAN_AUDIT_CHECKPOINT_FILE`` (default
   ``<data>/audit/checkpoints.jsonl``), ``RODNAN_AUDIT_CHECKPOINT_MINUTES`` (default 60): decision 0011.
+- ``RODNAN_FILES_DIR`` (default ``<data>/files``): the attached source documents (decision 0021).
 - ``RODNAN_SECRET_KEY`` (else a key generated once into the data folder), ``RODNAN_DEBUG``,
   ``RODNAN_ALLOWED_HOSTS`` (comma-separated).
 - ``RODNAN_TLS_PROXY=1`` behind a TLS reverse proxy (docs/operations.md): secure cookies, HSTS
@@ -177,3 +178,9 @@ LOGGING = {
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 RODNAN_PROTOCOL = os.environ.get("RODNAN_PROTOCOL", "")  # a protocol file; empty: the bundled one
+
+# Attached source documents (decision 0021): content-addressed by SHA-256, read-only, never deleted, outside
+# every served folder (rodnan.web.crfs.storage refuses a folder under STATIC_ROOT or a static source folder).
+RODNAN_FILES_DIR = Path(os.environ.get("RODNAN_FILES_DIR", "").strip() or DATA_DIR / "files").resolve()
+# Uploads above 2.5 MB go to a temporary file while the request is read, never all into memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

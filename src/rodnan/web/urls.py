@@ -8,6 +8,7 @@ from django.urls import include, path
 from rodnan.web.accounts import session as account_session
 from rodnan.web.accounts import views as accounts
 from rodnan.web.audit import views as audit
+from rodnan.web.crfs import documents
 from rodnan.web.crfs import views as crfs
 from rodnan.web.subjects import views as subjects
 
@@ -30,6 +31,7 @@ urlpatterns = [
     path("forms/<int:pk>/eligibility/", crfs.eligibility_preview, name="eligibility_preview"),
     path("forms/<int:pk>/state/", crfs.record_state_change, name="record_state_change"),
     path("forms/<int:pk>/audit/", audit.form_audit, name="form_audit"),
+    path("forms/<int:pk>/files/<slug:item_code>/", documents.record_file, name="record_file"),
     path("users/", accounts.users, name="users"),
     path("set-password/<str:uidb64>/<str:token>/", accounts.set_password, name="set_password"),
     path("account-events/", audit.account_audit, name="account_audit"),

@@ -34,6 +34,11 @@ LARGE_N = 100_000
 SIGMAS = 4  # a proportion is off by more than 4 standard errors with probability 6e-5 (two-sided normal)
 
 
+def screening_columns(study: Study) -> list[str]:
+    """The screening form's items a candidate file holds (its attached source document aside: decision 0021)."""
+    return [code for code in study.form_by_code["screening"].items if study.item_by_code[code].type != "file"]
+
+
 @pytest.fixture(scope="module")
 def small_pool(study: Study) -> CandidatePool:
     """3000 candidates, enough for every one of the 43 scenarios to occur (the rarest has 0.5 %)."""
@@ -80,7 +85,7 @@ def item_values(study: Study, frame: pd.DataFrame, code: str) -> npt.NDArray[np.
 def expected_reasons(study: Study) -> set[str]:
     pathways = {f"pathway:{d.code}" for d in study.eligibility.pathways}
     exclusions = {f"exclusion:{d.code}" for d in study.eligibility.exclusion}
-    missing = {f"missing:{code}" for code in study.form_by_code["screening"].items}
+    missing = {f"missing:{code}" for code in screening_columns(study)}
     return pathways | exclusions | missing | {"no_pathway", "acr_not_met"}
 
 
@@ -251,7 +256,7 @@ def test_simulate_candidates_mix_follows_changed_params(study: Study) -> None:
     zero = {f.name: 0.0 for f in fields(CandidateParams) if f.name not in ("missing_rate", "alternative_unit_rate")}
     pool = simulate_candidates(study, 2400, seed=8, params=CandidateParams(**{**zero, "incomplete": 1.0}))
     assert set(pool.intended_verdict.tolist()) == {"incomplete"}
-    assert len(set(pool.intended_reason.tolist())) == len(study.form_by_code["screening"].items)
+    assert len(set(pool.intended_reason.tolist())) == len(screening_columns(study))
     assert screened(study, candidates_csv_text(pool))["verdict"].tolist() == pool.intended_verdict.tolist()
 
 
@@ -319,7 +324,7 @@ def test_simulate_candidates_cells_are_strings(small_pool: CandidatePool, study:
     """Every cell is a string; yes/no items hold 'yes', 'no' or ''; sex 'female', 'male' or ''."""
     frame = small_pool.frame.astype(str)
     assert all(isinstance(v, str) for v in small_pool.frame.iloc[0].tolist())
-    for code in study.form_by_code["screening"].items:
+    for code in screening_columns(study):
         if study.item_by_code[code].type == "boolean":
             assert set(frame[code]) <= {"yes", "no", ""}
     assert set(frame["sex"]) <= {"female", "male", ""}

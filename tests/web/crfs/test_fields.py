@@ -28,7 +28,7 @@ def test_questionnaire_layout_gives_buttons_and_default_layout_does_not(study: S
     sf36, _ = build_fields(study, study.form_by_code["sf36"], {})
     assert {f.code: f.widget for f in sf36}["sf36_q3a"] == "radio"
     organ, _ = build_fields(study, study.form_by_code["organ_function"], {})
-    assert {f.widget for f in organ} <= {"number", "boolean", "date"}  # date: the lab's sample date
+    assert {f.widget for f in organ} <= {"number", "boolean", "date", "file"}  # the lab's sample date, its scanned source
 
 
 def test_partial_date_field_is_a_text_input_with_pattern_and_placeholder(study: Study) -> None:

@@ -351,7 +351,7 @@ class _Compiler:
         item = self.items.get(node.name)
         if item is None:
             raise self.fail(f"unknown item or pathway {node.name!r}", node)
-        if item.type in ("text", "date", "partial_date"):
+        if item.type in ("text", "date", "partial_date", "file"):
             raise self.fail(f"item {item.code!r} is a {item.type} item and cannot be used in an expression", node)
         return item
 

@@ -40,11 +40,29 @@ class RangeDef(Frozen):
         return self
 
 
-ItemType = Literal["number", "integer", "boolean", "choice", "text", "date", "partial_date"]
-"""The item types: ``partial_date`` is an ISO 8601 date of reduced precision (``2019``, ``2019-03``, ``2019-03-14``)."""
+ItemType = Literal["number", "integer", "boolean", "choice", "text", "date", "partial_date", "file"]
+"""The item types: ``partial_date`` is an ISO 8601 date of reduced precision (``2019``, ``2019-03``, ``2019-03-14``);
+``file`` an attached source document (a scan or PDF), stored outside the database, the item holding its metadata."""
 
-NON_EXPRESSION_TYPES: tuple[ItemType, ...] = ("text", "date", "partial_date")
+NON_EXPRESSION_TYPES: tuple[ItemType, ...] = ("text", "date", "partial_date", "file")
 """Item types the expression language does not read (and endpoints give no ``_base`` variables)."""
+
+MediaType = Literal["application/pdf", "image/png", "image/jpeg", "image/tiff"]
+"""The media types a ``file`` item may accept (the content is checked, not the name: :mod:`rodnan.core.files`)."""
+
+FILE_MAX_BYTES_DEFAULT = 20 * 1024 * 1024
+"""The size limit of an attached file when neither the item nor the study's ``files`` section sets one (20 MiB)."""
+
+FILE_MAX_BYTES_CEILING = 100 * 1024 * 1024
+"""The largest ``max_bytes`` a protocol may set (100 MiB): a scan is not a video."""
+
+
+class FilesDef(Frozen):
+    """The study's defaults for ``file`` items (``files:`` section)."""
+
+    max_bytes: int = Field(default=FILE_MAX_BYTES_DEFAULT, gt=0, le=FILE_MAX_BYTES_CEILING,
+                           description="size limit of an attached file, in bytes, for items that set none")  # fmt: skip
+
 
 FormKind = Literal["scheduled", "log"]
 """``scheduled``: one record per visit that collects the form; ``log``: repeating records per subject."""
@@ -105,9 +123,19 @@ class ItemDef(Frozen):
     versions: VersionedAnswersDef | None = Field(
         default=None, description="answers that depend on the instrument version chosen in another item (SF-36 v1/v2)"
     )
+    accept: list[MediaType] = Field(default_factory=list, description="the media types a file item accepts")
+    max_bytes: int | None = Field(
+        default=None, gt=0, le=FILE_MAX_BYTES_CEILING, description="a file item's size limit in bytes (default: files.max_bytes)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ItemDef:
+        if (self.type == "file") != bool(self.accept):
+            raise ValueError("accept (the media types) is required for a file item and only allowed there")
+        if self.max_bytes is not None and self.type != "file":
+            raise ValueError("max_bytes belongs to file items")
+        if len(set(self.accept)) != len(self.accept):
+            raise ValueError("accept lists a media type more than once")
         numeric = self.type in ("number", "integer")
         if numeric and self.unit is None:
             raise ValueError(f"a {self.type} item needs a unit (UCUM; '1' or '{{score}}' for a pure number)")

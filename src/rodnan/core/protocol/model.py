@@ -56,16 +56,20 @@ from rodnan.core.protocol.endpoint_defs import (
     TriggerDef,
 )
 from rodnan.core.protocol.forms import (
+    FILE_MAX_BYTES_CEILING,
+    FILE_MAX_BYTES_DEFAULT,
     NON_EXPRESSION_TYPES,
     BodyAreaDef,
     ChoiceDef,
     DerivedItemDef,
+    FilesDef,
     FormDef,
     FormKind,
     FormLayout,
     ItemDef,
     ItemType,
     LogDef,
+    MediaType,
     MissingCodeDef,
     RangeDef,
     StandardCodeDef,
@@ -75,6 +79,8 @@ from rodnan.core.protocol.forms import (
 __all__ = [
     "CONTEXT_DATES",
     "ENDPOINT_SUFFIXES",
+    "FILE_MAX_BYTES_CEILING",
+    "FILE_MAX_BYTES_DEFAULT",
     "GENERAL_CHECK_CODES",
     "NON_EXPRESSION_TYPES",
     "AnalysisDef",
@@ -96,6 +102,7 @@ __all__ = [
     "EligibilityDef",
     "EndpointsDef",
     "EventRuleDef",
+    "FilesDef",
     "FormDef",
     "FormKind",
     "FormLayout",
@@ -106,6 +113,7 @@ __all__ = [
     "ItemDef",
     "ItemType",
     "LogDef",
+    "MediaType",
     "MissingCodeDef",
     "OrganCode",
     "OsDef",
@@ -201,6 +209,11 @@ class Study(Frozen):
     endpoints: EndpointsDef | None = None
     analysis: AnalysisDef | None = None
     checks: list[CheckDef] = Field(default_factory=list)
+    files: FilesDef = Field(default_factory=FilesDef)
+
+    def file_limit(self, item: ItemDef) -> int:
+        """The size limit in bytes of a file item: its own ``max_bytes``, else the study's ``files.max_bytes``."""
+        return item.max_bytes if item.max_bytes is not None else self.files.max_bytes
 
     @cached_property
     def check_item_specs(self) -> dict[str, ItemSpec]:

@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import replace
 
 from rodnan.core.entry import EnteredValue, FormEntryResult, check_form_entry
+from rodnan.core.files import FileRef
 from rodnan.core.protocol.model import Study
 from rodnan.core.records.checks import VISIT_WINDOW, Finding, check_record
 from rodnan.core.records.errors import EntryRejectedError
@@ -42,9 +43,16 @@ class RecordConflictError(RodnanError):
 
 def shown(data: Mapping[str, JSON] | EnteredValue | None) -> str:
     """A stored value (or one just entered) as entered, with its unit ("2.3 g/dL"), or "" when missing; a
-    missing-data code as its label and reason ("Not done (ND): sample haemolysed")."""
+    missing-data code as its label and reason ("Not done (ND): sample haemolysed"); an attached file as its name
+    and hash ("lab.pdf (sha256 9f86d0…)", so that replacing a file by another of the same name is a change)."""
     if not data:
         return ""
+    if isinstance(data, EnteredValue) and data.file is not None:
+        return f"{data.raw} (sha256 {data.file.sha256})"
+    if not isinstance(data, EnteredValue) and data.get("type") == "file" and not data.get("missing"):
+        ref = EnteredValue.from_json(dict(data)).file
+        if ref is not None:
+            return f"{ref.name} (sha256 {ref.sha256})"
     if isinstance(data, EnteredValue) and data.missing:
         return f"{data.display}: {data.missing_reason}" if data.missing_reason else data.display
     if not isinstance(data, EnteredValue) and data.get("missing"):
@@ -98,6 +106,7 @@ def plan_save_record(
     visit_date: dt.date | None = None,
     created: bool = False,
     missing: Mapping[str, tuple[str, str]] | None = None,
+    files: Mapping[str, FileRef] | None = None,
 ) -> Plan:
     """Check and save one record's values: the changed items (old and new), the record's new state, the
     visit marked done by its first values, the confirmed warnings.
@@ -116,6 +125,9 @@ def plan_save_record(
         visit_date: the date the visit took place (default today), used when the visit is not yet done.
         created: True when the record is new (a log record being added).
         missing: item code -> (missing-data code, reason) for items answered with a code instead of a value.
+        files: file item code -> the attached file's metadata (the web stored the bytes after the core's content
+            check; a file kept from before is passed again). Replacing a saved file needs a reason, like any change;
+            the old file stays in the store and the audit entry holds both hashes.
 
     Returns:
         The plan; empty when nothing changed.
@@ -132,7 +144,7 @@ def plan_save_record(
     if record.version != expected_version:
         raise RecordConflictError(record, expected_version)
     check_event(record.state, RecordEvent.SAVE)
-    entry = check_form_entry(study, record.form_code, entries, confirmed, missing)
+    entry = check_form_entry(study, record.form_code, entries, confirmed, missing, files)
     if record.form_code == study.intervention_form.code:
         raise EntryRejectedError(entry, "form", "the MSC infusion is recorded by the infusion step and cannot be changed here")
     if not entry.ok:
@@ -209,6 +221,7 @@ def plan_add_log_record(
     confirmed: Collection[str] = (),
     visit_code: str | None = None,
     missing: Mapping[str, tuple[str, str]] | None = None,
+    files: Mapping[str, FileRef] | None = None,
 ) -> Plan:
     """Add the ``seq``-th entry of a log form (e.g. one medical-history condition) for a subject.
 
@@ -221,7 +234,16 @@ def plan_add_log_record(
         raise InputError("form", "is not a log form of the protocol", form_code)
     record = RecordSnapshot((None, form_code, seq), protocol_version=study.protocol.version, visit_code=visit_code)
     return plan_save_record(
-        study, subject, record, entries, today=today, expected_version=0, confirmed=confirmed, created=True, missing=missing
+        study,
+        subject,
+        record,
+        entries,
+        today=today,
+        expected_version=0,
+        confirmed=confirmed,
+        created=True,
+        missing=missing,
+        files=files,
     )
 
 

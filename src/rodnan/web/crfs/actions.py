@@ -17,6 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from rodnan.core.entry import FormEntryResult
+from rodnan.core.files import FileRef
 from rodnan.core.records import record_plans as plans
 from rodnan.core.records.errors import EntryRejectedError
 from rodnan.core.records.record_plans import RecordConflictError, shown
@@ -74,8 +75,10 @@ def check_save_form(
     visit_date: dt.date | None = None,
     source: str = "screen",
     missing: Mapping[str, tuple[str, str]] | None = None,
+    files: Mapping[str, FileRef] | None = None,
 ) -> SaveResult:
-    """Validate and save one record's values (and missing-data codes: item -> (code, reason)).
+    """Validate and save one record's values (and missing-data codes: item -> (code, reason); attached files:
+    item -> the metadata of a file already stored by :func:`rodnan.web.crfs.documents.received_files`).
 
     Raises:
         AccessDeniedError: the user may not enter data at the subject's site.
@@ -99,7 +102,7 @@ def check_save_form(
             plan = plans.plan_save_record(
                 definition, subject_snapshot(subject), snapshot, entries, today=timezone.localdate(),
                 expected_version=expected_version, confirmed=confirmed, reason=reason,
-                visit=visit_snapshot(visit) if visit else None, visit_date=visit_date, missing=missing,
+                visit=visit_snapshot(visit) if visit else None, visit_date=visit_date, missing=missing, files=files,
             )  # fmt: skip
         except RecordConflictError:
             raise _conflict(record, expected_version) from None
@@ -124,6 +127,7 @@ def check_add_log_record(
     confirmed: Collection[str] = (),
     source: str = "screen",
     missing: Mapping[str, tuple[str, str]] | None = None,
+    files: Mapping[str, FileRef] | None = None,
 ) -> FormRecord:
     """Add one entry of a log form (e.g. a medical-history condition) to a subject: the next sequence number.
 
@@ -137,7 +141,8 @@ def check_add_log_record(
         locked = Subject.objects.select_for_update().select_related("study").get(pk=subject.pk)
         last = FormRecord.objects.filter(subject=locked, visit__isnull=True, form_code=form_code).aggregate(n=Max("seq"))["n"]
         plan = plans.plan_add_log_record(definition, subject_snapshot(locked), form_code, (last or 0) + 1, entries,
-                                         today=timezone.localdate(), confirmed=confirmed, missing=missing)  # fmt: skip
+                                         today=timezone.localdate(), confirmed=confirmed, missing=missing,
+                                         files=files)  # fmt: skip
         apply_plan(plan, user=user, role=role.code, subject=locked, source=source)
         key = plan.records[0].record.key
         return FormRecord.objects.get(subject=locked, visit__isnull=True, form_code=key[1], seq=key[2])

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rodnan.core.entry import EntryIssue, FormEntryResult, answer_labels
+from rodnan.core.files import EXTENSIONS, FileRef
 from rodnan.core.protocol import Study
 from rodnan.core.protocol.model import FormDef, ItemDef
 
@@ -30,7 +31,7 @@ class Field:
     """One item on the entry screen."""
 
     item: ItemDef
-    widget: str  # number, select, radio, text, date, partial_date, boolean
+    widget: str  # number, select, radio, text, date, partial_date, boolean, file
     raw: str = ""
     unit: str = ""
     units: list[str] = field(default_factory=list)
@@ -44,6 +45,13 @@ class Field:
     missing_reason: str = ""
     missing_options: list[tuple[str, str, bool]] = field(default_factory=list)  # (code, "ND · Not done", needs a reason)
     required: bool = False  # needed (a value or a missing-data code) for the record to be complete
+    file: FileRef | None = None  # the file a file item holds (saved)
+
+    @property
+    def accept(self) -> str:
+        """The HTML ``accept`` of a file input: the item's media types and their extensions (the server checks the
+        content whatever the browser lets through)."""
+        return ",".join([*self.item.accept, *(ext for m in self.item.accept for ext in EXTENSIONS[m])])
 
     @property
     def code(self) -> str:
@@ -83,8 +91,10 @@ def derived_within(study: Study, form: FormDef) -> set[str]:
 def build_fields(
     study: Study, form: FormDef, values: Mapping[str, tuple[str, str]], entry: FormEntryResult | None = None,
     confirmed: set[str] | None = None, coded: Mapping[str, tuple[str, str]] | None = None,
+    files: Mapping[str, FileRef] | None = None,
 ) -> tuple[list[Field], list[tuple[ItemDef, str]]]:  # fmt: skip
-    """The input fields of a form (with typed or stored values and missing-data codes) and the computed items (label, value)."""
+    """The input fields of a form (with typed or stored values, missing-data codes and attached files) and the computed
+    items (label, value)."""
     required = set(study.required_items(form.code))
     coded = coded or {}
     computed_codes = derived_within(study, form)
@@ -105,6 +115,8 @@ def build_fields(
         raw, unit = values.get(code, ("", ""))
         f = Field(item, _widget(form, item), raw=raw, unit=unit or (item.unit or ""), required=code in required)
         f.missing, f.missing_reason = coded.get(code, ("", ""))
+        if item.type == "file":
+            f.raw, f.file = "", (files or {}).get(code)
         f.missing_options = [
             (c.code, f"{c.cdisc} · {c.label}", c.reason_required) for c in study.allowed_missing_codes(form.code, code)
         ]
@@ -153,7 +165,7 @@ def _widget(form: FormDef, item: ItemDef) -> str:
         return "select"
     if item.type == "boolean":
         return "boolean"
-    if item.type in ("text", "date", "partial_date"):
+    if item.type in ("text", "date", "partial_date", "file"):
         return item.type
     small = (
         item.range is not None
@@ -189,7 +201,7 @@ def stored_inputs(values: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     """A record's stored values as (raw, unit) per item, to fill the inputs."""
     out: dict[str, tuple[str, str]] = {}
     for code, data in values.items():
-        if isinstance(data, dict):
+        if isinstance(data, dict) and data.get("type") != "file":  # a file is no text to type again
             out[code] = (str(data.get("raw", "")), str(data.get("unit") or ""))
     return out
 

@@ -14,7 +14,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from rodnan.core.entry import EnteredValue, FormEntryResult, check_form_entry
+from rodnan.core.entry import EnteredValue, EntryIssue, FormEntryResult, check_form_entry
+from rodnan.core.files import FileRef
 from rodnan.core.records.checks import CheckWarningError
 from rodnan.core.records.states import RecordEvent, RecordStatus
 from rodnan.core.schedule import visit_timing
@@ -22,6 +23,7 @@ from rodnan.errors import InputError
 from rodnan.web.accounts.access import AccessDeniedError, can
 from rodnan.web.accounts.roles import Permission
 from rodnan.web.crfs.actions import EditConflictError, check_add_log_record, check_record_event, check_save_form, shown
+from rodnan.web.crfs.documents import received_files, stored_files
 from rodnan.web.crfs.fields import body_grid_rows, build_fields, posted_inputs, posted_missing, stored_inputs, stored_missing
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.protocol import study_definition
@@ -37,10 +39,11 @@ def _context(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[s
              confirmed: set[str], version: int, coded: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:  # fmt: skip
     definition = study_definition(record.subject.study)
     form = definition.form_by_code[record.form_code]
+    files = stored_files(definition, form, record.values or {})
     if entry is None:
         stored = {k: (raw, unit or None) for k, (raw, unit) in inputs.items()}
-        entry = check_form_entry(definition, form.code, stored, confirmed, coded)
-    fields, computed = build_fields(definition, form, inputs, entry, confirmed, coded)
+        entry = check_form_entry(definition, form.code, stored, confirmed, coded, files)
+    fields, computed = build_fields(definition, form, inputs, entry, confirmed, coded, files)
     layout = form.layout
     patient = request.GET.get("mode") == "patient" and form.patient
     screening = record.visit is not None and record.visit.day <= SCREENING_VISIT_DAY_MAX
@@ -93,6 +96,9 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
     confirmed = set(request.POST.getlist("confirm"))
     version_text = str(request.POST.get("version", "")).strip()
     version = int(version_text) if version_text.isdigit() else -1  # a missing or garbled version is a conflict, not a 500
+    files, refused = _uploads(request, record)
+    if refused:
+        return _files_refused(request, record, inputs, confirmed, version, refused, coded)
     visit_date: dt.date | None = None
     try:
         text = str(request.POST.get("visit_date", "")).strip()
@@ -101,7 +107,7 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
         if request.GET.get("mode") == "patient" and not reason.strip():
             reason = PATIENT_REASON  # the patient, the source of these answers, changed them on the tablet
         result = check_save_form(request.user, record, typed, expected_version=version, confirmed=confirmed,
-                                 reason=reason, visit_date=visit_date, missing=coded)  # fmt: skip
+                                 reason=reason, visit_date=visit_date, missing=coded, files=files)  # fmt: skip
     except ValueError as exc:
         return _refused(request, record, inputs, confirmed, version, exc, coded)
     except EditConflictError as exc:
@@ -130,6 +136,30 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
             messages.warning(request, f"{visit.label} took place {timing} ({visit.done_on.isoformat()}), outside its window "
                                       f"{window}; it is flagged on the subject page.")  # fmt: skip
     return redirect("subject_detail", pk=record.subject_id)
+
+
+def _uploads(request: HttpRequest, record: FormRecord) -> tuple[dict[str, FileRef], dict[str, EntryIssue]]:
+    """The record's files after this POST: those it holds, replaced by the files uploaded (checked and stored only
+    for a user who may enter data here), and the uploads refused (item -> error)."""
+    definition = study_definition(record.subject.study)
+    form = definition.form_by_code[record.form_code]
+    kept = stored_files(definition, form, record.values or {})
+    if not request.FILES or not can(request.user, Permission.ENTER_DATA, record.subject.site_id):
+        return kept, {}  # a role that cannot enter data stores nothing (the save then refuses it)
+    received, refused = received_files(request, definition, form)
+    return {**kept, **received}, refused
+
+
+def _files_refused(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[str, str]], confirmed: set[str],
+                   version: int, refused: dict[str, EntryIssue], coded: dict[str, tuple[str, str]]) -> HttpResponse:  # fmt: skip
+    """The form again (422) with the refused files' errors (the item and the rule); nothing saved."""
+    context = _context(request, record, inputs, None, confirmed, version, coded)
+    for f in context["fields"]:
+        f.error = refused.get(f.code, f.error)
+    context["problems"] = [(code, issue.message) for code, issue in refused.items()]
+    context["reason"] = request.POST.get("reason", "")
+    context["visit_date"] = str(request.POST.get("visit_date", "")).strip()
+    return render(request, "rodnan/form_entry.html", context, status=422)
 
 
 def _refused(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[str, str]], confirmed: set[str], version: int,
@@ -172,8 +202,12 @@ def log_add(request: HttpRequest, pk: int, form_code: str) -> HttpResponse:
     coded = posted_missing(form, request.POST)
     inputs = {code: (raw, unit or "") for code, (raw, unit) in typed.items()}
     confirmed = set(request.POST.getlist("confirm"))
+    files, refused = _uploads(request, record)
+    if refused:
+        return _files_refused(request, record, inputs, confirmed, 0, refused, coded)
     try:
-        added = check_add_log_record(request.user, subject, form.code, typed, confirmed=confirmed, missing=coded)
+        added = check_add_log_record(request.user, subject, form.code, typed, confirmed=confirmed, missing=coded,
+                                     files=files)  # fmt: skip
     except ValueError as exc:
         return _refused(request, record, inputs, confirmed, 0, exc, coded)
     except AccessDeniedError as exc:

@@ -122,7 +122,7 @@ def read_model(study: Study) -> CandidateModel:
             "study", "the candidate simulator expects one inclusion criterion on one yes/no item besides the pathways"
         )
     [acr_item] = direct[0].expression.item_codes
-    screening_items = tuple(form.items)
+    screening_items = tuple(code for code in form.items if code not in items or items[code].type != "file")  # no file column
     for code in (*DEMOGRAPHIC_ITEMS, *screening_items):
         if code not in items:
             raise InputError("study", "has no such item", code)

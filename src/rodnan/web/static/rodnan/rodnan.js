@@ -17,7 +17,9 @@
     if (!url || !panel) return;
     clearTimeout(timer);
     timer = setTimeout(function () {
-      fetch(url, { method: "POST", body: new FormData(form), credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+      var body = new FormData(form);
+      Array.from(body.keys()).forEach(function (k) { if (k.indexOf("file_") === 0) { body.delete(k); } });  // files are not previewed
+      fetch(url, { method: "POST", body: body, credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) { if (html !== null) { panel.innerHTML = html; } })
         .catch(function () {});
