@@ -130,8 +130,9 @@ def consented_subject(user: Any, site: Site, values: Mapping[str, object] = LUNG
 
 
 def enrolled_subject(user: Any, site: Site) -> Subject:
-    """An eligible, consented subject enrolled 50 days ago (``user`` must be an investigator)."""
-    subject = consented_subject(user, site)
+    """An eligible, consented subject enrolled 50 days ago (``user`` must be an investigator); not a woman of
+    child-bearing potential, so the infusion needs no pregnancy test (tests/web/subjects/test_requirements.py)."""
+    subject = consented_subject(user, site, {**LUNG_ELIGIBLE, "childbearing_potential": False})
     return actions.check_enrol(user, subject, days_ago(50))
 
 
