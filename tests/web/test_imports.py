@@ -73,7 +73,7 @@ def _site_content(site: Site) -> list[tuple[object, ...]]:
     out: list[tuple[object, ...]] = []
     for subject in Subject.objects.filter(site=site).order_by("screening_number"):
         records = sorted(
-            (r.visit.code if r.visit else None, r.form_code, r.seq, r.status, r.version, r.values, r.start_date)
+            (r.visit.code if r.visit else "", r.form_code, r.seq, r.status, r.version, r.values, r.start_date)
             for r in FormRecord.objects.filter(subject=subject).select_related("visit")
         )
         visits = sorted(subject.visits.values_list("code", "target_date", "done_on", "missed", "missed_reason"))

@@ -199,8 +199,9 @@ class _Builder:
             if not entries or form.log is None or form.log.start not in entries:
                 continue
             try:
-                plan = record_plans.plan_add_log_record(self.definition, course.subject, form.code, course.next_seq(form.code),
-                                                        entries, today=self.today, confirmed=set(entries), visit_code=link)  # fmt: skip
+                seq = course.next_seq(form.code)
+                plan = record_plans.plan_add_log_record(self.definition, course.subject, form.code, seq, entries,
+                                                        today=self.today, confirmed=set(entries), visit_code=link)  # fmt: skip
             except InputError as exc:
                 self.report.rejected.append((course.subject.label, link or "", form.code, exc.field, exc.rule))
                 continue

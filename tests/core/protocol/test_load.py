@@ -46,7 +46,8 @@ def test_bundled_protocol_states_the_intervention_and_regimen(study: Study) -> N
 
 
 def test_schedule_expands_monthly_and_three_monthly_visits(study: Study) -> None:
-    """Screening, infusion, monthly M1-M12 (mRSS, SSc-HAQ, SF-36, vital signs); M3, M6, M9, M12 add organ function, serology, cells."""
+    """Screening, infusion, monthly M1-M12 (mRSS, SSc-HAQ, SF-36, vital signs); M3, M6, M9, M12 add organ function,
+    serology, cells."""
     visits = study.schedule.all_visits
     assert [v.code for v in visits] == ["SCR", "D0", *[f"M{m}" for m in range(1, 13)]]
     month = {v.code: v for v in visits}

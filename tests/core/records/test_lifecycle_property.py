@@ -21,7 +21,9 @@ from tests.candidates import LUNG_ELIGIBLE
 from tests.core.records.test_plans import TODAY, _infusion, _screened
 
 STUDY = load_protocol(bundled_protocol_path())
-START = _screened(STUDY, {**LUNG_ELIGIBLE, "childbearing_potential": False})  # a screened, eligible candidate: every example starts from a copy
+START = _screened(
+    STUDY, {**LUNG_ELIGIBLE, "childbearing_potential": False}
+)  # a screened, eligible candidate: every example starts from a copy
 ENDS = (Transition.DIE, Transition.WITHDRAW, Transition.COMPLETE, Transition.LOSE_TO_FOLLOW_UP)
 FORMS = ("mrss", "serology", "medical_history")
 

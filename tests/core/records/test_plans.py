@@ -63,7 +63,9 @@ def _infused(study: Study) -> Course:
     course.apply(subject_plans.plan_consent(course.subject, "2.0", dt.date(2026, 1, 10), TODAY))
     values = subject_plans.screening_values(course.records.values(), {"SCR"})
     course.apply(subject_plans.plan_enrol(study, course.subject, values, dt.date(2026, 1, 20), 7, "NJDT", TODAY))
-    return course.apply(subject_plans.plan_infusion(study, course.subject, _infusion(), (), TODAY, records=course.records.values()))
+    return course.apply(
+        subject_plans.plan_infusion(study, course.subject, _infusion(), (), TODAY, records=course.records.values())
+    )
 
 
 def test_a_subject_from_screening_to_follow_up(study: Study) -> None:
@@ -138,8 +140,9 @@ def test_a_dose_outside_the_tolerance_needs_confirmation(study: Study) -> None:
         subject_plans.plan_infusion(study, other.subject, _infusion(cells="90000000"), (), TODAY, records=other.records.values())
     assert refused.value.field == "cells_administered"
     assert "50.0 % above" in refused.value.rule
-    plan = subject_plans.plan_infusion(study, other.subject, _infusion(cells="90000000"), {"cells_administered"}, TODAY,
-                                       records=other.records.values())
+    plan = subject_plans.plan_infusion(
+        study, other.subject, _infusion(cells="90000000"), {"cells_administered"}, TODAY, records=other.records.values()
+    )
     assert plan.subject is not None
     assert plan.subject.status == "in_follow_up"
     assert course.subject is not None

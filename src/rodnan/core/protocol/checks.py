@@ -179,7 +179,10 @@ def check_timepoints(study: Study) -> Iterator[tuple[Loc, str]]:
         if not form.timepoints:
             continue
         if form.code == study.intervention.form:
-            yield ("forms", i, "timepoints"), f"the intervention form {form.code!r} is recorded in one step: it takes no timepoints"
+            yield (
+                ("forms", i, "timepoints"),
+                f"the intervention form {form.code!r} is recorded in one step: it takes no timepoints",
+            )
         for dup in sorted(code for code, n in Counter(tp.code for tp in form.timepoints).items() if n > 1):
             yield ("forms", i, "timepoints"), f"form {form.code!r}: timepoint {dup!r} is listed more than once"
         for dup in sorted(code for code, n in Counter(form.timepoint_items).items() if n > 1):

@@ -277,8 +277,11 @@ def expand_timepoints(data: Any) -> Any:
     forms: list[Any] = []
     for form in data["forms"]:
         timepoints = form.get("timepoints") if isinstance(form, dict) else None
-        if not timepoints or not isinstance(timepoints, list) or form.get("timepoint_items") or not isinstance(
-            form.get("items"), list
+        if (
+            not timepoints
+            or not isinstance(timepoints, list)
+            or form.get("timepoint_items")
+            or not isinstance(form.get("items"), list)
         ):
             forms.append(form)
             continue

@@ -121,9 +121,9 @@ __all__ = [
     "QuantityDef",
     "RangeDef",
     "RegimenStepDef",
-    "RequirementDef",
     "RemissionDef",
     "RemissionOrganDef",
+    "RequirementDef",
     "ResponseDef",
     "ScheduleDef",
     "ShortCode",
@@ -230,7 +230,9 @@ class Study(Frozen):
     def requirements(self) -> tuple[CompiledRequirement, ...]:
         """The intervention's requirements, compiled (the loader has checked every expression)."""
         return tuple(
-            CompiledRequirement(r, compile_expression(r.applies, self.item_specs), compile_expression(r.record, self.check_item_specs))
+            CompiledRequirement(
+                r, compile_expression(r.applies, self.item_specs), compile_expression(r.record, self.check_item_specs)
+            )
             for r in self.intervention.requires
         )
 

@@ -117,8 +117,9 @@ def date_findings(subject: SubjectSnapshot, field: str, when: dt.date, visit: Vi
         return
     consent = subject.consent_date
     if visit.day < 0 and consent is not None and when < consent:  # screening: a warning, visit date and date items
-        yield Finding(BEFORE_CONSENT, "warning", field, f"{when.isoformat()} is before consent ({consent.isoformat()}): a "
-                      "study procedure needs consent first; confirm only a standard-of-care result taken before consent")  # fmt: skip
+        message = (f"{when.isoformat()} is before consent ({consent.isoformat()}): a study procedure needs consent "
+                   "first; confirm only a standard-of-care result taken before consent")  # fmt: skip
+        yield Finding(BEFORE_CONSENT, "warning", field, message)
     if field != "visit_date":
         return
     if visit.day >= 0 and consent is not None and when < consent:

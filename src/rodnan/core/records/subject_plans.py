@@ -22,7 +22,6 @@ from rodnan.core.lifecycle import SubjectStatus, Transition, next_status
 from rodnan.core.protocol.model import Study
 from rodnan.core.records.checks import AFTER_END, EARLY_COMPLETION, ConfirmationNeededError, Finding, earliest_date
 from rodnan.core.records.errors import EntryRejectedError
-from rodnan.core.records.requirements import check_requirements
 from rodnan.core.records.model import (
     SCHEDULED_SEQ,
     AuditChange,
@@ -34,6 +33,7 @@ from rodnan.core.records.model import (
     VisitSnapshot,
     VisitWrite,
 )
+from rodnan.core.records.requirements import check_requirements
 from rodnan.core.records.states import RecordEvent, RecordState, RecordStatus, apply_event
 from rodnan.core.schedule import plan_screening, plan_visits
 from rodnan.errors import InputError
@@ -215,6 +215,7 @@ def plan_infusion(
         raise EntryRejectedError(entry, roles.cells, f"{dose.message}; confirm to record it as given")
     infusion_date = dt.date.fromisoformat(str(entry.values[roles.date].value))
     _check_date(roles.date, infusion_date, today, subject.enrolment_date, "enrolment date")
+    next_status(SubjectStatus(subject.status), Transition.INFUSE)  # a wrong status is refused before the requirements
     records = tuple(records)
     check_requirements(study, screening_values(records, {study.schedule.screening_visit}), records, infusion_date)
     after, change = _transition(subject, Transition.INFUSE, dose.message if dose else "", infusion_date=infusion_date)

@@ -68,7 +68,9 @@ def draw_visit_extras(
             for timepoint, codes in form.at_timepoints():
                 for item, base in zip(codes, form.timepoint_items, strict=True):
                     if base in VITALS:
-                        out[item] = _vital(base, n, rng, TEMPERATURE_RISE.get(timepoint.code, 0.0) if base == "body_temperature" else 0)
+                        out[item] = _vital(
+                            base, n, rng, TEMPERATURE_RISE.get(timepoint.code, 0.0) if base == "body_temperature" else 0
+                        )
         else:
             for item in form.items:
                 if item in VITALS:
