@@ -245,7 +245,10 @@ def _enter_candidate(user: Any, subject: Subject, definition: StudyDef, row: Any
     for record in FormRecord.objects.filter(visit=visit).order_by("id"):
         items = set(definition.form_by_code[record.form_code].items)
         form_entries = {k: v for k, v in entries.items() if k in items}
-        if form_entries:
+        if form_entries:  # a candidate row has no dates: the form's required dates (a lab's sample date) are the visit's
+            for code in definition.required_items(record.form_code):
+                if definition.item_by_code[code].type == "date" and code not in form_entries:
+                    form_entries[code] = (screened.isoformat(), None)
             check_save_form(
                 user, record, form_entries, expected_version=record.version, visit_date=screened, confirmed=set(form_entries)
             )
