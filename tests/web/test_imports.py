@@ -56,7 +56,7 @@ def test_an_import_is_audited_numbered_and_stored_as_the_form_save_stores_it() -
     _check_new_forms(definition, report)
 
 
-def _check_new_forms(definition, report) -> None:  # noqa: ANN001
+def _check_new_forms(definition, report) -> None:
     """The simulator's vital signs, sample dates and pregnancy tests come through (decision 0019): no infusion was
     refused for a missing pregnancy test, every infused subject's vitals around the infusion hold values at each time,
     the pregnancy tests are log records, every saved laboratory record holds its sample date."""

@@ -106,20 +106,48 @@ def test_the_requirement_as_loaded(study: Study) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "path", "rule"),
     [
-        ("      forms: [pregnancy_test]\n", "      forms: [pregnancy_tests]\n", "intervention.requires[0].forms[0]",
-         "requirement 'negative_pregnancy_test' reads form 'pregnancy_tests', which is not in forms"),
-        ("      date: pregnancy_test_date\n", "      date: pregnancy_test_kind\n", "intervention.requires[0].date",
-         "requirement 'negative_pregnancy_test': item 'pregnancy_test_kind' is a choice item; this role needs a date item"),
-        ('      record: pregnancy_test_result == "negative"\n', '      record: pregnancy_test_result == "negatve"\n',
-         "intervention.requires[0].record", "requirement 'negative_pregnancy_test': "),
-        ('      record: pregnancy_test_result == "negative"\n', "      record: not pregnant\n",
-         "intervention.requires[0].record",
-         "requirement 'negative_pregnancy_test' reads item 'pregnant', which is not on its form(s) pregnancy_test"),
-        ("      applies: sex == \"female\" and childbearing_potential", "      applies: sex == \"female\" and fertile",
-         "intervention.requires[0].applies", "requirement 'negative_pregnancy_test': "),
-        ("      within_days: 7\n", "      within_days: -1\n", "intervention.requires.0.within_days", "greater than or equal to 0"),
-        ("    - code: negative_pregnancy_test\n", "    - code: lab_sample_in_window\n", "intervention.requires[0].code",
-         "requirement code 'lab_sample_in_window' is already the code of a check or a general rule"),
+        (
+            "      forms: [pregnancy_test]\n",
+            "      forms: [pregnancy_tests]\n",
+            "intervention.requires[0].forms[0]",
+            "requirement 'negative_pregnancy_test' reads form 'pregnancy_tests', which is not in forms",
+        ),
+        (
+            "      date: pregnancy_test_date\n",
+            "      date: pregnancy_test_kind\n",
+            "intervention.requires[0].date",
+            "requirement 'negative_pregnancy_test': item 'pregnancy_test_kind' is a choice item; this role needs a date item",
+        ),
+        (
+            '      record: pregnancy_test_result == "negative"\n',
+            '      record: pregnancy_test_result == "negatve"\n',
+            "intervention.requires[0].record",
+            "requirement 'negative_pregnancy_test': ",
+        ),
+        (
+            '      record: pregnancy_test_result == "negative"\n',
+            "      record: not pregnant\n",
+            "intervention.requires[0].record",
+            "requirement 'negative_pregnancy_test' reads item 'pregnant', which is not on its form(s) pregnancy_test",
+        ),
+        (
+            '      applies: sex == "female" and childbearing_potential',
+            '      applies: sex == "female" and fertile',
+            "intervention.requires[0].applies",
+            "requirement 'negative_pregnancy_test': ",
+        ),
+        (
+            "      within_days: 7\n",
+            "      within_days: -1\n",
+            "intervention.requires.0.within_days",
+            "greater than or equal to 0",
+        ),
+        (
+            "    - code: negative_pregnancy_test\n",
+            "    - code: lab_sample_in_window\n",
+            "intervention.requires[0].code",
+            "requirement code 'lab_sample_in_window' is already the code of a check or a general rule",
+        ),
     ],
 )
 def test_a_bad_requirement_gets_a_named_error(old: str, new: str, path: str, rule: str) -> None:

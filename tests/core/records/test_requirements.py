@@ -118,7 +118,9 @@ def test_a_test_entered_in_error_does_not_count(study: Study) -> None:
     course = _tested(study, _enrolled(study, sex="female", childbearing_potential=True), INFUSED - dt.timedelta(1))
     assert course.subject is not None
     record = course.records[(None, "pregnancy_test", 1)]
-    course.apply(record_plans.plan_record_event(course.subject, record, RecordEvent.MARK_ENTERED_IN_ERROR, reason="wrong patient"))
+    course.apply(
+        record_plans.plan_record_event(course.subject, record, RecordEvent.MARK_ENTERED_IN_ERROR, reason="wrong patient")
+    )
     with pytest.raises(InputError):
         _infuse(study, course)
 

@@ -203,7 +203,9 @@ def small() -> tuple[Study, SimulatedCohort, pd.DataFrame]:
     return study, cohort, cohort.values_frame()
 
 
-def test_sample_dates_lie_in_the_visits_window_and_not_after_the_visit(small: tuple[Study, SimulatedCohort, pd.DataFrame]) -> None:
+def test_sample_dates_lie_in_the_visits_window_and_not_after_the_visit(
+    small: tuple[Study, SimulatedCohort, pd.DataFrame],
+) -> None:
     """Every laboratory visit has one sample date, inside the visit's window (from the infusion date, as the schedule
     places it; at screening the visit day) and on or before the visit date: the protocol's two sample checks hold."""
     import datetime as dt
@@ -226,7 +228,9 @@ def test_sample_dates_lie_in_the_visits_window_and_not_after_the_visit(small: tu
             assert target - dt.timedelta(days=visit.window_before) <= sample <= target + dt.timedelta(days=visit.window_after)
 
 
-def test_vital_signs_at_each_visit_and_at_each_time_around_the_infusion(small: tuple[Study, SimulatedCohort, pd.DataFrame]) -> None:
+def test_vital_signs_at_each_visit_and_at_each_time_around_the_infusion(
+    small: tuple[Study, SimulatedCohort, pd.DataFrame],
+) -> None:
     """The monthly vital signs and the four infusion times are written, inside their items' hard ranges."""
     study, _, values = small
     infusion = study.form_by_code["infusion_vitals"]
