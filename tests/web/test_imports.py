@@ -69,7 +69,8 @@ def _check_new_forms(definition, report) -> None:
         assert all(any(code in record.values for code in codes) for _, codes in vitals.at_timepoints())
     assert FormRecord.objects.filter(form_code="pregnancy_test", visit__isnull=True).exclude(values={}).exists()
     labs = FormRecord.objects.filter(form_code__in=("organ_function", "serology", "lymphocytes")).exclude(values={})
-    assert labs.exists() and all("sample_date" in values for values in labs.values_list("values", flat=True))
+    assert labs.exists()
+    assert all("sample_date" in values for values in labs.values_list("values", flat=True))
 
 
 def test_an_importer_without_the_role_at_every_site_is_refused() -> None:

@@ -240,7 +240,8 @@ def test_vital_signs_at_each_visit_and_at_each_time_around_the_infusion(
     for code in [*infusion.items, "systolic_bp", "heart_rate"]:
         numbers = pd.to_numeric(values.loc[values["item"] == code, "value"])
         bounds = study.item_by_code[code].range
-        assert bounds is not None and len(numbers) > 0
+        assert bounds is not None
+        assert len(numbers) > 0
         assert numbers.between(bounds.min, bounds.max).all(), code
 
 
