@@ -82,6 +82,14 @@ def test_a_bad_timepoint_code_is_refused() -> None:
     assert any("forms" in path and "timepoints" in path for _, path, _ in found), found
 
 
+def test_a_generated_code_taken_by_another_item_is_refused() -> None:
+    """An item already called spo2__end would silently stand in for 'spo2 at the end': refused instead."""
+    clash = "  - {code: spo2__end, label: Something else, type: boolean}\n"
+    text = broken("  # --- pregnancy ---\n", clash + "  # --- pregnancy ---\n")
+    found = problems(text)
+    assert any("'spo2__end' names 'spo2' at 'end', but another item already has that code" in rule for _, _, rule in found), found
+
+
 def test_timepoints_on_the_intervention_form_are_refused() -> None:
     text = broken("    missing_codes: []           # recorded by the infusion step, every item given\n",
                   "    missing_codes: []\n    timepoints: [{code: pre, label: Before}]\n")  # fmt: skip

@@ -190,10 +190,15 @@ def check_timepoints(study: Study) -> Iterator[tuple[Loc, str]]:
         for j, code in enumerate(form.timepoint_items):
             if code in derived:
                 yield ("forms", i, "items", j), f"form {form.code!r}: item {code!r} is derived; timepoints repeat entered items"
-        for _, codes in form.at_timepoints():
-            for code in codes:
+        for tp, codes in form.at_timepoints():
+            for code, base_code in zip(codes, form.timepoint_items, strict=True):
+                item, base = study.item_by_code.get(code), study.item_by_code.get(base_code)
+                label = f"{base.label}, {tp.label[:1].lower()}{tp.label[1:]}" if base is not None else ""
                 if len(code) > 40:
                     yield ("forms", i, "timepoints"), f"form {form.code!r}: the item code {code!r} is longer than 40 characters"
+                elif item is not None and base is not None and item.label != label:
+                    rule = f"{code!r} names {base_code!r} at {tp.code!r}, but another item already has that code"
+                    yield ("forms", i, "timepoints"), f"form {form.code!r}: {rule}"
 
 
 def check_requirements(study: Study) -> Iterator[tuple[Loc, str]]:
