@@ -183,7 +183,8 @@ def check_timepoints(study: Study) -> Iterator[tuple[Loc, str]]:
                 ("forms", i, "timepoints"),
                 f"the intervention form {form.code!r} is recorded in one step: it takes no timepoints",
             )
-        for dup in sorted(code for code, n in Counter(tp.code for tp in form.timepoints).items() if n > 1):
+        twice = {code for code, n in Counter(tp.code for tp in form.timepoints).items() if n > 1}
+        for dup in sorted(twice):
             yield ("forms", i, "timepoints"), f"form {form.code!r}: timepoint {dup!r} is listed more than once"
         for dup in sorted(code for code, n in Counter(form.timepoint_items).items() if n > 1):
             yield ("forms", i, "items"), f"form {form.code!r}: item {dup!r} is listed more than once"
@@ -196,7 +197,7 @@ def check_timepoints(study: Study) -> Iterator[tuple[Loc, str]]:
                 label = f"{base.label}, {tp.label[:1].lower()}{tp.label[1:]}" if base is not None else ""
                 if len(code) > 40:
                     yield ("forms", i, "timepoints"), f"form {form.code!r}: the item code {code!r} is longer than 40 characters"
-                elif item is not None and base is not None and item.label != label:
+                elif item is not None and base is not None and item.label != label and tp.code not in twice:
                     rule = f"{code!r} names {base_code!r} at {tp.code!r}, but another item already has that code"
                     yield ("forms", i, "timepoints"), f"form {form.code!r}: {rule}"
 
