@@ -190,7 +190,7 @@ def test_protocol_check_reports_bad_timepoints_and_a_bad_requirement(tmp_path: P
     text = (
         bundled_protocol_path()
         .read_text(encoding="utf-8")
-        .replace("      - {code: end, label: At the end of the infusion}", "      - {code: during, label: At the end of the infusion}")
+        .replace("      - {code: end, label: At the end", "      - {code: during, label: At the end")
         .replace('record: pregnancy_test_result == "negative"', 'record: pregnancy_test_result == "neg"')
     )
     path = tmp_path / "broken.yaml"
