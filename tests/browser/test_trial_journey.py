@@ -147,7 +147,8 @@ def test_coordinator_screens_enrols_follows_and_audits(page: Page, live_server, 
     expect(page.locator("table.timepoint-grid tbody tr")).to_have_count(4)
     vitals = {"systolic_bp": 118, "diastolic_bp": 72, "heart_rate": 78, "body_temperature": 36.8, "respiratory_rate": 16,
               "spo2": 98}  # fmt: skip
-    fill_items(page, {f"{item}__{time}": value for time in ("pre", "during", "end", "after_1h") for item, value in vitals.items()})
+    times = ("pre", "during", "end", "after_1h")
+    fill_items(page, {f"{item}__{time}": value for time in times for item, value in vitals.items()})
     screenshot("infusion-vitals")
     save_form(page)
     expect(flash(page)).to_contain_text("Vital signs around the MSC infusion at D0 saved: 24 values changed")
