@@ -190,6 +190,7 @@ def free_port() -> int:
 
 def fill(args: argparse.Namespace) -> dict[str, Any]:
     """Protocol, sites, users and the imported cohort (Django is set up); returns the import figures."""
+    from django.conf import settings
     from django.contrib.auth import get_user_model
 
     from rodnan.core.simulate.cohort import simulate_cohort
@@ -205,11 +206,19 @@ def fill(args: argparse.Namespace) -> dict[str, Any]:
     admin = get_user_model().objects.create_user(username="bench-admin", password=PASSWORD)
     for site in sites:
         do_grant_membership(admin, "administrator", admin, site, "administrator")
-    importer = check_create_user(admin, sites[0], "bench-importer", PASSWORD, "investigator")
+    settings.ROLE_APPROVAL = False  # one administrator, as a site with a single administrator runs (decision 0023)
+
+    def create_user(site: Any, name: str, role: str) -> Any:
+        user, _ = check_create_user(admin, site, name, role)  # the account actions, audited
+        user.set_password(PASSWORD)  # what the user does through its set-password link
+        user.save(update_fields=["password"])
+        return user
+
+    importer = create_user(sites[0], "bench-importer", "investigator")
     for site in sites[1:]:
         check_grant_membership(admin, importer, site, "investigator")
     for k, site in enumerate(sites, 1):
-        check_create_user(admin, site, f"coord{k:02d}", PASSWORD, "coordinator")
+        create_user(site, f"coord{k:02d}", "coordinator")
     start = time.perf_counter()
     cohort = simulate_cohort(study_definition(study), args.subjects, args.seed)
     simulated = time.perf_counter() - start

@@ -297,20 +297,23 @@ def _let_flush_empty_the_audit_table(sender: Any, using: str = "default", **kwar
     UPDATE triggers (and PostgreSQL's row DELETE trigger) stay on, and the tests of the bans put it
     back inside their own transaction.
     """
-    if getattr(sender, "label", "") != "audit":
+    # the identity history (decision 0020, migration identity/0002) has the same two bans
+    names = {"audit": ("audit_auditentry", "audit_entry"), "identity": ("identity_identitychange", "identity_change")}
+    if getattr(sender, "label", "") not in names:
         return
+    table, prefix = names[sender.label]
     from django.db import connections
 
     connection = connections[using]
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            cursor.execute("DROP TRIGGER IF EXISTS audit_entry_no_delete")
+            cursor.execute(f"DROP TRIGGER IF EXISTS {prefix}_no_delete")
             return
         if connection.vendor != "postgresql":
             return
-        cursor.execute("SELECT 1 FROM pg_trigger WHERE tgname = 'audit_entry_no_truncate' AND NOT tgisinternal")
+        cursor.execute(f"SELECT 1 FROM pg_trigger WHERE tgname = '{prefix}_no_truncate' AND NOT tgisinternal")
         if cursor.fetchone():
-            cursor.execute("ALTER TABLE audit_auditentry DISABLE TRIGGER audit_entry_no_truncate")
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {prefix}_no_truncate")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

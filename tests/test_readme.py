@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,4 +26,18 @@ def test_readme_has_exactly_two_set_up_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     """.ci/run calls the README's test command (with pip's quiet flag only)."""
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert _commands()[1].replace("pip install -e", "pip install -q -e") in ci
+    assert _commands()[1].replace("pip install ", "pip install -q ") in ci
+
+
+def test_both_commands_install_with_the_pinned_versions() -> None:
+    """Issue 16: every runtime and test dependency pinned in constraints.txt, applied by both commands."""
+    assert all("pip install -c constraints.txt -e " in command for command in _commands())
+    pinned = {
+        re.split(r"==", line)[0].lower().replace("_", "-")
+        for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    }
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = [*pyproject["dependencies"], *pyproject["optional-dependencies"]["test"]]
+    names = {re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower().replace("_", "-") for spec in wanted}
+    assert names - pinned == set()

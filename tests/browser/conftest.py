@@ -82,21 +82,23 @@ class Trial:
 
 @pytest.fixture
 def trial(transactional_db: None) -> Trial:
-    """The study loaded, demo users per role at NJDT (password DEMO_PASSWORD) and a second site."""
+    """The study loaded, demo users per role at NJDT (password pages.PASSWORD) and a second site."""
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
     from rodnan.web.accounts.actions import do_grant_membership
-    from rodnan.web.demo import DEMO_PASSWORD, ensure_users
+    from rodnan.web.accounts.roles import ROLES
+    from rodnan.web.demo import ensure_users
     from rodnan.web.studies.models import Site
     from rodnan.web.studies.protocol import load_study
     from rodnan.web.subjects import actions
+    from tests.browser.pages import PASSWORD
 
     study = load_study()
     site = Site.objects.get(study=study, code="NJDT")
-    users = ensure_users(site)
+    users = ensure_users(site, dict.fromkeys(ROLES, PASSWORD))
     site_b = Site.objects.create(study=study, code="SITEB", name="Second test site", city="Shanghai", country="CN")
-    coordinator_b = get_user_model().objects.create_user(username="coordinator_b", password=DEMO_PASSWORD)
+    coordinator_b = get_user_model().objects.create_user(username="coordinator_b", password=PASSWORD)
     do_grant_membership(users["administrator"], "administrator", coordinator_b, site_b, "coordinator")
     subject_b = actions.check_open_screening(coordinator_b, site_b, study, timezone.localdate())
     return Trial(study, site, users, site_b, coordinator_b, subject_b)

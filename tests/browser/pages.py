@@ -8,10 +8,11 @@ from collections.abc import Mapping
 
 from playwright.sync_api import Locator, Page, expect
 
-from rodnan.web.demo import DEMO_PASSWORD
+PASSWORD = "browser-test-passphrase-2026"
+"""The password of every browser-test user (the demo generates its own per user)."""
 
 
-def log_in(page: Page, base_url: str, username: str, password: str = DEMO_PASSWORD) -> None:
+def log_in(page: Page, base_url: str, username: str, password: str = PASSWORD) -> None:
     """Log in through the login form; lands on the study page."""
     page.goto(f"{base_url}/login/")
     page.get_by_label("User name").fill(username)

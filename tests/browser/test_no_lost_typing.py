@@ -8,8 +8,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
-from rodnan.web.demo import DEMO_PASSWORD
-from tests.browser.pages import click_answer, fill_items, flash, log_in, log_out, open_form, save_form
+from tests.browser.pages import PASSWORD, click_answer, fill_items, flash, log_in, log_out, open_form, save_form
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -158,14 +157,14 @@ def test_save_after_the_session_ended_asks_for_the_password_in_place_and_saves(p
     save_form(page)
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("User name").fill("investigator")
-    dialog.get_by_label("Password").fill(DEMO_PASSWORD)
+    dialog.get_by_label("Password").fill(PASSWORD)
     dialog.get_by_role("button", name="Log in and save").click()
     expect(dialog.get_by_role("alert")).to_contain_text("only coordinator can log in here")
     expect(dialog.get_by_label("Password")).to_have_value("")
 
     # The page's own user: logged in again, and the form saved as typed.
     dialog.get_by_label("User name").fill("coordinator")
-    dialog.get_by_label("Password").fill(DEMO_PASSWORD)
+    dialog.get_by_label("Password").fill(PASSWORD)
     dialog.get_by_role("button", name="Log in and save").click()
     expect(flash(page)).to_contain_text("Demographics at SCR saved: 4 values changed")
     events = _events_since(start)

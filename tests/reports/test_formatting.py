@@ -14,10 +14,13 @@ NAN = math.nan
 
 @pytest.mark.parametrize(
     ("value", "digits", "expected"),
-    [(1.23456, 2, "1.23"), (0.125, 2, "0.12"), (-2.0, 2, "-2.00"), (NAN, 2, "–"), (None, 2, "–")],
-)
+    [(1.23456, 2, "1.23"), (0.125, 2, "0.12"), (-2.0, 2, "-2.00"), (NAN, 2, "–"), (None, 2, "–"), (99999.0, 2, "99999.00"),
+     (123456789012345678.0, 2, "1.23 × 10¹⁷"), (-250000.0, 1, "-2.5 × 10⁵"), (0.004, 2, "4.00 × 10⁻³"), (0.005, 2, "0.01"),
+     (0.0, 2, "0.00"), (math.inf, 2, "∞")],
+)  # fmt: skip
 def test_number(value: float | None, digits: int, expected: str) -> None:
-    """Fixed decimals (round half to even: 0.125, exact in binary, gives 0.12); a dash when missing."""
+    """Fixed decimals (round half to even: 0.125, exact in binary, gives 0.12); a dash when missing; a power of ten
+    from 10⁵ on (a Firth interval's upper limit printed 18 digits before) or where the decimals would show zero."""
     assert formatting.number(value, digits) == expected
 
 

@@ -90,6 +90,16 @@ def test_the_report_from_the_database_states_its_audit_head_lock_and_data_hash(s
     # the numbers: the OS events of the analysis of the same data
     survival = analyse_trial(data).survival["OS"].kaplan_meier
     assert f"{survival.events} event(s) in {survival.n} subjects" in html
+    # the Methods state how complete the forms read are, by record state (counted here from the rows themselves)
+    done = FormRecord.objects.filter(visit__done_on__isnull=False)
+    complete, total = done.filter(status="complete").count(), done.count()
+    assert total > complete > 0
+    methods = html.split("forms by state: ", 1)[1].split(".</li>", 1)[0]
+    stated = dict(part.split(" ", 1)[::-1] for part in methods.split(" (", 1)[0].split(", "))
+    assert stated == {label: f"{done.filter(status=status).count():,}" for status, label in
+                      (("complete", "complete"), ("in_progress", "in progress"), ("not_started", "not started"),
+                       ("not_done", "not done")) if done.filter(status=status).exists()}  # fmt: skip
+    assert methods.endswith(f"({total:,} forms at the visits that took place)")
     # a lock, once recorded, is stated
     monkeypatch.setattr(analysis, "database_locked", lambda study: True)
     locked = database_report(tmp_path / "locked", pdf=False, now=now)[0].html.read_text(encoding="utf-8")

@@ -121,3 +121,28 @@ def test_postgresql_prepare_threshold_that_is_not_a_number_names_the_setting() -
         parse_database_url("postgresql://u@db/trial?prepare_threshold=often")
     assert "DATABASE_URL" in str(caught.value)
     assert "prepare_threshold" in str(caught.value)
+
+
+def test_sqlite_commits_are_durable_by_default_and_the_setting_is_checked(monkeypatch, tmp_path):
+    """Issue 16: SQLite ran with synchronous=NORMAL (a power loss could take back acknowledged saves); FULL now,
+    NORMAL on request, anything else a named error. The pragma is read back from a real connection."""
+    import sqlite3
+
+    from rodnan.errors import InputError
+    from rodnan.web.database_url import sqlite_database
+
+    def pragma() -> int:
+        connection = sqlite3.connect(tmp_path / "db.sqlite3")
+        connection.executescript(sqlite_database(tmp_path / "db.sqlite3")["OPTIONS"]["init_command"])
+        value = connection.execute("PRAGMA synchronous").fetchone()[0]
+        connection.close()
+        return int(value)
+
+    monkeypatch.delenv("RODNAN_SQLITE_SYNCHRONOUS", raising=False)
+    assert pragma() == 2  # FULL
+    monkeypatch.setenv("RODNAN_SQLITE_SYNCHRONOUS", "normal")
+    assert pragma() == 1
+    monkeypatch.setenv("RODNAN_SQLITE_SYNCHRONOUS", "OFF")
+    with pytest.raises(InputError) as caught:
+        sqlite_database(tmp_path / "db.sqlite3")
+    assert caught.value.field == "RODNAN_SQLITE_SYNCHRONOUS"

@@ -55,13 +55,26 @@ def _check_subjects() -> None:
     assert FormRecord.objects.filter(form_code="infusion", status="complete").count() == 14
 
 
+PASSWORDS = demo.demo_passwords()
+
+
+def test_every_demo_user_gets_its_own_generated_password():
+    """Issue 16: the seven demo accounts shared one printed password."""
+    first, second = demo.demo_passwords(), demo.demo_passwords()
+    assert len(set(first.values())) == len(first) == len(f.ROLE_CODES)
+    assert first != second
+    assert all(len(p) >= 16 for p in first.values())
+
+
 def _check_users() -> None:
-    """Seven users named after their role, each holding that role at NJDT, with the demo password."""
+    """Seven users named after their role, each holding that role at NJDT, each with its own password."""
     users = get_user_model().objects.order_by("username")
     assert sorted(u.username for u in users) == sorted(f.ROLE_CODES)
     memberships = {(m.user.username, m.site.code, m.role) for m in Membership.objects.select_related("user", "site")}
     assert memberships == {(code, "NJDT", code) for code in f.ROLE_CODES}
-    assert users.get(username="monitor").check_password(demo.DEMO_PASSWORD)
+    # each its own password: the one fill_demo was given, never another user's
+    assert users.get(username="monitor").check_password(PASSWORDS["monitor"])
+    assert not users.get(username="monitor").check_password(PASSWORDS["investigator"])
 
 
 def _check_audit() -> None:
@@ -107,7 +120,7 @@ def _snapshot() -> tuple[object, ...]:
 
 def test_fill_demo_builds_the_demo_once():
     """One run builds subjects, users and a valid audit trail (checked above); a second run adds nothing."""
-    demo.fill_demo()
+    demo.fill_demo(passwords=PASSWORDS)
     _check_subjects()
     _check_users()
     _check_audit()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import random
+import re
 import secrets
 import signal
 import socket
@@ -170,13 +171,14 @@ def test_two_servers_and_parallel_clients_keep_one_gap_free_chain(db_vendor: str
         for port, server in zip(ports, servers, strict=True):
             wait_until_serving(port, server)
         web = bench_web()
-        from rodnan.web.demo import DEMO_PASSWORD
-
+        # the demo prints each user's generated password once, when it creates the users
+        passwords = dict(re.findall(r"│ (investigator|coordinator) +│ [^│]+│ (\S+) +│", filled.stdout))
+        assert set(passwords) == {"investigator", "coordinator"}, filled.stdout
         errors: list[str] = []
         done: list[tuple[str, int]] = []
         users = ("investigator", "coordinator")
-        threads = [threading.Thread(target=client, args=(web, n, ports, users[n % 2], DEMO_PASSWORD, records[n::CLIENTS],
-                                                         errors, done)) for n in range(CLIENTS)]  # fmt: skip
+        threads = [threading.Thread(target=client, args=(web, n, ports, users[n % 2], passwords[users[n % 2]],
+                                                         records[n::CLIENTS], errors, done)) for n in range(CLIENTS)]  # fmt: skip
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from rodnan.web.identity.models import Identity
 from tests.web import factories as f
 from tests.web.pages import posted, text
 
@@ -21,7 +22,7 @@ def test_login_page_renders(client):
     assert "Log in" in text(response)
 
 
-@pytest.mark.parametrize("path", ["/", "/subjects/", "/users/", "/account-events/"])
+@pytest.mark.parametrize("path", ["/", "/subjects/", "/users/", "/account-events/", "/identity/search/"])
 def test_pages_require_login(client, path):
     """Anonymous requests are sent to the login page, with the page asked for as next."""
     response = client.get(path)
@@ -34,12 +35,17 @@ def test_subject_and_form_pages_require_login(client, site, investigator):
     subject = f.screened_subject(investigator, site)
     record = f.scr_record(subject, "screening")
     for path in [f"/subjects/{subject.pk}/", f"/subjects/{subject.pk}/audit/", f"/subjects/{subject.pk}/consent/",
-                 f"/forms/{record.pk}/", f"/forms/{record.pk}/audit/"]:  # fmt: skip
+                 f"/forms/{record.pk}/", f"/forms/{record.pk}/audit/", f"/subjects/{subject.pk}/identity/",
+                 f"/subjects/{subject.pk}/identity/edit/"]:  # fmt: skip
         response = client.get(path)
         assert (response.status_code, response["Location"]) == (302, f"/login/?next={path}")
     response = client.post(f"/forms/{record.pk}/", posted({"albumin": 41}, version="1"))
     assert response.status_code == 302
     assert f.scr_record(subject, "screening").version == 1
+    typed = {"family_name": "Anonymous", "date_of_birth": "1970-01-01", "hospital_record_number": "A1", "version": "0"}
+    response = client.post(f"/subjects/{subject.pk}/identity/edit/", typed)
+    assert response.status_code == 302
+    assert not Identity.objects.exists()
 
 
 def test_security_headers_on_pages(inv_client, client, site, investigator):

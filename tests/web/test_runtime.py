@@ -30,6 +30,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         seen["closed_before_fork"] = seen["closed_all"]
         seen["worker_class"] = self.cfg.worker_class_str
         seen["workers"], seen["threads"], seen["bind"] = self.cfg.workers, self.cfg.threads, self.cfg.bind
+        seen["control_socket"], seen["control_off"] = self.cfg.control_socket, self.cfg.control_socket_disable
         seen["open"] = [alias for alias in connections if connections[alias].connection is not None]
 
     monkeypatch.setattr(BaseApplication, "run", run)
@@ -58,3 +59,24 @@ def test_one_thread_means_sync_workers(captured: dict[str, Any], threads: int, w
 def test_default_is_five_sync_workers(captured: dict[str, Any]) -> None:
     runtime.serve("127.0.0.1", 8125)
     assert (captured["worker_class"], captured["workers"]) == ("sync", 5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_data_folder_and_port_has_its_own_control_socket(captured: dict[str, Any], settings, tmp_path) -> None:
+    """Issue 16: two rodnan serve on one host shared gunicorn's control socket ($XDG_RUNTIME_DIR/gunicorn.ctl)."""
+    seen = []
+    for folder, port in ((tmp_path / "a", 8126), (tmp_path / "b", 8126), (tmp_path / "a", 8127)):
+        settings.DATA_DIR = folder
+        runtime.serve("127.0.0.1", port)
+        seen.append(captured["control_socket"])
+        assert captured["control_off"] is False
+    assert seen == [str(tmp_path / "a" / "run" / "gunicorn-8126.ctl"), str(tmp_path / "b" / "run" / "gunicorn-8126.ctl"),
+                    str(tmp_path / "a" / "run" / "gunicorn-8127.ctl")]  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_folder_too_deep_for_a_unix_socket_turns_the_control_interface_off(captured: dict[str, Any], settings,
+                                                                              tmp_path) -> None:  # fmt: skip
+    settings.DATA_DIR = tmp_path / ("d" * 120)
+    runtime.serve("127.0.0.1", 8128)
+    assert captured["control_off"] is True

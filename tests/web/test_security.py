@@ -166,3 +166,24 @@ def test_failed_login_password_is_not_logged(client, investigator, log_lines):
     _login(client, "inv", WRONG)
     _login(client, "inv", f.PASSWORD)
     assert not [line for line in log_lines if WRONG in line or f.PASSWORD in line]
+
+
+@pytest.mark.parametrize("logged_in", [False, True])
+def test_a_404_page_shows_a_plain_sentence_never_the_url_patterns(client, investigator, logged_in):
+    """Issue 16: every 404 printed Django's resolver dump (all URL patterns) to anyone."""
+    if logged_in:
+        client.force_login(investigator)
+    response = client.get("/no-such-page/")
+    page = response.content.decode()
+    assert response.status_code == 404
+    assert "URLPattern" not in page
+    assert "subjects/&lt;int:pk&gt;" not in page
+    assert "tried" not in page
+    assert "not found" in page
+
+
+def test_a_404_raised_by_the_application_keeps_its_own_sentence(client, investigator):
+    client.force_login(investigator)
+    response = client.get("/forms/999999/")
+    assert response.status_code == 404
+    assert "no such form at your sites" in response.content.decode()

@@ -120,7 +120,8 @@ def database_report(
 
     snapshot = read_for_report()
     head = snapshot.audit_head
-    state = DatabaseState(snapshot.database, head[0] if head else None, head[1] if head else None, snapshot.locked)
+    state = DatabaseState(snapshot.database, head[0] if head else None, head[1] if head else None, snapshot.locked,
+                          snapshot.records)  # fmt: skip
     trial = snapshot.data
     fingerprint = fingerprint_frames({"subjects": trial.subjects, "values": trial.values, "adverse_events": trial.adverse_events})
     source = ReportSource(data_name or snapshot.database, fingerprint, "stored in the database", snapshot.protocol_sha256,

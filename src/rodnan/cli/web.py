@@ -28,21 +28,25 @@ def demo(
     folder = runtime.setup(data)
     runtime.migrate()
     runtime.prepare_audit_key()
-    from rodnan.web.demo import DEMO_PASSWORD, fill_demo
+    from django.contrib.auth import get_user_model
+
+    from rodnan.web.accounts.roles import ROLES
+    from rodnan.web.demo import demo_passwords, fill_demo
     from rodnan.web.subjects.models import Subject
 
     fresh = not Subject.objects.exists()
+    new_users = set(ROLES) - set(get_user_model().objects.filter(username__in=list(ROLES)).values_list("username", flat=True))
+    passwords = demo_passwords()
     with console.status("filling 20 simulated patients through the data-entry actions ...") if fresh else _nothing():
-        fill_demo()
+        fill_demo(passwords=passwords)
     console.print(f"{'Created' if fresh else 'Reusing'} the demo data in {folder} ({runtime.database_label()}).")
-    table = Table(title="Demo logins (password for all: " + DEMO_PASSWORD + ")")
+    table = Table(title="Demo logins (each its own password, shown this once)" if new_users else "Demo logins")
     table.add_column("user name")
     table.add_column("role")
-    from rodnan.web.accounts.roles import ROLES
-
+    table.add_column("password", no_wrap=True)
     for code, role in ROLES.items():
-        table.add_row(code, role.label)
-    Console().print(table)
+        table.add_row(code, role.label, passwords[code] if code in new_users else "(shown when the demo was created)")
+    Console(width=120).print(table)
     if serve:
         console.print(f"Serving on http://{host}:{port}/  (Ctrl+C stops)")
         with runtime.background_worker(folder):
@@ -148,6 +152,16 @@ def verify(
             errors.print(f"  ... and {result.difference_count - len(result.differences)} more (--show N prints more)")
         raise typer.Exit(1)
     console.print(f"stored data intact: {counts} replayed, no difference")
+    from rodnan.web.identity.models import IdentityChange
+    from rodnan.web.identity.verify import verify_identity_history  # decision 0020
+
+    problems, changes = verify_identity_history(), IdentityChange.objects.count()
+    if problems:
+        errors.print(f"[bold red]identity history differs from the audit trail[/]: {len(problems)} problem(s)")
+        for problem in problems[:show]:
+            errors.print(f"  {problem}", markup=False)
+        raise typer.Exit(1)
+    console.print(f"identity history intact: {changes} change(s) match the commitments in their audit entries")
 
 
 @audit_app.command("checkpoint")

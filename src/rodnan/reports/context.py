@@ -388,10 +388,13 @@ def source_text(provenance: Provenance) -> str:
     database = provenance.database
     if database is None:
         return f"the files of the folder {provenance.data_name}, read through the trial data contract"
-    return (
+    text = (
         f"the web database ({database.database}), read through the trial data contract at audit {audit_head_text(provenance)}; "
         f"database lock: {lock_text(provenance)}"
     )
+    if database.completeness_text:
+        text += f"; forms by state: {database.completeness_text}"
+    return text
 
 
 def generated_text(provenance: Provenance) -> str:

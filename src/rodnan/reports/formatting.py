@@ -11,10 +11,22 @@ NOTHING = "–"
 """What a table shows for a missing number."""
 
 
+LARGE = 1e5
+"""From here on a number prints as a power of ten (a Firth interval's upper limit can reach 10¹⁷)."""
+
+_SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def number(value: float | None, digits: int = 2) -> str:
-    """``value`` with ``digits`` decimals; "–" for None or NaN."""
+    """``value`` with ``digits`` decimals; "–" for None or NaN; as "1.23 × 10¹⁷" (``digits`` decimals of the
+    mantissa) when it is 10⁵ or more in size, or when it is not zero but would print as zero."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return NOTHING
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if abs(value) >= LARGE or (value != 0 and abs(value) < 0.5 * 10**-digits):
+        mantissa, exponent = f"{value:.{digits}e}".split("e")
+        return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPTS)}"
     return f"{value:.{digits}f}"
 
 

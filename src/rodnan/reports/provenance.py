@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rodnan import __version__
+from rodnan.core.records.states import RecordStatus
 
 DATA_FILES = ("adverse_events.csv", "simulation.json", "subjects.csv", "values.csv")
 """The input files that are hashed, when present, in this (name) order."""
@@ -53,12 +54,25 @@ class DatabaseState:
         audit_hash: the head's hash (hex), None with ``audit_seq``.
         locked: True when the database is locked for analysis, False when it is not, None when no lock
             is recorded (the web application has no lock yet: data management will add one).
+        records: the forms of the visits that took place by record state (a
+            :class:`~rodnan.core.records.states.RecordStatus` value and its count): how complete the data are.
     """
 
     database: str
     audit_seq: int | None
     audit_hash: str | None
     locked: bool | None = None
+    records: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def completeness_text(self) -> str:
+        """The forms of the visits that took place by state, for people: "120 complete, 3 in progress, 2 not
+        done (125 forms at the visits that took place)"; empty when no count was given."""
+        if not self.records:
+            return ""
+        total = sum(n for _, n in self.records)
+        parts = ", ".join(f"{n:,} {RecordStatus(status).label.lower()}" for status, n in self.records)
+        return f"{parts} ({total:,} form{'s' if total != 1 else ''} at the visits that took place)"
 
     @property
     def head_text(self) -> str:

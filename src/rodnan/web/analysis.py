@@ -21,9 +21,11 @@ from typing import Any
 
 import pandas as pd
 from django.db import connection, transaction
+from django.db.models import Count
 
 from rodnan.core.analysis.datasets import SUBJECT_CELLS, SUBJECT_INFUSION_DATE
 from rodnan.core.entry import EnteredValue
+from rodnan.core.records.states import RecordStatus
 from rodnan.core.trialdata import TrialData, from_frames
 from rodnan.web.audit.chain import head
 from rodnan.web.crfs.models import FormRecord
@@ -107,6 +109,19 @@ def database_name() -> str:
     return f"PostgreSQL {name}"
 
 
+def record_counts(study: Study) -> tuple[tuple[str, int], ...]:
+    """The records of the visits that took place by their state (:class:`~rodnan.core.records.states.RecordStatus`
+    values, in the enum's order, only those present): how complete the data the report reads are."""
+    rows = (
+        FormRecord.objects.filter(subject__study=study, visit__done_on__isnull=False)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts = dict(rows)
+    return tuple((status.value, counts[status.value]) for status in RecordStatus if counts.get(status.value))
+
+
 def database_locked(study: Study) -> bool | None:
     """Whether ``study``'s database is locked for analysis: None, as no lock is recorded yet (data management adds it)."""
     return None
@@ -122,6 +137,7 @@ class DatabaseSnapshot:
         audit_head: the audit chain's head (seq, hash), None when the head row is missing.
         locked: the database lock (None: no lock recorded; see :func:`database_locked`).
         protocol_sha256: SHA-256 of the protocol text stored with the study.
+        records: the records of the visits that took place by state (:func:`record_counts`).
     """
 
     data: TrialData
@@ -129,6 +145,7 @@ class DatabaseSnapshot:
     audit_head: tuple[int, str] | None
     locked: bool | None
     protocol_sha256: str
+    records: tuple[tuple[str, int], ...] = ()
 
 
 def read_for_report(study: Study | None = None) -> DatabaseSnapshot:
@@ -151,4 +168,5 @@ def read_for_report(study: Study | None = None) -> DatabaseSnapshot:
         audit = head()
         data = trial_data_from_database(study)
         locked = database_locked(study)
-    return DatabaseSnapshot(data, database_name(), audit, locked, study.protocol_sha256)
+        records = record_counts(study)
+    return DatabaseSnapshot(data, database_name(), audit, locked, study.protocol_sha256, records)

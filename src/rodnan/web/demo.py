@@ -8,7 +8,8 @@ screening, some in follow-up at different months, some completed, one withdrawn,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,13 +29,18 @@ from rodnan.web.accounts.roles import ROLES
 from rodnan.web.crfs.actions import check_add_log_record, check_save_form
 from rodnan.web.crfs.fields import derived_within, stored_inputs, stored_missing
 from rodnan.web.crfs.models import FormRecord
+from rodnan.web.identity.demo import give_demo_identities
 from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import load_study, study_definition
 from rodnan.web.subjects import actions
 from rodnan.web.subjects.models import Subject, Visit
 
-DEMO_PASSWORD = "rodnan-demo-2026"
-"""The password of every demo user (the demo serves on 127.0.0.1 only)."""
+
+def demo_passwords() -> dict[str, str]:
+    """A password of its own for each demo user (role code -> password), generated anew: ``rodnan demo`` prints them
+    once, when it creates the users; no fixed password exists anywhere."""
+    return {code: secrets.token_urlsafe(12) for code in ROLES}
+
 
 SEED = 962923
 
@@ -60,15 +66,17 @@ STAGES: tuple[Stage, ...] = (
 10 in follow-up, 2 completed, 1 withdrawn, 1 dead."""
 
 
-def ensure_users(site: Site) -> dict[str, Any]:
-    """One user per role at ``site`` (user name = role code), created once."""
+def ensure_users(site: Site, passwords: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """One user per role at ``site`` (user name = role code), created once with its password from ``passwords``
+    (role code -> password; default :func:`demo_passwords`, which nobody then knows)."""
+    passwords = passwords or demo_passwords()
     users: dict[str, Any] = {}
     user_model = get_user_model()
     admin = user_model.objects.filter(username="administrator").first()
     for code in ROLES:
         user = user_model.objects.filter(username=code).first()
         if user is None:
-            user = user_model.objects.create_user(username=code, password=DEMO_PASSWORD)
+            user = user_model.objects.create_user(username=code, password=passwords[code])
         users[code] = user
     admin = users["administrator"]
     for code, user in users.items():
@@ -130,12 +138,13 @@ def _add_logs(user: Any, subject: Subject, rows: list[tuple[str, str, str, str]]
             check_add_log_record(user, subject, form.code, entries, confirmed=set(entries))
 
 
-def fill_demo(progress: Callable[[int, int], None] | None = None) -> Study:
-    """Load the protocol, create the site's users and the 20 demo patients (once; a second call does nothing)."""
+def fill_demo(progress: Callable[[int, int], None] | None = None, passwords: Mapping[str, str] | None = None) -> Study:
+    """Load the protocol, create the site's users (with ``passwords``, role code -> password; see :func:`ensure_users`)
+    and the 20 demo patients (once; a second call does nothing)."""
     study = load_study()
     site = Site.objects.filter(study=study).order_by("id").first()
     assert site is not None
-    users = ensure_users(site)
+    users = ensure_users(site, passwords)
     if Subject.objects.filter(site=site).exists():
         return study
     definition = study_definition(study)
@@ -174,6 +183,7 @@ def fill_demo(progress: Callable[[int, int], None] | None = None) -> Study:
         if progress:
             progress(n + 1, len(STAGES))
     _enter_missing_codes(coordinator, site)
+    give_demo_identities(coordinator, site)  # invented, plainly fake identities (decision 0020)
     return study
 
 

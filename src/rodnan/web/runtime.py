@@ -82,6 +82,18 @@ idle, so requests go to free workers; threaded workers keep each client's keep-a
 queued requests behind a busy one (p95 three times the median in the benchmark; decision 0007)."""
 
 
+SOCKET_PATH_MAX = 100
+"""Longest Unix socket path used (the kernel's limit is 107 bytes on Linux, 103 on macOS)."""
+
+
+def control_socket(data: Path, port: int) -> str | None:
+    """gunicorn's control socket for the server of data folder ``data`` on ``port``: ``<data>/run/gunicorn-<port>.ctl``,
+    so two servers on one host never share one (gunicorn's default is one path per user); None when the path would
+    be too long for a Unix socket (the control interface is then off)."""
+    path = Path(data).resolve() / "run" / f"gunicorn-{port}.ctl"
+    return str(path) if len(str(path).encode()) <= SOCKET_PATH_MAX else None
+
+
 def serve(host: str, port: int, workers: int = DEFAULT_WORKERS, threads: int = DEFAULT_THREADS,
           access_log: bool = False) -> None:  # fmt: skip
     """Serve the application with gunicorn (blocks until stopped): ``threads`` 1 selects sync workers.
@@ -90,12 +102,14 @@ def serve(host: str, port: int, workers: int = DEFAULT_WORKERS, threads: int = D
     workers are forked from this process and must not share its connections (a PostgreSQL connection
     used by two processes at once interleaves their commands; SQLite forbids carrying one across fork).
     """
+    from django.conf import settings
     from django.db import connections
     from gunicorn.app.base import BaseApplication
 
     from rodnan.web.wsgi import application
 
     connections.close_all()
+    socket = control_socket(settings.DATA_DIR, port)
 
     class _Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no types: BaseApplication is Any
         def load_config(self) -> None:
@@ -103,6 +117,7 @@ def serve(host: str, port: int, workers: int = DEFAULT_WORKERS, threads: int = D
                 "bind": f"{host}:{port}", "workers": workers, "threads": threads,
                 "worker_class": "gthread" if threads > 1 else "sync",
                 "accesslog": "-" if access_log else None, "timeout": 60, "graceful_timeout": 10,
+                "control_socket": socket, "control_socket_disable": True if socket is None else None,
             }  # fmt: skip
             for key, value in options.items():
                 if value is not None:

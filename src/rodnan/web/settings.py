@@ -9,7 +9,10 @@ Everything that differs between a demo, a test run and a real site comes from th
 - ``RODNAN_AUDIT_KEY_DIR`` (default ``<data>/audit/keys``), ``RODNAN_AUDIT_CHECKPOINT_FILE`` (default
   ``<data>/audit/checkpoints.jsonl``), ``RODNAN_AUDIT_CHECKPOINT_MINUTES`` (default 60): decision 0011.
 - ``RODNAN_SECRET_KEY`` (else a key generated once into the data folder), ``RODNAN_DEBUG``,
-  ``RODNAN_ALLOWED_HOSTS`` (comma-separated), ``RODNAN_SECURE_COOKIES`` (1 behind HTTPS).
+  ``RODNAN_ALLOWED_HOSTS`` (comma-separated).
+- ``RODNAN_TLS_PROXY=1`` behind a TLS reverse proxy (docs/operations.md): secure cookies, HSTS
+  (``RODNAN_HSTS_SECONDS``, default one year), the proxy's ``X-Forwarded-Proto`` header trusted and plain HTTP
+  redirected to HTTPS. ``RODNAN_SECURE_COOKIES=1``, the older name, sets the same.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ INSTALLED_APPS = [
     "rodnan.web.audit",
     "rodnan.web.subjects",
     "rodnan.web.crfs",
+    "rodnan.web.identity",
 ]
 
 MIDDLEWARE = [
@@ -95,6 +99,13 @@ DATABASES = {"default": parse_database_url(_url) if _url else sqlite_database(DA
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Segregation of duties (docs/operations.md): a role that sees clinical data is granted only when a second
+# administrator approves it; RODNAN_ROLE_APPROVAL=0 turns this off (a site with a single administrator).
+ROLE_APPROVAL = os.environ.get("RODNAN_ROLE_APPROVAL", "1") != "0"
+
+# A new account's one-time set-password link (and one issued for a forgotten password) expires after this long.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("RODNAN_SET_PASSWORD_HOURS", "72")) * 3600
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -124,9 +135,16 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "rodnan.web.accounts.session.csrf_failure"  # a plain page with the way back (decision 0018)
-_secure = os.environ.get("RODNAN_SECURE_COOKIES", "") == "1"
-SESSION_COOKIE_SECURE = _secure
-CSRF_COOKIE_SECURE = _secure
+# One switch behind a TLS reverse proxy (docs/operations.md): the proxy must set X-Forwarded-Proto and strip any
+# value a client sends, or a client could claim HTTPS.
+_tls = "1" in (os.environ.get("RODNAN_TLS_PROXY", ""), os.environ.get("RODNAN_SECURE_COOKIES", ""))
+SESSION_COOKIE_SECURE = _tls
+CSRF_COOKIE_SECURE = _tls
+if _tls:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("RODNAN_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = False  # the hospital's other sites on the same domain are not ours to pin
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from rodnan.web.accounts import session as account_session
 from rodnan.web.accounts import views as accounts
@@ -22,13 +22,16 @@ urlpatterns = [
     path("subjects/new/", subjects.subject_new, name="subject_new"),
     path("subjects/<int:pk>/", subjects.subject_detail, name="subject_detail"),
     path("subjects/<int:pk>/audit/", audit.subject_audit, name="subject_audit"),
+    path("", include("rodnan.web.identity.urls")),  # before the lifecycle steps: "identity" is not a step
     path("subjects/<int:pk>/<slug:transition>/", subjects.subject_transition, name="subject_transition"),
     path("visits/<int:pk>/missed/", subjects.visit_missed, name="visit_missed"),
     path("subjects/<int:pk>/log/<slug:form_code>/add/", crfs.log_add, name="log_add"),
     path("forms/<int:pk>/", crfs.form_entry, name="form_entry"),
     path("forms/<int:pk>/eligibility/", crfs.eligibility_preview, name="eligibility_preview"),
+    path("forms/<int:pk>/state/", crfs.record_state_change, name="record_state_change"),
     path("forms/<int:pk>/audit/", audit.form_audit, name="form_audit"),
     path("users/", accounts.users, name="users"),
+    path("set-password/<str:uidb64>/<str:token>/", accounts.set_password, name="set_password"),
     path("account-events/", audit.account_audit, name="account_audit"),
 ]
 

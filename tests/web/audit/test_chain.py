@@ -450,6 +450,7 @@ def test_cli_verify_checkpoint_and_rotation_on_the_demo_then_tampered(tmp_path: 
     assert f"head: entry #{count} {head}" in intact.stdout
     assert "no checkpoint yet" in intact.stdout
     assert "stored data intact: 20 subjects" in intact.stdout
+    assert "identity history intact: 20 change(s) match" in intact.stdout  # the demo's invented identities (decision 0020)
 
     # a clinical value changed with no entry: the chain holds, the replay names subject, record and item
     with closing(sqlite3.connect(database)) as db, db:

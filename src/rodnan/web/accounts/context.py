@@ -21,6 +21,7 @@ def membership(request: HttpRequest) -> dict[str, Any]:
     return {
         "memberships": [(m.site_code, ROLES[m.role].label) for m in rows],
         "nav_clinical": Permission.VIEW_SUBJECTS in permissions,
+        "nav_identity": Permission.VIEW_IDENTITY in permissions,  # "Find patient" (decision 0020)
         "nav_users": Permission.MANAGE_USERS in permissions,
         "nav_account_audit": Permission.VIEW_ACCOUNT_AUDIT in permissions,
         "relogin_token": relogin_token(user),  # static/rodnan/unsaved.js: re-login in place as this user only

@@ -25,6 +25,8 @@ class Permission(StrEnum):
     VIEW_AUDIT = "view_audit"  # the audit trail of subjects and forms
     VIEW_ACCOUNT_AUDIT = "view_account_audit"  # logins, failed logins, role and membership changes
     MANAGE_USERS = "manage_users"
+    VIEW_IDENTITY = "view_identity"  # the patient's name, birth date, record number, contacts (decision 0020); every view audited
+    EDIT_IDENTITY = "edit_identity"  # record and correct them
 
 
 CLINICAL_WRITES = frozenset(
@@ -32,6 +34,10 @@ CLINICAL_WRITES = frozenset(
      Permission.END_SUBJECT, Permission.MARK_VISIT}
 )  # fmt: skip
 """Permissions that write clinical data."""
+
+IDENTITY_PERMISSIONS = frozenset({Permission.VIEW_IDENTITY, Permission.EDIT_IDENTITY})
+"""Who the patient is: granted only to the site's own staff (investigator, coordinator), never to monitors, data
+managers, statisticians, safety reviewers or administrators (decision 0020)."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,10 @@ ROLES: dict[str, Role] = {
     for role in (
         Role("investigator", "Investigator", "Screens, consents, enrols, treats and follows subjects; decides eligibility.",
              frozenset({P.VIEW_SUBJECTS, P.SCREEN, P.ENTER_DATA, P.CONSENT, P.SCREEN_FAIL, P.ENROL, P.INFUSE, P.END_SUBJECT,
-                        P.MARK_VISIT, P.VIEW_AUDIT})),
+                        P.MARK_VISIT, P.VIEW_AUDIT, P.VIEW_IDENTITY, P.EDIT_IDENTITY})),
         Role("coordinator", "Study coordinator", "Books visits, enters data, records consent and visits.",
-             frozenset({P.VIEW_SUBJECTS, P.SCREEN, P.ENTER_DATA, P.CONSENT, P.MARK_VISIT, P.VIEW_AUDIT})),
+             frozenset({P.VIEW_SUBJECTS, P.SCREEN, P.ENTER_DATA, P.CONSENT, P.MARK_VISIT, P.VIEW_AUDIT, P.VIEW_IDENTITY,
+                        P.EDIT_IDENTITY})),
         Role("monitor", "Monitor", "Verifies source data; reads everything, never edits clinical data.",
              frozenset({P.VIEW_SUBJECTS, P.VIEW_AUDIT})),
         Role("data_manager", "Data manager", "Watches completeness and the audit trail.",

@@ -145,19 +145,23 @@ def check_add_log_record(
 
 def check_record_event(
     user: Any, record: FormRecord, event: RecordEvent, *, reason: str = "", items: Collection[str] = (),
-    permission: Permission = Permission.ENTER_DATA, source: str = "screen",
+    permission: Permission = Permission.ENTER_DATA, source: str = "screen", expected_version: int | None = None,
 ) -> FormRecord:  # fmt: skip
     """Change a record's state (not done, reopen, not expected, ...; later: query, verify, sign, freeze, lock).
 
-    ``permission`` is what the event needs (data management steps come with their own permissions).
+    ``permission`` is what the event needs (data management steps come with their own permissions);
+    ``expected_version``, when given, is the version the user saw (a screen passes it).
 
     Raises:
         AccessDeniedError: the user lacks ``permission`` at the subject's site.
+        EditConflictError: the record changed since ``expected_version``.
         RecordStateError: the record's state does not allow the event; InputError: a reason is missing.
     """
     role = require(user, permission, record.subject.site_id)
     with transaction.atomic():
         current = FormRecord.objects.select_for_update(of=("self",)).select_related("subject", "visit").get(pk=record.pk)
+        if expected_version is not None and current.version != expected_version:
+            raise _conflict(current, expected_version)
         snapshot = record_snapshot(current, current.visit.code if current.visit is not None else None)
         plan = plans.plan_record_event(subject_snapshot(current.subject), snapshot, event, reason=reason, items=items)
         apply_plan(plan, user=user, role=role.code, subject=current.subject, rows={snapshot.key: current}, source=source)

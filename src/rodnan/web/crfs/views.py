@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,11 +16,12 @@ from django.views.decorators.http import require_POST
 
 from rodnan.core.entry import EnteredValue, FormEntryResult, check_form_entry
 from rodnan.core.records.checks import CheckWarningError
+from rodnan.core.records.states import RecordEvent, RecordStatus
 from rodnan.core.schedule import visit_timing
 from rodnan.errors import InputError
 from rodnan.web.accounts.access import AccessDeniedError, can
 from rodnan.web.accounts.roles import Permission
-from rodnan.web.crfs.actions import EditConflictError, check_add_log_record, check_save_form, shown
+from rodnan.web.crfs.actions import EditConflictError, check_add_log_record, check_record_event, check_save_form, shown
 from rodnan.web.crfs.fields import (
     body_grid_rows,
     build_fields,
@@ -52,14 +54,19 @@ def _context(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[s
     screening = record.visit is not None and record.visit.day <= SCREENING_VISIT_DAY_MAX
     state = record_state(record)
     intervention = definition.intervention_form.code  # recorded by the infusion step, not edited here
-    can_edit = (can(request.user, Permission.ENTER_DATA, record.subject.site_id) and record.form_code != intervention
-                and state.accepts_values)  # fmt: skip
+    enters = can(request.user, Permission.ENTER_DATA, record.subject.site_id) and record.form_code != intervention
+    can_edit = enters and state.accepts_values
+    # a scheduled record still needing data may be marked not done (with its reason); one marked so may be reopened
+    marks = enters and record.pk is not None and record.visit is not None and not patient
+    open_statuses = (RecordStatus.NOT_STARTED, RecordStatus.IN_PROGRESS)
     return {
         "record": record, "subject": record.subject, "visit": record.visit, "form": form, "fields": fields,
         "computed": computed, "layout": layout, "patient": patient, "version": version,
         "grid_rows": body_grid_rows(form, fields),
         "timepoint_grid": timepoint_rows(definition, form, fields),
         "can_edit": can_edit,
+        "can_mark_not_done": marks and state.status in open_statuses and state.accepts_values,
+        "can_reopen": marks and state.status is RecordStatus.NOT_DONE and not state.flags,
         "can_audit": can(request.user, Permission.VIEW_AUDIT, record.subject.site_id),
         "needs_visit_date": record.visit is not None and record.visit.done_on is None, "today": timezone.localdate(),
         "state": state, "log": record.visit is None, "adding": record.pk is None,
@@ -164,6 +171,8 @@ def log_add(request: HttpRequest, pk: int, form_code: str) -> HttpResponse:
     form = definition.form_by_code.get(form_code)
     if form is None or form.log is None:
         raise Http404("no such log form in the protocol")
+    if not can(request.user, Permission.ENTER_DATA, subject.site_id):  # an empty form to add is no page for a reader
+        raise PermissionDenied("your role does not enter data: it reads the log on the subject page")
     last = FormRecord.objects.filter(subject=subject, visit__isnull=True, form_code=form.code).aggregate(n=Max("seq"))["n"]
     record = FormRecord(subject=subject, form_code=form.code, seq=(last or 0) + 1, version=0, values={})
     if request.method != "POST":
@@ -181,6 +190,43 @@ def log_add(request: HttpRequest, pk: int, form_code: str) -> HttpResponse:
         return redirect("subject_detail", pk=subject.pk)
     messages.success(request, f"{form.label}: entry {added.seq} added.")
     return redirect("subject_detail", pk=subject.pk)
+
+
+STATE_EVENTS = {"mark_not_done": RecordEvent.MARK_NOT_DONE, "reopen": RecordEvent.REOPEN}
+"""The record state changes the form screen offers (data management adds its own screens)."""
+
+
+@login_required
+@require_POST
+def record_state_change(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark a scheduled form not done (a reason is required) or reopen one marked so; the form again with the
+    refusal otherwise (422: a missing reason or a state that does not allow it; 409: changed meanwhile)."""
+    record = get_form_record_for_user(request.user, pk)
+    event = STATE_EVENTS.get(str(request.POST.get("event", "")))
+    if event is None or record.visit is None:
+        raise Http404("no such change of this record")
+    version_text = str(request.POST.get("version", "")).strip()
+    version = int(version_text) if version_text.isdigit() else -1
+    reason = str(request.POST.get("reason", ""))
+    try:
+        changed = check_record_event(request.user, record, event, reason=reason, expected_version=version)
+    except AccessDeniedError as exc:
+        messages.error(request, str(exc))
+        return redirect("subject_detail", pk=record.subject_id)
+    except (ValueError, EditConflictError) as exc:
+        record.refresh_from_db()
+        context = _context(request, record, stored_inputs(record.values), None, set(record.confirmed_warnings or []),
+                           record.version, stored_missing(record.values))  # fmt: skip
+        context["state_error"] = f"{exc.field}: {exc.rule}" if isinstance(exc, InputError) else str(exc)
+        context["state_reason_typed"] = reason
+        return render(request, "rodnan/form_entry.html", context, status=409 if isinstance(exc, EditConflictError) else 422)
+    form = study_definition(record.subject.study).form_by_code[record.form_code]
+    where = record.visit.code
+    if event is RecordEvent.MARK_NOT_DONE:
+        messages.success(request, f"{form.label} at {where} marked not done: {changed.state_reason}.")
+    else:
+        messages.success(request, f"{form.label} at {where} reopened: it takes values again.")
+    return redirect("subject_detail", pk=record.subject_id)
 
 
 @login_required

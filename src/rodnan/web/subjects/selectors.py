@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
@@ -77,26 +78,36 @@ def get_visit_for_user(user: Any, pk: int) -> Visit:
         raise Http404("no such visit at your sites") from None
 
 
+OUTSTANDING = (RecordStatus.NOT_STARTED.value, RecordStatus.IN_PROGRESS.value)
+"""Record statuses that leave a visit's data incomplete (:data:`rodnan.core.records.completeness.SETTLED` is the rest)."""
+
+
+def _unsettled(visits: QuerySet[Visit]) -> QuerySet[Visit]:
+    """The visits not yet complete: not done, or done with forms outstanding (not started or in progress; the
+    visit is then "data incomplete", :mod:`rodnan.core.records.completeness`), each annotated with
+    ``outstanding``, its number of outstanding forms."""
+    records = FormRecord.objects.filter(visit=OuterRef("pk"), status__in=OUTSTANDING)
+    count = records.order_by().values("visit").annotate(n=Count("id")).values("n")
+    return visits.filter(Q(done_on__isnull=True) | Exists(records)).annotate(
+        outstanding=Coalesce(Subquery(count, output_field=IntegerField()), 0)
+    )
+
+
 def list_overdue_visits(user: Any, today: dt.date | None = None) -> QuerySet[Visit]:
-    """Visits past their window, neither done nor marked missed, of active subjects at the user's sites."""
+    """Visits past their window and not complete (not done, or done with forms outstanding), not marked missed,
+    of active subjects at the user's sites; each with ``outstanding``, its number of outstanding forms."""
     today = today or timezone.localdate()
-    return (
-        Visit.objects.filter(subject__site_id__in=viewable_site_ids(user), window_end__lt=today, done_on__isnull=True,
-                             missed=False, subject__status__in=[s.value for s in ACTIVE_STATES])
-        .select_related("subject", "subject__site")
-        .order_by("window_end")
-    )  # fmt: skip
+    visits = Visit.objects.filter(subject__site_id__in=viewable_site_ids(user), window_end__lt=today, missed=False,
+                                  subject__status__in=[s.value for s in ACTIVE_STATES])  # fmt: skip
+    return _unsettled(visits).select_related("subject", "subject__site").order_by("window_end")
 
 
 def list_due_visits(user: Any, today: dt.date | None = None) -> QuerySet[Visit]:
-    """Visits whose window is open today and that are not yet done."""
+    """Visits whose window is open today and that are not yet complete (as :func:`list_overdue_visits`)."""
     today = today or timezone.localdate()
-    return (
-        Visit.objects.filter(subject__site_id__in=viewable_site_ids(user), window_start__lte=today, window_end__gte=today,
-                             done_on__isnull=True, missed=False, subject__status__in=[s.value for s in ACTIVE_STATES])
-        .select_related("subject", "subject__site")
-        .order_by("window_end")
-    )  # fmt: skip
+    visits = Visit.objects.filter(subject__site_id__in=viewable_site_ids(user), window_start__lte=today, window_end__gte=today,
+                                  missed=False, subject__status__in=[s.value for s in ACTIVE_STATES])  # fmt: skip
+    return _unsettled(visits).select_related("subject", "subject__site").order_by("window_end")
 
 
 def list_incomplete_forms(user: Any) -> QuerySet[FormRecord]:

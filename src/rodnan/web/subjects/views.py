@@ -87,6 +87,8 @@ LIST_COLUMNS = ("pk", "subject_code", "screening_number", "site__code", "status"
 @login_required
 def subject_list(request: HttpRequest) -> HttpResponse:
     """Subjects of the user's sites, filterable by status, site and number."""
+    if not viewable_site_ids(request.user):  # an administrator (or a user without a role): the study page says where to go
+        return redirect("home")
     status = request.GET.get("status", "")
     search = request.GET.get("q", "").strip()
     site = request.GET.get("site", "")
@@ -132,6 +134,7 @@ def _subject_context(request: HttpRequest, subject: Subject) -> dict[str, Any]:
         "status": SubjectStatus(subject.status),
         "can_mark": can(request.user, Permission.MARK_VISIT, subject.site_id),
         "can_audit": can(request.user, Permission.VIEW_AUDIT, subject.site_id), "today": timezone.localdate(),
+        "can_identity": can(request.user, Permission.VIEW_IDENTITY, subject.site_id),  # decision 0020: staff roles only
         "dose": infusion_dose(subject, infusion_values(subject)) if subject.infusion_date else None,
         "forward": ("consent", "enrol", "infuse"),
         "logs": log_tables(subject), "can_enter": can(request.user, Permission.ENTER_DATA, subject.site_id),
