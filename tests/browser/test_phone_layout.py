@@ -104,6 +104,7 @@ def test_every_screen_fits_a_390_px_phone(phone: Page, live_server, trial, subje
         "consent": f"/subjects/{screening.pk}/consent/", "death": f"/subjects/{infused.pk}/die/",
         "enrol-refused": f"/subjects/{screening.pk}/enrol/",
         **{f"form-m1-{r.form_code}": f"/forms/{r.pk}/" for r in _records(infused, "M1")},
+        **{f"form-d0-{r.form_code}": f"/forms/{r.pk}/" for r in _records(infused, "D0")},  # the vitals' table of times
         **{f"form-scr-{r.form_code}": f"/forms/{r.pk}/" for r in _records(screening, "SCR")},
     }  # fmt: skip
     problems = [_overflow(phone, base + url, name) for name, url in pages.items()]

@@ -18,7 +18,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Session-scoped fixtures defined as instance methods"),  # pytest-base-url's base_url
 ]
 
-DEMOGRAPHICS = {"sex": "female", "age": 45, "height": 160, "body_weight": 55}
+DEMOGRAPHICS = {"sex": "female", "age": 45, "height": 160, "body_weight": 55, "childbearing_potential": True}
 
 # The 17 mRSS areas as scored at month 1; total 1+0+0 + 1+1 + 2+2 + 2+3 + 3+3 + 0+0 + 1+1 + 0+0 = 20.
 MRSS_M1 = {
@@ -70,7 +70,7 @@ def test_coordinator_screens_enrols_follows_and_audits(page: Page, live_server, 
     open_form(page, "SCR", "Demographics")
     fill_items(page, DEMOGRAPHICS)
     save_form(page)
-    expect(flash(page)).to_contain_text("Demographics at SCR saved: 4 values changed")
+    expect(flash(page)).to_contain_text("Demographics at SCR saved: 5 values changed")
 
     open_form(page, "SCR", "Eligibility")
     panel = page.locator("#eligibility-panel")
@@ -118,7 +118,14 @@ def test_coordinator_screens_enrols_follows_and_audits(page: Page, live_server, 
     expect(facts.locator("div").filter(has_text="Subject ID").locator("dd")).to_have_text("NJDT-001")
     expect(page.get_by_role("heading", level=1)).to_contain_text("NJDT-001")
 
-    # 6. Record the MSC infusion: 60 kg, 6.0 x 10^7 cells = the protocol's 1.0 x 10^6 cells/kg.
+    # 6. A woman of child-bearing potential: the infusion waits for a negative pregnancy test (decision 0019).
+    expect(page.get_by_role("link", name="Record MSC infusion")).to_have_count(0)
+    expect(page.locator(".subject-head")).to_contain_text("The infusion cannot be recorded yet. A negative pregnancy test")
+    page.get_by_role("link", name="Add pregnancy test entry").click()
+    fill_items(page, {"pregnancy_test_date": today, "pregnancy_test_kind": "urine", "pregnancy_test_result": "negative"})
+    save_form(page)
+    expect(flash(page)).to_contain_text("Pregnancy test: entry 1 added")
+    # Record the MSC infusion: 60 kg, 6.0 x 10^7 cells = the protocol's 1.0 x 10^6 cells/kg.
     page.get_by_role("link", name="Record MSC infusion").click()
     expect(page.get_by_text("Protocol dose:")).to_be_visible()
     fill_items(page, {"infusion_date": today, "product_lot": "MSC-2026-017", "donor_code": "D-042",
@@ -134,6 +141,17 @@ def test_coordinator_screens_enrols_follows_and_audits(page: Page, live_server, 
     for month in range(1, 13):
         expect(visit_row(page, f"M{month}")).to_have_count(1)
     expect(visit_row(page, "M13")).to_have_count(0)
+    # D0 waits for the vital signs around the infusion: one row per time, each value stored for its time
+    expect(visit_row(page, "D0")).to_contain_text("Data incomplete")
+    open_form(page, "D0", "Infusion vitals")
+    expect(page.locator("table.timepoint-grid tbody tr")).to_have_count(4)
+    vitals = {"systolic_bp": 118, "diastolic_bp": 72, "heart_rate": 78, "body_temperature": 36.8, "respiratory_rate": 16,
+              "spo2": 98}  # fmt: skip
+    times = ("pre", "during", "end", "after_1h")
+    fill_items(page, {f"{item}__{time}": value for time in times for item, value in vitals.items()})
+    screenshot("infusion-vitals")
+    save_form(page)
+    expect(flash(page)).to_contain_text("Vital signs around the MSC infusion at D0 saved: 24 values changed")
     expect(visit_row(page, "D0")).to_contain_text("Done")
     screenshot("subject-page")
     page.get_by_role("navigation").get_by_role("link", name="Subjects").click()

@@ -182,3 +182,25 @@ def test_protocol_check_reports_a_bad_check_with_line_path_and_rule(tmp_path: Pa
     assert (f"line {line}: checks[1].expression: check 'lab_sample_not_after_visit': items 'sample_date' (d) and "
             "'mrss_face' ({score}) have units that do not convert"
             in " ".join(result.stderr.split()))  # fmt: skip
+
+
+def test_protocol_check_reports_bad_timepoints_and_a_bad_requirement(tmp_path: Path) -> None:
+    """A time listed twice on the infusion vitals and a requirement reading an unknown answer: exit 1, each named with its
+    line, path and rule (decision 0019)."""
+    text = (
+        bundled_protocol_path()
+        .read_text(encoding="utf-8")
+        .replace("      - {code: end, label: At the end", "      - {code: during, label: At the end")
+        .replace('record: pregnancy_test_result == "negative"', 'record: pregnancy_test_result == "neg"')
+    )
+    path = tmp_path / "broken.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["protocol", "check", str(path)])
+    assert result.exit_code == 1
+    err = " ".join(result.stderr.split())
+    assert "2 problem(s)" in err
+    times = text[: text.index("    timepoints:\n      - {code: pre")].count("\n") + 1
+    assert f"line {times}: forms[12].timepoints: form 'infusion_vitals': timepoint 'during' is listed more than once" in err
+    record = text[: text.index('record: pregnancy_test_result == "neg"')].count("\n") + 1
+    assert (f"line {record}: intervention.requires[0].record: requirement 'negative_pregnancy_test': 'neg' is not a choice "
+            "of 'pregnancy_test_result'" in err)  # fmt: skip

@@ -260,17 +260,18 @@ def test_unknown_form_is_an_input_error(study: Study) -> None:
 
 
 def test_missing_required_items_in_form_order(study: Study) -> None:
-    """Demographics with only sex: age, height and body weight are missing (blank counts as missing)."""
+    """Demographics with only sex: age, height, body weight and child-bearing potential are missing (blank counts as missing)."""
     result = check(study, "demographics", {"sex": ("male", None), "height": ("  ", "cm")})
-    assert result.missing_required == ("age", "height", "body_weight")
+    assert result.missing_required == ("age", "height", "body_weight", "childbearing_potential")
     assert result.ok
     assert not result.complete
     assert set(result.values) == {"sex"}
 
 
 def test_complete_form(study: Study) -> None:
-    """All four demographics in range: ok and complete, one of them converted (1.70 m = 170 cm)."""
-    entries: Entries = {"sex": ("female", None), "age": ("45", None), "height": ("1.70", "m"), "body_weight": ("55", None)}
+    """All five demographics in range: ok and complete, one of them converted (1.70 m = 170 cm)."""
+    entries: Entries = {"sex": ("female", None), "age": ("45", None), "height": ("1.70", "m"), "body_weight": ("55", None),
+                        "childbearing_potential": ("no", None)}  # fmt: skip
     result = check(study, "demographics", entries)
     assert result.complete
     assert result.values["height"].value == pytest.approx(170.0)
@@ -278,14 +279,15 @@ def test_complete_form(study: Study) -> None:
 
 
 def test_optional_items_are_not_missing(study: Study) -> None:
-    """The serology form has no required item: empty, it is complete."""
-    result = check(study, "serology", {})
-    assert (result.values, result.missing_required, result.complete) == ({}, (), True)
+    """The serology form requires only its sample date (decision 0019): with it alone, it is complete."""
+    result = check(study, "serology", {"sample_date": ("2026-03-02", None)})
+    assert (result.missing_required, result.complete) == ((), True)
+    assert check(study, "serology", {}).missing_required == ("sample_date",)
 
 
 def test_error_makes_the_form_not_ok_even_if_complete_otherwise(study: Study) -> None:
     """A bad age with the rest filled: not ok, hence not complete; age is in error, not missing."""
-    entries = typed(sex="female", age="17", height="165", body_weight="55")
+    entries = typed(sex="female", age="17", height="165", body_weight="55", childbearing_potential="yes")
     result = check(study, "demographics", entries)
     assert set(result.errors) == {"age"}
     assert result.missing_required == ()

@@ -59,9 +59,9 @@ def test_plan_visits_targets_and_windows(study: Study, code: str, day: int, targ
 def test_plan_visits_forms_by_month(study: Study) -> None:
     """Monthly visits collect the three questionnaires; every third month adds organ function, serology, lymphocytes."""
     visits = _by_code(study)
-    assert visits["M1"].forms == ("mrss", "ssc_haq", "sf36")
-    assert visits["M3"].forms == ("mrss", "ssc_haq", "sf36", "organ_function", "serology", "lymphocytes")
-    assert visits["D0"].forms == ("infusion",)
+    assert visits["M1"].forms == ("mrss", "ssc_haq", "sf36", "vital_signs")
+    assert visits["M3"].forms == ("mrss", "ssc_haq", "sf36", "vital_signs", "organ_function", "serology", "lymphocytes")
+    assert visits["D0"].forms == ("infusion", "infusion_vitals")
     assert visits["M12"].label == "Month 12"
 
 
@@ -90,6 +90,7 @@ def test_plan_screening_centres_the_screening_window_on_its_date(study: Study) -
             "organ_function",
             "serology",
             "lymphocytes",
+            "vital_signs",
         ),
     )
 

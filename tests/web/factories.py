@@ -115,7 +115,12 @@ def open_screening(user: Any, site: Site, screening_date: dt.date | None = None)
     return actions.check_open_screening(user, site, site.study, screening_date or days_ago(60))
 
 
-def screened_subject(user: Any, site: Site, values: Mapping[str, object] = LUNG_ELIGIBLE,
+SCREENING_VALUES: dict[str, object] = {**LUNG_ELIGIBLE, "childbearing_potential": False}
+"""The screening values the factories enter by default: eligible (lung pathway), and not a woman of child-bearing
+potential, so the infusion needs no pregnancy test (tests/web/subjects/test_requirements.py tests that rule)."""
+
+
+def screened_subject(user: Any, site: Site, values: Mapping[str, object] = SCREENING_VALUES,
                      screening_date: dt.date | None = None) -> Subject:  # fmt: skip
     """A subject in screening with ``values`` entered (eligible through the lung pathway by default)."""
     subject = open_screening(user, site, screening_date)
@@ -123,7 +128,7 @@ def screened_subject(user: Any, site: Site, values: Mapping[str, object] = LUNG_
     return Subject.objects.get(pk=subject.pk)
 
 
-def consented_subject(user: Any, site: Site, values: Mapping[str, object] = LUNG_ELIGIBLE) -> Subject:
+def consented_subject(user: Any, site: Site, values: Mapping[str, object] = SCREENING_VALUES) -> Subject:
     """A screened subject who has consented (consent 55 days ago)."""
     subject = screened_subject(user, site, values)
     return actions.check_consent(user, subject, CONSENT_VERSION, days_ago(55))

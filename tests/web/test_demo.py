@@ -3,6 +3,7 @@ audit chain, and a second run that adds nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 import pytest
@@ -109,6 +110,29 @@ def _check_source_document() -> None:
     assert demo.source_document_pdf("T", ["a: 1"]) == demo.source_document_pdf("T", ["a: 1"])  # deterministic
 
 
+def _check_new_forms() -> None:
+    """Issue 15's vital signs, pregnancy tests and sample dates reach the demo (decision 0019): every infused subject's
+    infusion vitals hold a value at each of the four times, each woman of child-bearing potential who was infused has a
+    negative test dated within 7 days before her infusion, and every saved laboratory record holds its sample date."""
+    from rodnan.core.protocol import load_protocol
+
+    study = load_protocol()
+    vitals = next(form for form in study.forms if form.timepoints)
+    for subject in Subject.objects.exclude(infusion_date=None):
+        record = FormRecord.objects.get(subject=subject, visit__code="D0", form_code=vitals.code)
+        for _, codes in vitals.at_timepoints():
+            assert any(code in record.values for code in codes), (subject.label, codes)
+        demographics = FormRecord.objects.get(subject=subject, visit__code="SCR", form_code="demographics").values
+        if demographics["sex"]["value"] == "female" and demographics["childbearing_potential"]["value"] == 1.0:
+            tests = FormRecord.objects.filter(subject=subject, form_code="pregnancy_test").values_list("values", flat=True)
+            days = [(subject.infusion_date - dt.date.fromisoformat(v["pregnancy_test_date"]["value"])).days for v in tests
+                    if v["pregnancy_test_result"]["value"] == "negative"]  # fmt: skip
+            assert any(0 <= d <= 7 for d in days), (subject.label, days)
+    labs = FormRecord.objects.filter(form_code__in=("organ_function", "serology", "lymphocytes")).exclude(values={})
+    assert labs.count() > 0
+    assert all("sample_date" in values for values in labs.values_list("values", flat=True))
+
+
 def _snapshot() -> tuple[object, ...]:
     return (Subject.objects.count(), get_user_model().objects.count(), Membership.objects.count(), AuditEntry.objects.count(),
             sorted(FormRecord.objects.values_list("id", "version")))  # fmt: skip
@@ -123,6 +147,7 @@ def test_fill_demo_builds_the_demo_once(settings, tmp_path):
     _check_users()
     _check_source_document()
     _check_audit()
+    _check_new_forms()
     before = _snapshot()
     demo.fill_demo()
     assert _snapshot() == before

@@ -53,6 +53,24 @@ def test_an_import_is_audited_numbered_and_stored_as_the_form_save_stores_it() -
     assert replayed.ok, [str(d) for d in replayed.differences]
     assert report.subjects == 12
     assert report.audit_entries == AuditEntry.objects.count()
+    _check_new_forms(definition, report)
+
+
+def _check_new_forms(definition, report) -> None:
+    """The simulator's vital signs, sample dates and pregnancy tests come through (decision 0019): no infusion was
+    refused for a missing pregnancy test, every infused subject's vitals around the infusion hold values at each time,
+    the pregnancy tests are log records, every saved laboratory record holds its sample date."""
+    assert not [r for r in report.rejected if "pregnancy" in str(r)], report.rejected
+    vitals = next(form for form in definition.forms if form.timepoints)
+    infused = Subject.objects.exclude(infusion_date=None)
+    assert infused.exists()
+    for subject in infused:
+        record = FormRecord.objects.get(subject=subject, visit__code="D0", form_code=vitals.code)
+        assert all(any(code in record.values for code in codes) for _, codes in vitals.at_timepoints())
+    assert FormRecord.objects.filter(form_code="pregnancy_test", visit__isnull=True).exclude(values={}).exists()
+    labs = FormRecord.objects.filter(form_code__in=("organ_function", "serology", "lymphocytes")).exclude(values={})
+    assert labs.exists()
+    assert all("sample_date" in values for values in labs.values_list("values", flat=True))
 
 
 def test_an_importer_without_the_role_at_every_site_is_refused() -> None:
@@ -73,7 +91,7 @@ def _site_content(site: Site) -> list[tuple[object, ...]]:
     out: list[tuple[object, ...]] = []
     for subject in Subject.objects.filter(site=site).order_by("screening_number"):
         records = sorted(
-            (r.visit.code if r.visit else None, r.form_code, r.seq, r.status, r.version, r.values, r.start_date)
+            (r.visit.code if r.visit else "", r.form_code, r.seq, r.status, r.version, r.values, r.start_date)
             for r in FormRecord.objects.filter(subject=subject).select_related("visit")
         )
         visits = sorted(subject.visits.values_list("code", "target_date", "done_on", "missed", "missed_reason"))

@@ -378,7 +378,11 @@ def _values(study: Study, frame: pd.DataFrame, subjects: pd.Index, name: str) ->
     if dates.isna().any():
         raise _fail(name, int(lines[dates.isna().to_numpy()][0]), "date", "must not be empty")
     missing = raw.isna().to_numpy() if raw_text is None else (raw_text == "").to_numpy()
-    keep = ~missing
+    # the items only log forms collect (a pregnancy test) are records of their own, not visit values: a file may carry
+    # them at a visit (the simulator does, for the import), the contract leaves them out as the web's value rows do
+    scheduled = {code for form in study.scheduled_forms for code in form.items}
+    logged = [code for form in study.log_forms for code in form.items if code not in scheduled]
+    keep = ~missing & ~codes.isin(logged).to_numpy()
     duplicated = pd.DataFrame({"s": ids, "v": visits, "i": codes})[keep].duplicated().to_numpy()
     if duplicated.any():
         row = int(np.flatnonzero(keep)[np.flatnonzero(duplicated)[0]])

@@ -116,7 +116,7 @@ def _form_entries(definition: StudyDef, form: str, rows: list[tuple[str, str, st
 def _save_visit(user: Any, subject: Subject, visit: Visit, rows: list[tuple[str, str, str, str]], shift: dt.timedelta) -> None:
     definition = study_definition(subject.study)
     visit_date = _shift(rows[0][3], shift) if rows else visit.target_date
-    for record in FormRecord.objects.filter(visit=visit).order_by("id"):
+    for record in FormRecord.objects.filter(visit=visit).exclude(form_code=definition.intervention_form.code).order_by("id"):
         entries = _form_entries(definition, record.form_code, rows, shift)
         if not entries:
             continue
@@ -131,6 +131,15 @@ def _save_visit(user: Any, subject: Subject, visit: Visit, rows: list[tuple[str,
                 if not entries:
                     break
         record.refresh_from_db()
+
+
+def _add_logs(user: Any, subject: Subject, rows: list[tuple[str, str, str, str]], shift: dt.timedelta) -> None:
+    """The log forms' entries among a visit's simulated rows (a pregnancy test), each added as one log record."""
+    definition = study_definition(subject.study)
+    for form in definition.log_forms:
+        entries = _form_entries(definition, form.code, rows, shift)
+        if entries and form.log is not None and form.log.start in entries:
+            check_add_log_record(user, subject, form.code, entries, confirmed=set(entries))
 
 
 def fill_demo(progress: Callable[[int, int], None] | None = None, passwords: Mapping[str, str] | None = None) -> Study:
@@ -313,7 +322,10 @@ def _enter_candidate(user: Any, subject: Subject, definition: StudyDef, row: Any
     for record in FormRecord.objects.filter(visit=visit).order_by("id"):
         items = set(definition.form_by_code[record.form_code].items)
         form_entries = {k: v for k, v in entries.items() if k in items}
-        if form_entries:
+        if form_entries:  # a candidate row has no dates: the form's required dates (a lab's sample date) are the visit's
+            for code in definition.required_items(record.form_code):
+                if definition.item_by_code[code].type == "date" and code not in form_entries:
+                    form_entries[code] = (screened.isoformat(), None)
             check_save_form(
                 user, record, form_entries, expected_version=record.version, visit_date=screened, confirmed=set(form_entries)
             )
@@ -331,7 +343,8 @@ def _enrol_simulated(users: dict[str, Any], site: Site, study: Study, stage: Sta
     subject = actions.check_open_screening(coordinator, site, study, screened)
     _enter_history(coordinator, subject)
     screening_visit = subject.visits.get()
-    _save_visit(coordinator, subject, screening_visit, values.get("SCR", []), shift)
+    _save_visit(coordinator, subject, screening_visit, values.get(screening_visit.code, []), shift)
+    _add_logs(coordinator, subject, values.get(screening_visit.code, []), shift)
     subject = actions.check_consent(coordinator, subject, "2.0 (2009-07-20)", _shift(str(info["consent_date"]), shift))
     if stage.kind == "eligible_consented":
         return
@@ -345,7 +358,10 @@ def _enrol_simulated(users: dict[str, Any], site: Site, study: Study, stage: Sta
     }  # fmt: skip
     if roles.donor is not None:
         infusion[roles.donor] = (str(info[roles.donor]), None)
+    day0 = study_definition(study).intervention_visit.code
+    _add_logs(coordinator, subject, values.get(day0, []), shift)  # what the infusion requires (a pregnancy test before it)
     subject = actions.check_record_infusion(investigator, subject, infusion, confirmed=set(infusion))
+    _save_visit(coordinator, subject, subject.visits.get(code=day0), values.get(day0, []), shift)
     end = {"withdrawn": Transition.WITHDRAW, "died": Transition.DIE, "completed": Transition.COMPLETE}.get(stage.kind)
     visits = list(subject.visits.filter(day__gt=0).order_by("day"))
     stop_at = (

@@ -190,6 +190,25 @@ class _Builder:
         self.report.forms_saved += 1
         self.report.values += len(course.records[record.key].values)
 
+    def _add_logs(self, course: Course, rows: Sequence[Row], link: str | None) -> None:
+        """The log forms' entries among a visit's rows (a pregnancy test), each added as one log record."""
+        by_form = self._entries_by_form(rows)
+        assert course.subject is not None
+        for form in self.definition.log_forms:
+            entries = by_form.get(form.code)
+            if not entries or form.log is None or form.log.start not in entries:
+                continue
+            try:
+                seq = course.next_seq(form.code)
+                plan = record_plans.plan_add_log_record(self.definition, course.subject, form.code, seq, entries,
+                                                        today=self.today, confirmed=set(entries), visit_code=link)  # fmt: skip
+            except InputError as exc:
+                self.report.rejected.append((course.subject.label, link or "", form.code, exc.field, exc.rule))
+                continue
+            course.apply(plan)
+            self.report.forms_saved += 1
+            self.report.values += len(entries)
+
     def _enter_visit(self, course: Course, visit_code: str, rows: Sequence[Row], done_on: dt.date) -> None:
         intervention = self.definition.intervention_form.code
         by_form = self._entries_by_form(rows)
@@ -216,6 +235,7 @@ class _Builder:
         scr_rows = rows.get(screening, [])
         if scr_rows and scr_rows[0][3] <= today:
             self._enter_visit(course, screening, scr_rows, scr_rows[0][3])
+            self._add_logs(course, scr_rows, screening)
         consent = moved("consent_date")
         if stage == SubjectStatus.SCREENING or consent is None or consent > today:
             return course
@@ -257,8 +277,10 @@ class _Builder:
         form = self.definition.intervention_form
         day0 = next((v.code for v in self.definition.schedule.visits if form.code in v.forms), "")
         entries = self._entries_by_form(rows.get(day0, [])).get(form.code, {})
+        self._add_logs(course, rows.get(day0, []), None)  # what the infusion requires (a pregnancy test before it)
         try:
-            plan = subject_plans.plan_infusion(self.definition, course.subject, entries, set(entries), self.today)
+            plan = subject_plans.plan_infusion(self.definition, course.subject, entries, set(entries), self.today,
+                                               records=course.records.values())  # fmt: skip
         except InputError as exc:
             self.report.rejected.append(
                 (course.subject.label, day0, form.code, exc.field, f"the infusion is not recorded: {exc.rule}")
@@ -267,6 +289,9 @@ class _Builder:
         course.apply(plan)
         self.report.forms_saved += 1
         self.report.values += len(plan.records[0].record.values)
+        day0_rows = rows.get(day0, [])
+        if day0_rows:  # the day's other forms (the vital signs around the infusion), on the infusion date
+            self._enter_visit(course, day0, day0_rows, course.visits[day0].done_on or self.today)
         return True
 
     def _follow_up(self, course: Course, info: dict[str, Any], rows: dict[str, list[Row]], end: dt.date | None) -> None:

@@ -46,7 +46,8 @@ def test_bundled_protocol_states_the_intervention_and_regimen(study: Study) -> N
 
 
 def test_schedule_expands_monthly_and_three_monthly_visits(study: Study) -> None:
-    """Screening, infusion, monthly M1-M12 (mRSS, SSc-HAQ, SF-36); M3, M6, M9, M12 add organ function, serology, cells."""
+    """Screening, infusion, monthly M1-M12 (mRSS, SSc-HAQ, SF-36, vital signs); M3, M6, M9, M12 add organ function,
+    serology, cells."""
     visits = study.schedule.all_visits
     assert [v.code for v in visits] == ["SCR", "D0", *[f"M{m}" for m in range(1, 13)]]
     month = {v.code: v for v in visits}
@@ -54,7 +55,7 @@ def test_schedule_expands_monthly_and_three_monthly_visits(study: Study) -> None
     assert month["M3"].day == 91
     assert month["M12"].day == 365
     assert (month["M5"].window_before, month["M5"].window_after) == (7, 7)
-    monthly = {"mrss", "ssc_haq", "sf36"}
+    monthly = {"mrss", "ssc_haq", "sf36", "vital_signs"}
     quarterly = {"organ_function", "serology", "lymphocytes"}
     for m in range(1, 13):
         forms = set(month[f"M{m}"].forms)
@@ -188,13 +189,13 @@ def test_unknown_key_is_reported() -> None:
 
 def test_reference_to_a_missing_form_is_reported() -> None:
     """A visit collecting an undefined form is an error at that list entry (the intervention form is then collected nowhere)."""
-    text = _broken("forms: [infusion]", "forms: [infusions]")
+    text = _broken("forms: [infusion,", "forms: [infusions,")
     [(line, path, rule), (_, role_path, role_rule)] = _problems(text)
     assert role_path == "intervention.form"
     assert role_rule == "no fixed visit of the schedule collects the intervention form 'infusion'"
     assert path == "schedule.visits[1].forms[0]"
     assert "'infusions', which is not in forms" in rule
-    assert line == _line_of(text, "forms: [infusions]")
+    assert line == _line_of(text, "forms: [infusions,")
 
 
 def test_invalid_ucum_unit_of_an_item_is_reported() -> None:

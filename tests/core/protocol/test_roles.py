@@ -44,7 +44,7 @@ def test_intervention_accessors(study: Study) -> None:
 
 
 def test_form_kinds_layouts_and_patient_forms(study: Study) -> None:
-    assert [f.code for f in study.log_forms] == ["medical_history"]
+    assert [f.code for f in study.log_forms] == ["medical_history", "pregnancy_test"]
     history = study.form_by_code["medical_history"]
     assert history.kind == "log"
     assert history.log is not None
@@ -100,19 +100,19 @@ def test_analysis_plan_reproduces_the_former_python_constants(study: Study) -> N
 
 
 def test_log_form_in_a_series_is_refused() -> None:
-    text = broken("      forms: [mrss, ssc_haq, sf36]\n", "      forms: [mrss, ssc_haq, sf36, medical_history]\n")
+    text = broken("      forms: [mrss, ssc_haq, sf36,\n", "      forms: [mrss, ssc_haq, sf36, medical_history,\n")
     line, path, rule = _only(text)
     assert path == "schedule.series[0].forms[3]"
     assert rule == "form 'medical_history' is a log form (repeating per subject); series list scheduled forms only"
-    assert line == line_of(text, "forms: [mrss, ssc_haq, sf36, medical_history]")
+    assert line == line_of(text, "forms: [mrss, ssc_haq, sf36, medical_history,")
 
 
 def test_log_form_at_a_fixed_visit_is_refused() -> None:
-    text = broken("      forms: [infusion]\n", "      forms: [infusion, medical_history]\n")
+    text = broken("      forms: [infusion,\n", "      forms: [infusion, medical_history,\n")
     line, path, rule = _only(text)
     assert path == "schedule.visits[1].forms[1]"
     assert "'medical_history' is a log form" in rule
-    assert line == line_of(text, "forms: [infusion, medical_history]")
+    assert line == line_of(text, "forms: [infusion, medical_history,")
 
 
 def test_log_form_without_a_start_item_is_refused() -> None:

@@ -151,6 +151,51 @@ def test_a_screening_visit_before_screening_is_refused(study: Study) -> None:
     assert refused.value.rule == "[before_screening] 2026-01-04 is before screening (2026-01-05)"
 
 
+def _consented_before_the_visit(study: Study) -> Course:
+    """A subject screened on 2026-01-05 who consented on 2026-01-10, before any screening value was entered."""
+    course = Course(study.protocol.version).apply(subject_plans.plan_open_screening(study, "NJDT", 5, SCREENED, TODAY))
+    assert course.subject is not None
+    return course.apply(subject_plans.plan_consent(course.subject, "2.0", dt.date(2026, 1, 10), TODAY))
+
+
+def test_a_screening_visit_dated_before_consent_is_a_warning_to_confirm(study: Study) -> None:
+    """Item 4 of the vitals brief: study procedures need consent first, standard-of-care results taken before it are
+    legitimate; so at the screening visit a date before consent is confirmed, not refused (from day 0 on: refused)."""
+    course = _consented_before_the_visit(study)
+    assert course.subject is not None
+    record, scr = course.records[("SCR", "mrss", 0)], course.visits["SCR"]
+    with pytest.raises(CheckWarningError) as asked:
+        record_plans.plan_save_record(study, course.subject, record, {"mrss_face": ("1", None)}, today=TODAY,
+                                      expected_version=0, visit=scr, visit_date=dt.date(2026, 1, 8))  # fmt: skip
+    assert asked.value.field == "visit_date"
+    assert asked.value.finding.code == "before_consent"
+    assert asked.value.rule.startswith("[before_consent] 2026-01-08 is before consent (2026-01-10): a study procedure needs")
+    plan = record_plans.plan_save_record(study, course.subject, record, {"mrss_face": ("1", None)}, today=TODAY,
+                                         expected_version=0, visit=scr, visit_date=dt.date(2026, 1, 8),
+                                         confirmed={"before_consent"})  # fmt: skip
+    assert [(f.code, f.severity) for f in plan.findings] == [("before_consent", "warning")]
+    assert any(a.action == "record.findings" for a in plan.audit)  # the confirmation is in the audit trail
+    # on the consent day itself: nothing to confirm
+    plan = record_plans.plan_save_record(study, course.subject, record, {"mrss_face": ("1", None)}, today=TODAY,
+                                         expected_version=0, visit=scr, visit_date=dt.date(2026, 1, 10))  # fmt: skip
+    assert plan.findings == ()
+
+
+def test_a_screening_date_item_before_consent_is_a_warning_to_confirm(study: Study) -> None:
+    """A laboratory sample of the screening visit taken before consent (e.g. the referring hospital's): confirmed."""
+    course = _consented_before_the_visit(study)
+    assert course.subject is not None
+    record, scr = course.records[("SCR", "serology", 0)], course.visits["SCR"]
+    entries = {"sample_date": ("2026-01-07", None), "c3": ("1.1", None)}
+    with pytest.raises(CheckWarningError) as asked:
+        record_plans.plan_save_record(study, course.subject, record, entries, today=TODAY, expected_version=0, visit=scr,
+                                      visit_date=dt.date(2026, 1, 12))  # fmt: skip
+    assert asked.value.field == "sample_date"
+    assert asked.value.finding.code == "before_consent"
+    record_plans.plan_save_record(study, course.subject, record, entries, today=TODAY, expected_version=0, visit=scr,
+                                  visit_date=dt.date(2026, 1, 12), confirmed={"before_consent"})  # fmt: skip
+
+
 def test_a_visit_outside_its_window_is_a_warning_to_confirm(study: Study) -> None:
     course = _infused(study)
     assert course.subject is not None

@@ -123,16 +123,18 @@ def test_haq_with_10_of_20_is_not_complete_and_with_20_it_is(study: Study) -> No
     assert check_form_entry(study, "ssc_haq", typed(HAQ)).complete  # aids, help and VAS may stay blank
 
 
-def test_screening_visit_is_not_done_with_2_of_its_9_forms() -> None:
+def test_screening_visit_is_not_done_with_2_of_its_10_forms() -> None:
+    """Issue 15 finding 4 (then 2 of 9 forms; the vital signs made them 10)."""
     study, course = _screening()
-    course = _save(study, course, "demographics", typed({"sex": "female", "age": 40, "height": 165, "body_weight": 60}))
+    demographics = {"sex": "female", "age": 40, "height": 165, "body_weight": 60, "childbearing_potential": "yes"}
+    course = _save(study, course, "demographics", typed(demographics))
     course = _save(study, course, "mrss", typed(MRSS))
     forms = study.visit_by_code["SCR"].forms
-    assert len(forms) == 9
+    assert len(forms) == 10
     statuses = {form: course.records[("SCR", form, 0)].state.status for form in forms}
     assert [f for f in forms if statuses[f] is RecordStatus.COMPLETE] == ["demographics", "mrss"]
     assert not visit_complete(forms, statuses)
-    assert len(outstanding_forms(forms, statuses)) == 7
+    assert len(outstanding_forms(forms, statuses)) == 8
     visit = course.visits["SCR"]
     assert visit.done_on == SCREENED  # it took place...
     planned = plan_screening(study, SCREENED)
@@ -149,6 +151,8 @@ def test_a_missing_code_on_a_lab_item_is_answered_audited_and_kept(study: Study)
     study_, course = _screening()
     labs = {"vc_pct_pred": 80, "fvc_pct_pred": 78, "dlco_pct_pred": 60, "creatinine": 70, "body_weight": 60}
     entries = typed(labs)
+    assert check_form_entry(study, "organ_function", entries).missing_required == ("sample_date", "albumin")
+    entries["sample_date"] = (SCREENED.isoformat(), None)  # required since the simulator writes it (decision 0019)
     assert check_form_entry(study, "organ_function", entries).missing_required == ("albumin",)
     course = _save(study_, course, "organ_function", entries, missing={"albumin": ("not_done", "sample haemolysed")})
     record = course.records[("SCR", "organ_function", 0)]

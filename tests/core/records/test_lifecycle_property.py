@@ -17,10 +17,13 @@ from rodnan.core.records import record_plans, subject_plans
 from rodnan.core.records.checks import EARLY_COMPLETION, VISIT_WINDOW, earliest_date
 from rodnan.core.records.course import Course
 from rodnan.errors import InputError
+from tests.candidates import LUNG_ELIGIBLE
 from tests.core.records.test_plans import TODAY, _infusion, _screened
 
 STUDY = load_protocol(bundled_protocol_path())
-START = _screened(STUDY)  # a screened, eligible candidate: every example starts from a copy
+START = _screened(
+    STUDY, {**LUNG_ELIGIBLE, "childbearing_potential": False}
+)  # a screened, eligible candidate: every example starts from a copy
 ENDS = (Transition.DIE, Transition.WITHDRAW, Transition.COMPLETE, Transition.LOSE_TO_FOLLOW_UP)
 FORMS = ("mrss", "serology", "medical_history")
 
@@ -57,7 +60,7 @@ def _apply(course: Course, action: tuple[object, ...]) -> None:
         course.apply(subject_plans.plan_enrol(STUDY, subject, values, _latest(course) + days, 1, "NJDT", TODAY))
     elif kind == "infuse":
         entries = {**_infusion(), "infusion_date": ((_latest(course) + days).isoformat(), None)}
-        course.apply(subject_plans.plan_infusion(STUDY, subject, entries, (), TODAY))
+        course.apply(subject_plans.plan_infusion(STUDY, subject, entries, (), TODAY, records=course.records.values()))
     elif isinstance(kind, Transition):
         sure = bool(action[2])
         when = (subject.infusion_date or subject.enrolment_date or subject.consent_date or subject.screening_date) + days

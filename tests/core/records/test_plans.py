@@ -58,12 +58,14 @@ def _infusion(weight: str = "60", cells: str = "60000000") -> dict[str, tuple[st
 
 
 def _infused(study: Study) -> Course:
-    course = _screened(study)
+    course = _screened(study, {**LUNG_ELIGIBLE, "childbearing_potential": False})  # no pregnancy test needed
     assert course.subject is not None
     course.apply(subject_plans.plan_consent(course.subject, "2.0", dt.date(2026, 1, 10), TODAY))
     values = subject_plans.screening_values(course.records.values(), {"SCR"})
     course.apply(subject_plans.plan_enrol(study, course.subject, values, dt.date(2026, 1, 20), 7, "NJDT", TODAY))
-    return course.apply(subject_plans.plan_infusion(study, course.subject, _infusion(), (), TODAY))
+    return course.apply(
+        subject_plans.plan_infusion(study, course.subject, _infusion(), (), TODAY, records=course.records.values())
+    )
 
 
 def test_a_subject_from_screening_to_follow_up(study: Study) -> None:
@@ -81,7 +83,7 @@ def test_a_subject_from_screening_to_follow_up(study: Study) -> None:
     assert infusion.values["cells_administered"]["value"] == 60_000_000.0
     # one audit entry per event: screen, 1 visit.done + one record.save per screening form, consent, enrol, infusion (4)
     actions = [a.action for a in course.audit]
-    forms = len(_screening_forms(study, LUNG_ELIGIBLE))
+    forms = len(_screening_forms(study, {**LUNG_ELIGIBLE, "childbearing_potential": False}))
     assert actions.count("record.save") == forms + 1
     assert actions[:2] == ["subject.screen", "visit.done"]
     assert actions[-6:] == ["subject.consent", "subject.enrol", "subject.infuse", "visit.schedule", "visit.done", "record.save"]
@@ -128,17 +130,19 @@ def test_the_infusion_form_is_only_written_by_the_infusion_step(study: Study) ->
 
 def test_a_dose_outside_the_tolerance_needs_confirmation(study: Study) -> None:
     course = _infused(study)
-    other = _screened(study)
+    other = _screened(study, {**LUNG_ELIGIBLE, "childbearing_potential": False})
     assert other.subject is not None
     other.apply(subject_plans.plan_consent(other.subject, "2.0", dt.date(2026, 1, 10), TODAY))
     values = subject_plans.screening_values(other.records.values(), {"SCR"})
     other.apply(subject_plans.plan_enrol(study, other.subject, values, dt.date(2026, 1, 20), 8, "NJDT", TODAY))
     # 90 x 10^6 cells at 60 kg = 1.5 x 10^6/kg: 50 % above the dose (tolerance ±10 %)
     with pytest.raises(EntryRejectedError) as refused:
-        subject_plans.plan_infusion(study, other.subject, _infusion(cells="90000000"), (), TODAY)
+        subject_plans.plan_infusion(study, other.subject, _infusion(cells="90000000"), (), TODAY, records=other.records.values())
     assert refused.value.field == "cells_administered"
     assert "50.0 % above" in refused.value.rule
-    plan = subject_plans.plan_infusion(study, other.subject, _infusion(cells="90000000"), {"cells_administered"}, TODAY)
+    plan = subject_plans.plan_infusion(
+        study, other.subject, _infusion(cells="90000000"), {"cells_administered"}, TODAY, records=other.records.values()
+    )
     assert plan.subject is not None
     assert plan.subject.status == "in_follow_up"
     assert course.subject is not None

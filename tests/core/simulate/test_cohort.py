@@ -195,3 +195,76 @@ def test_bad_parameters_are_refused() -> None:
     assert caught.value.field == "pathway_fractions"
     with pytest.raises(InputError):
         simulate_cohort(_STUDY, 0, 1)
+
+
+# --- vital signs, sample dates, pregnancy tests (issue 15, decision 0019) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small() -> tuple[Study, SimulatedCohort, pd.DataFrame]:
+    """A cohort small enough to walk row by row."""
+    study = load_protocol()
+    cohort = simulate_cohort(study, 60, seed=15)
+    return study, cohort, cohort.values_frame()
+
+
+def test_sample_dates_lie_in_the_visits_window_and_not_after_the_visit(
+    small: tuple[Study, SimulatedCohort, pd.DataFrame],
+) -> None:
+    """Every laboratory visit has one sample date, inside the visit's window (from the infusion date, as the schedule
+    places it; at screening the visit day) and on or before the visit date: the protocol's two sample checks hold."""
+    import datetime as dt
+
+    study, cohort, values = small
+    subjects = cohort.subjects.set_index("subject_id")
+    lab_forms = {"organ_function", "serology", "lymphocytes"}
+    samples = values[values["item"] == "sample_date"]
+    lab_visits = values[values["item"].isin(["albumin", "c3", "cd3_count"])][["subject_id", "visit"]].drop_duplicates()
+    assert len(samples) == len(lab_visits) > 0  # one per subject and laboratory visit
+    for row in samples.itertuples():
+        visit = study.visit_by_code[row.visit]
+        assert lab_forms & set(visit.forms)
+        sample, visit_day = dt.date.fromisoformat(row.value), dt.date.fromisoformat(row.date)
+        assert sample <= visit_day
+        if visit.day < 0:
+            assert sample == visit_day
+        else:
+            target = dt.date.fromisoformat(subjects.loc[row.subject_id, "infusion_date"]) + dt.timedelta(days=visit.day)
+            assert target - dt.timedelta(days=visit.window_before) <= sample <= target + dt.timedelta(days=visit.window_after)
+
+
+def test_vital_signs_at_each_visit_and_at_each_time_around_the_infusion(
+    small: tuple[Study, SimulatedCohort, pd.DataFrame],
+) -> None:
+    """The monthly vital signs and the four infusion times are written, inside their items' hard ranges."""
+    study, _, values = small
+    infusion = study.form_by_code["infusion_vitals"]
+    at_d0 = set(values.loc[values["visit"] == "D0", "item"])
+    assert set(infusion.items) <= at_d0
+    assert {"systolic_bp", "spo2"} <= set(values.loc[values["visit"] == "M1", "item"])
+    for code in [*infusion.items, "systolic_bp", "heart_rate"]:
+        numbers = pd.to_numeric(values.loc[values["item"] == code, "value"])
+        bounds = study.item_by_code[code].range
+        assert bounds is not None
+        assert len(numbers) > 0
+        assert numbers.between(bounds.min, bounds.max).all(), code
+
+
+def test_women_of_child_bearing_potential_have_a_negative_test_before_the_infusion(
+    small: tuple[Study, SimulatedCohort, pd.DataFrame],
+) -> None:
+    """Each woman under 50 (the simulator's child-bearing potential) has a negative test at screening and one 1 to 3
+    days before the infusion; no one else has a test."""
+    import datetime as dt
+
+    _, cohort, values = small
+    subjects = cohort.subjects.set_index("subject_id")
+    potential = values[(values["item"] == "childbearing_potential")].set_index("subject_id")["value"] == "true"
+    expected = (subjects["sex"] == "female") & (subjects["age"].astype(float) < 50)
+    assert potential.reindex(subjects.index).fillna(False).astype(bool).equals(expected.astype(bool))
+    tests = values[values["item"] == "pregnancy_test_date"]
+    assert set(tests["subject_id"]) == set(expected[expected].index)
+    assert set(values.loc[values["item"] == "pregnancy_test_result", "value"]) == {"negative"}
+    for row in tests[tests["visit"] == "D0"].itertuples():
+        before = (dt.date.fromisoformat(subjects.loc[row.subject_id, "infusion_date"]) - dt.date.fromisoformat(row.value)).days
+        assert 1 <= before <= 3

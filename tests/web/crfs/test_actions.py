@@ -53,7 +53,8 @@ def test_first_save_of_a_visit_records_done_on_and_audits_each_item(site, coordi
     record = f.scr_record(subject, "demographics")
     visit_date = f.days_ago(58)
     start = f.last_seq()
-    entries = {"sex": ("female", None), "age": ("45", None), "height": ("1.62", "m"), "body_weight": ("58", None)}
+    entries = {"sex": ("female", None), "age": ("45", None), "height": ("1.62", "m"), "body_weight": ("58", None),
+               "childbearing_potential": ("yes", None)}  # fmt: skip
     check_save_form(coordinator, record, entries, expected_version=0, visit_date=visit_date)
     visit = Visit.objects.get(subject=subject, code="SCR")
     assert visit.done_on == visit_date
@@ -68,6 +69,7 @@ def test_first_save_of_a_visit_records_done_on_and_audits_each_item(site, coordi
         ("record.save", where, "age", "", "45", "", "coord", "coordinator"),
         ("record.save", where, "height", "", "1.62 m", "", "coord", "coordinator"),
         ("record.save", where, "body_weight", "", "58", "", "coord", "coordinator"),
+        ("record.save", where, "childbearing_potential", "", "yes", "", "coord", "coordinator"),
         ("record.save", where, "status", "not_started", "complete", "", "coord", "coordinator"),
     ]
     record.refresh_from_db()

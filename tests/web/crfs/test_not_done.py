@@ -41,15 +41,17 @@ def _mark(client, record, reason: str, event: str = "mark_not_done"):
 def test_a_visit_with_one_form_saved_stays_overdue_until_the_others_are_settled(inv_client, site, investigator):
     # infused 40 days ago: Month 1 (day 30) had its window from 17 to 3 days ago
     subject, records = _month1(investigator, site, 40)
-    assert set(records) == {"mrss", "ssc_haq", "sf36"}
+    assert set(records) == {"mrss", "ssc_haq", "sf36", "vital_signs"}
     _save_mrss(inv_client, records["mrss"], f.days_ago(10))
     overdue = list_overdue_visits(investigator).filter(subject=subject, code="M1")
     # before the fix the visit left the list once anything was saved (done_on set)
-    assert [(v.code, v.outstanding) for v in overdue] == [("M1", 2)]
-    assert "Data incomplete: 2 forms outstanding" in text(inv_client.get("/"))
+    assert [(v.code, v.outstanding) for v in overdue] == [("M1", 3)]
+    assert "Data incomplete: 3 forms outstanding" in text(inv_client.get("/"))
     assert _mark(inv_client, records["ssc_haq"], "patient too unwell to answer").status_code == 302
-    assert [v.outstanding for v in list_overdue_visits(investigator).filter(subject=subject, code="M1")] == [1]
+    assert [v.outstanding for v in list_overdue_visits(investigator).filter(subject=subject, code="M1")] == [2]
     assert _mark(inv_client, records["sf36"], "patient too unwell to answer").status_code == 302
+    assert [v.outstanding for v in list_overdue_visits(investigator).filter(subject=subject, code="M1")] == [1]
+    assert _mark(inv_client, records["vital_signs"], "patient too unwell to answer").status_code == 302
     assert not list_overdue_visits(investigator).filter(subject=subject, code="M1").exists()
     page = inv_client.get(f"/subjects/{subject.pk}/").content.decode()
     row = next(r for r in re.findall(r"<tr.*?</tr>", page, flags=re.S) if "Month 1<" in r or "Month 1 " in r)
@@ -62,7 +64,7 @@ def test_a_visit_with_one_form_saved_stays_overdue_until_the_others_are_settled(
 def test_a_visit_in_its_window_with_forms_outstanding_is_still_due(inv_client, site, investigator):
     subject, records = _month1(investigator, site, 30)  # Month 1's window is open today
     _save_mrss(inv_client, records["mrss"], f.today())
-    assert [(v.code, v.outstanding) for v in list_due_visits(investigator).filter(subject=subject)] == [("M1", 2)]
+    assert [(v.code, v.outstanding) for v in list_due_visits(investigator).filter(subject=subject)] == [("M1", 3)]
 
 
 def test_marking_not_done_needs_a_reason_and_is_audited_then_reopening_takes_values_again(client, site, investigator,

@@ -47,7 +47,18 @@ def test_open_screening_allocates_numbers_and_places_the_screening_visit(site, c
     assert (visit.window_start, visit.window_end) == (screened - dt.timedelta(days=28), screened + dt.timedelta(days=7))
     forms = sorted(FormRecord.objects.filter(visit=visit).values_list("form_code", flat=True))
     assert forms == sorted(
-        ["demographics", "screening", "screening_details", "mrss", "ssc_haq", "sf36", "organ_function", "serology", "lymphocytes"]
+        [
+            "demographics",
+            "screening",
+            "screening_details",
+            "mrss",
+            "ssc_haq",
+            "sf36",
+            "organ_function",
+            "serology",
+            "lymphocytes",
+            "vital_signs",
+        ]
     )
     assert set(FormRecord.objects.filter(visit=visit).values_list("status", "version")) == {("not_started", 0)}
     entries = f.audit_since(start)
@@ -178,9 +189,14 @@ def test_infusion_places_the_follow_up_visits(site, investigator):
     assert d0.done_on == infusion_date
     assert [v.done_on for v in visits[1:]] == [None] * 12
     # monthly forms every month, organ function / serology / lymphocytes every third month
-    assert set(FormRecord.objects.filter(visit=m1).values_list("form_code", flat=True)) == {"mrss", "ssc_haq", "sf36"}
+    assert set(FormRecord.objects.filter(visit=m1).values_list("form_code", flat=True)) == {
+        "mrss",
+        "ssc_haq",
+        "sf36",
+        "vital_signs",
+    }
     assert set(FormRecord.objects.filter(visit=m3).values_list("form_code", flat=True)) == {
-        "mrss", "ssc_haq", "sf36", "organ_function", "serology", "lymphocytes",
+        "mrss", "ssc_haq", "sf36", "organ_function", "serology", "lymphocytes", "vital_signs",
     }  # fmt: skip
     infusion = FormRecord.objects.get(visit=d0, form_code="infusion")
     assert (infusion.status, infusion.version, infusion.updated_by.username) == ("complete", 1, "inv")

@@ -11,8 +11,9 @@ from collections import Counter
 from collections.abc import Iterator
 
 from rodnan.core import units
-from rodnan.core.protocol.model import FormDef, ItemDef, Study
-from rodnan.errors import UnitError
+from rodnan.core.expr import compile_expression
+from rodnan.core.protocol.model import GENERAL_CHECK_CODES, FormDef, ItemDef, Study
+from rodnan.errors import ExpressionError, UnitError
 
 Loc = tuple[str | int, ...]
 
@@ -169,3 +170,69 @@ def _check_analysis(study: Study) -> Iterator[tuple[Loc, str]]:
     for j, column in enumerate(plan.cox.multivariable):
         if column not in columns:
             yield ("analysis", "cox", "multivariable", j), f"{column!r} is not a covariate of analysis.cox.covariates"
+
+
+def check_timepoints(study: Study) -> Iterator[tuple[Loc, str]]:
+    """Forms with timepoints: unique timepoint codes, items listed once that are not derived, no item code taken."""
+    derived = {code for definition in study.derived_items for code in definition.outputs.values()}
+    for i, form in enumerate(study.forms):
+        if not form.timepoints:
+            continue
+        if form.code == study.intervention.form:
+            yield (
+                ("forms", i, "timepoints"),
+                f"the intervention form {form.code!r} is recorded in one step: it takes no timepoints",
+            )
+        twice = {code for code, n in Counter(tp.code for tp in form.timepoints).items() if n > 1}
+        for dup in sorted(twice):
+            yield ("forms", i, "timepoints"), f"form {form.code!r}: timepoint {dup!r} is listed more than once"
+        for dup in sorted(code for code, n in Counter(form.timepoint_items).items() if n > 1):
+            yield ("forms", i, "items"), f"form {form.code!r}: item {dup!r} is listed more than once"
+        for j, code in enumerate(form.timepoint_items):
+            if code in derived:
+                yield ("forms", i, "items", j), f"form {form.code!r}: item {code!r} is derived; timepoints repeat entered items"
+        for tp, codes in form.at_timepoints():
+            for code, base_code in zip(codes, form.timepoint_items, strict=True):
+                item, base = study.item_by_code.get(code), study.item_by_code.get(base_code)
+                label = f"{base.label}, {tp.label[:1].lower()}{tp.label[1:]}" if base is not None else ""
+                if len(code) > 40:
+                    yield ("forms", i, "timepoints"), f"form {form.code!r}: the item code {code!r} is longer than 40 characters"
+                elif item is not None and base is not None and item.label != label and tp.code not in twice:
+                    rule = f"{code!r} names {base_code!r} at {tp.code!r}, but another item already has that code"
+                    yield ("forms", i, "timepoints"), f"form {form.code!r}: {rule}"
+
+
+def check_requirements(study: Study) -> Iterator[tuple[Loc, str]]:
+    """``intervention.requires``: unique codes, known forms, a date item on each form, expressions that compile."""
+    codes = [r.code for r in study.intervention.requires]
+    for dup in sorted(code for code, n in Counter(codes).items() if n > 1):
+        yield ("intervention", "requires"), f"requirement code {dup!r} is used more than once"
+    taken = set(GENERAL_CHECK_CODES) | {check.code for check in study.checks}
+    for i, requirement in enumerate(study.intervention.requires):
+        loc: Loc = ("intervention", "requires", i)
+        if requirement.code in taken:
+            yield (*loc, "code"), f"requirement code {requirement.code!r} is already the code of a check or a general rule"
+        known: set[str] = set()
+        for j, code in enumerate(requirement.forms):
+            form = study.form_by_code.get(code)
+            if form is None:
+                yield (*loc, "forms", j), f"requirement {requirement.code!r} reads form {code!r}, which is not in forms"
+                continue
+            known.update(form.items)
+            for rule in _on_form(study, form, requirement.date, ("date",)):
+                yield (*loc, "date"), f"requirement {requirement.code!r}: {rule}"
+        for field, text, specs in (("applies", requirement.applies, study.item_specs),
+                                   ("record", requirement.record, study.check_item_specs)):  # fmt: skip
+            try:
+                compiled = compile_expression(text, specs)
+            except ExpressionError as exc:
+                where = f" at column {exc.column}" if exc.column else ""
+                yield (*loc, field), f"requirement {requirement.code!r}: {exc.message}{where}"
+                continue
+            if field == "record":
+                for code in sorted(compiled.item_codes - known):
+                    yield (
+                        (*loc, "record"),
+                        f"requirement {requirement.code!r} reads item {code!r}, which is not on its form(s) "
+                        f"{', '.join(requirement.forms)}",
+                    )

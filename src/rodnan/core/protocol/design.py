@@ -98,6 +98,25 @@ class InterventionRolesDef(Frozen):
         return tuple(code for code in (self.date, self.cells, self.weight, self.lot, self.donor) if code is not None)
 
 
+class RequirementDef(Frozen):
+    """A record the intervention cannot be given without (``intervention.requires``): e.g. a negative pregnancy test
+    within 7 days before the infusion for a woman of child-bearing potential.
+
+    The infusion is refused unless, when ``applies`` is not false for the subject's screening values (true or
+    unknown: a requirement whose condition is not known applies), some record of ``forms`` satisfies ``record``
+    and holds in ``date`` a day from ``within_days`` days before the infusion up to the infusion day.
+    """
+
+    code: Code
+    label: str = Field(min_length=1, description="the rule in plain words, shown to the user")
+    applies: str = Field(default="true", description="over the screening values; the rule applies unless it is false")
+    forms: list[Code] = Field(min_length=1, description="the forms whose records may satisfy it (scheduled or log)")
+    record: str = Field(description="what a record of those forms must show (an expression over its items)")
+    date: Code = Field(description="the date item of those forms that dates the record")
+    within_days: int = Field(ge=0, description="the record is dated at most this many days before the infusion")
+    within_days_source: str | None = None
+
+
 class InterventionDef(Frozen):
     """The investigational product and the regimen around it."""
 
@@ -117,6 +136,7 @@ class InterventionDef(Frozen):
     source: str
     form: Code = Field(description="the form that records the infusion")
     roles: InterventionRolesDef = Field(description="which items of that form carry the date, cells, weight, lot and donor")
+    requires: list[RequirementDef] = Field(default_factory=list, description="records the infusion cannot be given without")
 
     @model_validator(mode="after")
     def _infusion_in_regimen(self) -> InterventionDef:

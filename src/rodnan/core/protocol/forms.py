@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from rodnan.core.protocol.common import Code, Frozen, QuantityDef
 
@@ -186,6 +186,22 @@ class BodyAreaDef(Frozen):
         return tuple(code for code in (self.item, self.right, self.left) if code is not None)
 
 
+TIMEPOINT_SEPARATOR = "__"
+"""Joins an item code and a timepoint code into the code of the item at that timepoint (``systolic_bp__pre``)."""
+
+
+def timepoint_code(item: str, timepoint: str) -> str:
+    """The code of item ``item`` recorded at timepoint ``timepoint`` of a form (``systolic_bp__pre``)."""
+    return f"{item}{TIMEPOINT_SEPARATOR}{timepoint}"
+
+
+class TimepointDef(Frozen):
+    """One time at which a form with ``timepoints`` records its items ("before the infusion", "15 min")."""
+
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$", max_length=12)]
+    label: str = Field(min_length=1)
+
+
 class FormDef(Frozen):
     """A case report form: an ordered list of item codes from the study's item catalogue.
 
@@ -213,6 +229,14 @@ class FormDef(Frozen):
     missing_codes: list[Code] | None = Field(
         default=None, description="missing-data codes its items allow (default: every code of the study; [] allows none)"
     )
+    timepoints: list[TimepointDef] = Field(
+        default_factory=list, description="times at which the form records each of its items (a row per time on screen)"
+    )
+    timepoint_items: list[Code] = Field(
+        default_factory=list,
+        description="set by the loader for a form with timepoints: the items as the file lists them, repeated at each "
+        "timepoint; ``items`` then holds the item at each timepoint (expand_timepoints)",
+    )
 
     @model_validator(mode="after")
     def _kind_and_layout(self) -> FormDef:
@@ -224,7 +248,17 @@ class FormDef(Frozen):
             raise ValueError("layout body_grid needs body_areas (the body-area items of the grid)")
         if self.body_areas and self.layout != "body_grid":
             raise ValueError("body_areas belong to layout body_grid")
+        if self.timepoints and self.kind == "log":
+            raise ValueError("timepoints belong to scheduled forms (a log form repeats its records instead)")
+        if self.timepoints and self.layout not in ("default", "table"):
+            raise ValueError("a form with timepoints is shown as a table (layout table or default)")
+        if self.timepoint_items and not self.timepoints:
+            raise ValueError("timepoint_items is set by the loader for forms with timepoints")
         return self
+
+    def at_timepoints(self) -> list[tuple[TimepointDef, list[str]]]:
+        """Each timepoint with the codes of the form's items recorded at it, in the order of ``timepoint_items``."""
+        return [(tp, [timepoint_code(item, tp.code) for item in self.timepoint_items]) for tp in self.timepoints]
 
     @property
     def heading(self) -> str:
@@ -252,3 +286,47 @@ class DerivedItemDef(Frozen):
         default_factory=dict, description="option name -> choice item whose answer is the option (e.g. the SF-36 form)"
     )
     note: str | None = None
+
+
+def expand_timepoints(data: Any) -> Any:
+    """The raw protocol (a mapping, as read from YAML) with each form's ``timepoints`` expanded into items.
+
+    A form with ``timepoints`` records each item it lists at each timepoint: its ``items`` become the item
+    at each timepoint (``systolic_bp__pre``, ``systolic_bp__end``, ...), timepoint by timepoint, and the
+    items as listed move to ``timepoint_items``; the catalogue gains, for each, a copy of the item with that
+    code and the timepoint in its label. Every rule (units, ranges, codes, required, missing-data codes,
+    completeness, checks, the analysis) then applies to them as to any item. A form already expanded
+    (``timepoint_items`` set) and anything that is not a mapping are left as they are.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("forms"), list) or not isinstance(data.get("items"), list):
+        return data
+    items: list[Any] = list(data["items"])
+    by_code = {item.get("code"): item for item in items if isinstance(item, dict)}
+    forms: list[Any] = []
+    for form in data["forms"]:
+        timepoints = form.get("timepoints") if isinstance(form, dict) else None
+        if (
+            not timepoints
+            or not isinstance(timepoints, list)
+            or form.get("timepoint_items")
+            or not isinstance(form.get("items"), list)
+        ):
+            forms.append(form)
+            continue
+        listed = list(form["items"])
+        expanded: list[Any] = []
+        for tp in timepoints:
+            tp_code, tp_label = (tp.get("code"), tp.get("label")) if isinstance(tp, dict) else (None, None)
+            for code in listed:
+                if not isinstance(tp_code, str) or not isinstance(code, str):
+                    continue
+                new = timepoint_code(code, tp_code)
+                expanded.append(new)
+                base = by_code.get(code)
+                if base is not None and new not in by_code:
+                    when = str(tp_label)
+                    copy = {**base, "code": new, "label": f"{base.get('label')}, {when[:1].lower()}{when[1:]}"}
+                    by_code[new] = copy
+                    items.append(copy)
+        forms.append({**form, "items": expanded, "timepoint_items": listed})
+    return {**data, "forms": forms, "items": items}

@@ -24,7 +24,7 @@ from rodnan.core import instruments, textfile, units
 from rodnan.core.expr import CompiledExpression, compile_expression
 from rodnan.core.instruments.acr_criss import STEP1_EVENTS
 from rodnan.core.protocol import bounds, cache
-from rodnan.core.protocol.checks import check_roles
+from rodnan.core.protocol.checks import check_requirements, check_roles, check_timepoints
 from rodnan.core.protocol.model import CONTEXT_DATES, ENDPOINT_SUFFIXES, GENERAL_CHECK_CODES, ItemDef, Study
 from rodnan.errors import ExpressionError, InputError, ProtocolError, ProtocolProblem, UnitError
 
@@ -198,7 +198,7 @@ def _check_references(study: Study) -> Iterator[tuple[Loc, str]]:
     for dup in _duplicates([form.code for form in study.forms]):
         yield ("forms",), f"form code {dup!r} is defined more than once"
     for i, form in enumerate(study.forms):
-        for j, code in enumerate(form.items):
+        for j, code in enumerate(form.timepoint_items or form.items):  # the items as the file lists them
             if code not in items:
                 yield ("forms", i, "items", j), f"form {form.code!r} lists item {code!r}, which is not in items"
 
@@ -227,6 +227,8 @@ def _check_references(study: Study) -> Iterator[tuple[Loc, str]]:
     yield from _check_endpoints(study)
     yield from _check_checks(study)
     yield from check_roles(study)
+    yield from check_timepoints(study)
+    yield from check_requirements(study)
 
 
 def _check_completion(study: Study) -> Iterator[tuple[Loc, str]]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rodnan.core.expr import CompiledExpression, ItemSpec, compile_expression
 from rodnan.core.protocol.analysis_plan import AnalysisDef, CoxCovariateDef, CoxDef, ParamCode, ParameterDef
@@ -35,6 +35,7 @@ from rodnan.core.protocol.design import (
     InterventionRolesDef,
     OutcomeDef,
     RegimenStepDef,
+    RequirementDef,
     ScheduleDef,
     SiteDef,
     VisitDef,
@@ -73,7 +74,10 @@ from rodnan.core.protocol.forms import (
     MissingCodeDef,
     RangeDef,
     StandardCodeDef,
+    TimepointDef,
     VersionedAnswersDef,
+    expand_timepoints,
+    timepoint_code,
 )
 
 __all__ = [
@@ -91,6 +95,7 @@ __all__ = [
     "Code",
     "CompiledCheck",
     "CompiledCriterion",
+    "CompiledRequirement",
     "ConfirmationDef",
     "CoxCovariateDef",
     "CoxDef",
@@ -126,6 +131,7 @@ __all__ = [
     "RegimenStepDef",
     "RemissionDef",
     "RemissionOrganDef",
+    "RequirementDef",
     "ResponseDef",
     "ScheduleDef",
     "ShortCode",
@@ -133,11 +139,13 @@ __all__ = [
     "StandardCodeDef",
     "Study",
     "SustainedDef",
+    "TimepointDef",
     "TriggerDef",
     "VersionedAnswersDef",
     "VisitCode",
     "VisitDef",
     "VisitSeriesDef",
+    "timepoint_code",
 ]
 
 
@@ -168,6 +176,16 @@ class CheckDef(Frozen):
     forms: list[Code] = Field(min_length=1, description="the forms whose records it checks")
     visits: list[VisitCode] = Field(default_factory=list, description="only at these visits (empty: at every visit)")
     expression: str
+
+
+@dataclass(frozen=True)
+class CompiledRequirement:
+    """An intervention requirement with its expressions compiled: ``applies`` over the items, ``record`` over
+    the record's items (a date item as a day number)."""
+
+    definition: RequirementDef
+    applies: CompiledExpression
+    record: CompiledExpression
 
 
 @dataclass(frozen=True)
@@ -214,6 +232,22 @@ class Study(Frozen):
     def file_limit(self, item: ItemDef) -> int:
         """The size limit in bytes of a file item: its own ``max_bytes``, else the study's ``files.max_bytes``."""
         return item.max_bytes if item.max_bytes is not None else self.files.max_bytes
+
+    @model_validator(mode="before")
+    @classmethod
+    def _timepoints(cls, data: object) -> object:
+        """Forms with ``timepoints`` record each item at each time: expand them into items (:func:`expand_timepoints`)."""
+        return expand_timepoints(data)
+
+    @cached_property
+    def requirements(self) -> tuple[CompiledRequirement, ...]:
+        """The intervention's requirements, compiled (the loader has checked every expression)."""
+        return tuple(
+            CompiledRequirement(
+                r, compile_expression(r.applies, self.item_specs), compile_expression(r.record, self.check_item_specs)
+            )
+            for r in self.intervention.requires
+        )
 
     @cached_property
     def check_item_specs(self) -> dict[str, ItemSpec]:

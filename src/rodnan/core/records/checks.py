@@ -5,7 +5,9 @@ Two kinds of rule, each named by a code that its finding (and so its error) carr
 - the **general lifecycle rules**, Python here, valid for any protocol:
   ``after_end`` (no visit or value dated after the subject's death, withdrawal, completion or loss
   to follow-up), ``before_screening`` (no visit or value dated before screening), ``before_consent``
-  (no visit after the screening visit dated before consent), ``before_infusion`` (no visit from day 0
+  (no visit after the screening visit dated before consent; at the screening visit, a visit date or a date
+  item before consent is a warning to confirm: standard-of-care results taken before consent are
+  legitimate, study procedures are not), ``before_infusion`` (no visit from day 0
   on dated before the infusion), ``visit_window`` (a visit outside its window: a warning to confirm)
   and, for the end of participation, ``early_completion`` (follow-up completed before the last
   scheduled visit: a reason and a confirmation);
@@ -42,7 +44,7 @@ EARLY_COMPLETION = "early_completion"
 GENERAL_RULES: dict[str, str] = {
     AFTER_END: "nothing is dated after the end of the subject's participation (death, withdrawal, completion)",
     BEFORE_SCREENING: "nothing is dated before the subject's screening",
-    BEFORE_CONSENT: "no visit after screening is dated before the subject's consent",
+    BEFORE_CONSENT: "no visit after screening is dated before the subject's consent (at screening: confirmed)",
     BEFORE_INFUSION: "no visit from day 0 on is dated before the infusion",
     VISIT_WINDOW: "a visit outside its window is confirmed",
     EARLY_COMPLETION: "follow-up completed before the last scheduled visit needs a reason and a confirmation",
@@ -111,12 +113,17 @@ def date_findings(subject: SubjectSnapshot, field: str, when: dt.date, visit: Vi
     if when < subject.screening_date:
         yield Finding(BEFORE_SCREENING, "error", field, f"{when.isoformat()} is before screening "
                                                         f"({subject.screening_date.isoformat()})")  # fmt: skip
-    if field != "visit_date" or visit is None:
+    if visit is None:
         return
-    if visit.day >= 0 and subject.consent_date is not None and when < subject.consent_date:
-        yield Finding(
-            BEFORE_CONSENT, "error", field, f"{when.isoformat()} is before consent ({subject.consent_date.isoformat()})"
-        )
+    consent = subject.consent_date
+    if visit.day < 0 and consent is not None and when < consent:  # screening: a warning, visit date and date items
+        message = (f"{when.isoformat()} is before consent ({consent.isoformat()}): a study procedure needs consent "
+                   "first; confirm only a standard-of-care result taken before consent")  # fmt: skip
+        yield Finding(BEFORE_CONSENT, "warning", field, message)
+    if field != "visit_date":
+        return
+    if visit.day >= 0 and consent is not None and when < consent:
+        yield Finding(BEFORE_CONSENT, "error", field, f"{when.isoformat()} is before consent ({consent.isoformat()})")
     if visit.day >= 0 and subject.infusion_date is not None and when < subject.infusion_date:
         yield Finding(BEFORE_INFUSION, "error", field, f"{when.isoformat()} is before the infusion "
                                                        f"({subject.infusion_date.isoformat()})")  # fmt: skip
@@ -214,7 +221,7 @@ def check_record(
     for code, value in entry.values.items():  # a date or partial date value: not after the end (the earliest day it means)
         when = earliest_date(value.type, value.value)
         if when is not None:
-            findings.extend(f for f in date_findings(subject, code, when, visit) if f.code in (AFTER_END,))
+            findings.extend(f for f in date_findings(subject, code, when, visit) if f.code in (AFTER_END, BEFORE_CONSENT))
     findings.extend(protocol_findings(study, form_code, entry.values, subject, visit, visit_date))
     for finding in findings:
         if finding.severity == "error":

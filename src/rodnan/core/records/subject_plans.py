@@ -33,6 +33,7 @@ from rodnan.core.records.model import (
     VisitSnapshot,
     VisitWrite,
 )
+from rodnan.core.records.requirements import check_requirements
 from rodnan.core.records.states import RecordEvent, RecordState, RecordStatus, apply_event
 from rodnan.core.schedule import plan_screening, plan_visits
 from rodnan.errors import InputError
@@ -180,15 +181,26 @@ def infusion_dose(study: Study, values: Mapping[str, EnteredValue]) -> DoseCheck
 
 def plan_infusion(
     study: Study, subject: SubjectSnapshot, entries: Mapping[str, tuple[str, str | None]], confirmed: Collection[str],
-    today: dt.date,
+    today: dt.date, *, records: Iterable[RecordSnapshot],
 ) -> Plan:  # fmt: skip
-    """Record the intervention (the MSC infusion): check its form and the dose per kg, move the subject into
-    follow-up, place the protocol's visits from the infusion date and mark day 0 done.
+    """Record the intervention (the MSC infusion): check its form, the dose per kg and the protocol's
+    requirements, move the subject into follow-up, place the protocol's visits from the infusion date and
+    mark day 0 done.
+
+    Args:
+        study: the protocol.
+        subject: the subject (enrolled).
+        entries: the intervention form's items, as typed.
+        confirmed: item codes whose warnings the user confirmed (the cells item: a dose outside the tolerance).
+        today: the site's date.
+        records: the subject's records (scheduled and log): the requirements (``intervention.requires``, e.g. a
+            negative pregnancy test within 7 days before) read them, and the screening values their conditions.
 
     Raises:
         EntryRejectedError: errors or unconfirmed warnings, a missing item, a dose outside the protocol's
             tolerance that was not confirmed (field: the cells item).
-        InputError: the infusion date in the future or before enrolment; the status does not allow it.
+        InputError: the infusion date in the future or before enrolment; the status does not allow it; a
+            requirement not met (field: the requirement's code, :func:`rodnan.core.records.requirements.check_requirements`).
     """
     form = study.intervention_form
     roles = study.intervention_items
@@ -203,6 +215,9 @@ def plan_infusion(
         raise EntryRejectedError(entry, roles.cells, f"{dose.message}; confirm to record it as given")
     infusion_date = dt.date.fromisoformat(str(entry.values[roles.date].value))
     _check_date(roles.date, infusion_date, today, subject.enrolment_date, "enrolment date")
+    next_status(SubjectStatus(subject.status), Transition.INFUSE)  # a wrong status is refused before the requirements
+    records = tuple(records)
+    check_requirements(study, screening_values(records, {study.schedule.screening_visit}), records, infusion_date)
     after, change = _transition(subject, Transition.INFUSE, dose.message if dose else "", infusion_date=infusion_date)
     planned = tuple(p for p in plan_visits(study, infusion_date) if p.day >= 0)
     day0 = next(p for p in planned if p.day == 0)

@@ -78,6 +78,17 @@ def body_grid_rows(form: FormDef, fields: list[Field]) -> list[tuple[str, Field 
     return rows
 
 
+def timepoint_rows(
+    study: Study, form: FormDef, fields: list[Field]
+) -> tuple[list[ItemDef], list[tuple[str, list[Field | None]]]]:  # fmt: skip
+    """A form with timepoints as a table: the items as columns, and one row per timepoint (its label, a field per item)."""
+    if not form.timepoints:
+        return [], []
+    by_code = {f.code: f for f in fields}
+    columns = [study.item_by_code[code] for code in form.timepoint_items]
+    return columns, [(tp.label, [by_code.get(code) for code in codes]) for tp, codes in form.at_timepoints()]
+
+
 def derived_within(study: Study, form: FormDef) -> set[str]:
     """Output items of derived items whose inputs all belong to this form (shown as computed, not typed)."""
     items = set(form.items)

@@ -24,7 +24,15 @@ from rodnan.web.accounts.access import AccessDeniedError, can
 from rodnan.web.accounts.roles import Permission
 from rodnan.web.crfs.actions import EditConflictError, check_add_log_record, check_record_event, check_save_form, shown
 from rodnan.web.crfs.documents import received_files, stored_files
-from rodnan.web.crfs.fields import body_grid_rows, build_fields, posted_inputs, posted_missing, stored_inputs, stored_missing
+from rodnan.web.crfs.fields import (
+    body_grid_rows,
+    build_fields,
+    posted_inputs,
+    posted_missing,
+    stored_inputs,
+    stored_missing,
+    timepoint_rows,
+)
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.actions import EntryRejectedError
@@ -58,6 +66,7 @@ def _context(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[s
         "record": record, "subject": record.subject, "visit": record.visit, "form": form, "fields": fields,
         "computed": computed, "layout": layout, "patient": patient, "version": version,
         "grid_rows": body_grid_rows(form, fields),
+        "timepoint_grid": timepoint_rows(definition, form, fields),
         "can_edit": can_edit,
         "can_mark_not_done": marks and state.status in open_statuses and state.accepts_values,
         "can_reopen": marks and state.status is RecordStatus.NOT_DONE and not state.flags,

@@ -24,7 +24,7 @@ from rodnan.web.studies.models import Site, Study
 from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.gates import TRANSITION_PERMISSION
 from rodnan.web.subjects.models import Subject, Visit
-from rodnan.web.subjects.records import screening_values
+from rodnan.web.subjects.records import screening_values, subject_records
 from rodnan.web.subjects.store import apply_plan, record_snapshot, subject_snapshot, visit_snapshot
 
 __all__ = [
@@ -112,11 +112,13 @@ def check_record_infusion(
     user: Any, subject: Subject, entries: Mapping[str, tuple[str, str | None]], confirmed: Collection[str] = (),
     expected_version: int | None = None,
 ) -> Subject:  # fmt: skip
-    """Record the MSC infusion (date, lot, donor, weight, cells): checks the dose per kg against the
-    protocol, moves the subject into follow-up and places the protocol's visits on the calendar."""
+    """Record the MSC infusion (date, lot, donor, weight, cells): checks the dose per kg and the requirements
+    (a negative pregnancy test ...) against the protocol, moves the subject into follow-up and places the
+    protocol's visits on the calendar."""
     role = require(user, TRANSITION_PERMISSION[Transition.INFUSE], subject.site_id)
     subject = _locked(subject, expected_version)
-    plan = plans.plan_infusion(study_definition(subject.study), subject_snapshot(subject), entries, confirmed, _today())
+    plan = plans.plan_infusion(study_definition(subject.study), subject_snapshot(subject), entries, confirmed, _today(),
+                               records=subject_records(subject))  # fmt: skip
     return _applied(apply_plan(plan, user=user, role=role.code, subject=subject))
 
 

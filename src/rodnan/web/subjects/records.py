@@ -15,11 +15,14 @@ from rodnan.core.entry import EnteredValue
 from rodnan.core.protocol.model import FormDef, ItemDef
 from rodnan.core.records import subject_plans
 from rodnan.core.records.completeness import visit_complete
+from rodnan.core.records.model import RecordSnapshot
+from rodnan.core.records.requirements import UnmetRequirement, unmet_requirements
 from rodnan.core.records.states import RecordStatus
 from rodnan.core.schedule import PlannedVisit, VisitState, visit_state, visit_timing
 from rodnan.web.crfs.models import FormRecord
 from rodnan.web.studies.protocol import study_definition
 from rodnan.web.subjects.models import Subject, Visit
+from rodnan.web.subjects.store import record_snapshot
 
 SCREENING_VISIT_DAY_MAX = -1
 """Visits before day 0 (the infusion) are screening visits."""
@@ -46,6 +49,24 @@ def screening_result(subject: Subject, overrides: dict[str, EnteredValue] | None
     if overrides:
         values.update(overrides)
     return subject_plans.screening_result(study_definition(subject.study), values)
+
+
+def subject_records(subject: Subject) -> list[RecordSnapshot]:
+    """Every record of the subject (scheduled and log) as the core's snapshots."""
+    visits = dict(Visit.objects.filter(subject=subject).values_list("id", "code"))
+    rows = FormRecord.objects.filter(subject=subject).order_by("id")
+    return [record_snapshot(row, visits.get(row.visit_id) if row.visit_id is not None else None) for row in rows]
+
+
+def unmet_before_infusion(subject: Subject, today: dt.date | None = None) -> tuple[UnmetRequirement, ...]:
+    """The protocol's requirements of the infusion that no record of the subject could satisfy for any date the
+    infusion step would accept (from the enrolment, or screening, to today): what the infusion page says first."""
+    definition = study_definition(subject.study)
+    if not definition.requirements:
+        return ()
+    last = today or timezone.localdate()
+    first = min(subject.enrolment_date or subject.screening_date, last)
+    return unmet_requirements(definition, screening_values(subject), subject_records(subject), first, last)
 
 
 def infusion_values(subject: Subject) -> dict[str, EnteredValue]:

@@ -212,8 +212,12 @@ def _draw_effects(state: SubjectState, rng: np.random.Generator, p: SimulationPa
     state.effect["b_cells"] = rng.normal(-0.15, 0.15, n)  # project estimate, log scale
 
 
-def _date_text(day: int) -> str:
+def date_text(day: int) -> str:
+    """A day number (days since 1970-01-01) as an ISO date."""
     return (EPOCH + dt.timedelta(days=day)).isoformat()
+
+
+_date_text = date_text
 
 
 TEXT_ITEMS: dict[str, Callable[[SubjectState, int], str]] = {

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from rodnan.core.instruments import haq_di, sf36
 from rodnan.core.instruments.mrss import AREAS
 from rodnan.core.protocol.model import Study
+from rodnan.core.simulate.cohort.extras import child_bearing
 from rodnan.core.simulate.cohort.subjects import DAYS_PER_MONTH, TEXT_ITEMS, SubjectState
 from rodnan.core.simulate.params import SimulationParams
 
@@ -183,6 +184,7 @@ def _screening_items(state: SubjectState, mrss_total: FloatArray) -> dict[str, F
     ):
         out[flag] = np.zeros(state.n)
     out["vascular_access"] = np.ones(state.n)
+    out["childbearing_potential"] = child_bearing(state).astype(float)  # no for a man
     return out
 
 
