@@ -380,7 +380,10 @@ def _csrf(page: str) -> str:
 def crf_fields(page: str) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
     """What the browser would post from the CRF form: (name, value) pairs in order, and per radio
     group its options (the checked one posted; a group with nothing checked posts nothing)."""
-    start = page.find('<form method="post" class="crf')
+    marker = page.find('id="crf"')
+    if marker < 0:
+        raise RuntimeError("no CRF form (id crf) on this page")
+    start = page.rfind("<form", 0, marker)  # whatever attributes come first (enctype since file items)
     end = page.find("</form>", start)
     posted: list[tuple[str, str]] = []
     radios: dict[str, list[str]] = {}

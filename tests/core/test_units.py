@@ -106,7 +106,7 @@ PRINTED = {
     "kg": "kg", "m": "m", "mL": "mL", "mL/min": "mL/min", "mL/min/mm[Hg]": "mL/min/mmHg", "mL/s": "mL/s",
     "mg/(24.h)": "mg/24 h", "mg/L": "mg/L", "mg/d": "mg/d", "mg/dL": "mg/dL", "mm": "mm", "mm/h": "mm/h",
     "mm[Hg]": "mmHg", "mmol/L": "mmol/L", "mo": "months", "umol/L": "µmol/L", "wk": "weeks", "{cells}": "cells",
-    "{cells}/kg": "cells/kg", "{score}": "",
+    "{cells}/kg": "cells/kg", "{score}": "", "/min": "/min", "Cel": "°C",
 }  # fmt: skip
 """Every unit the bundled protocol uses (items' units, accepted units, the dose), as a lab report prints it."""
 

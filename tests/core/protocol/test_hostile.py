@@ -120,10 +120,11 @@ def test_a_cached_tree_beyond_the_bound_does_not_bypass_it(tmp_path: Path, monke
 
 
 def test_the_bundled_protocol_has_the_size_the_bounds_are_set_against() -> None:
-    """The bounds' documented headroom: 5,695 nodes (MAX_NODES 150,000), 71 kB (MAX_PROTOCOL_BYTES 500 kB)."""
+    """The bounds' documented headroom: about 6,000 nodes (MAX_NODES 150,000), about 75 kB (MAX_PROTOCOL_BYTES 500 kB):
+    the bundled protocol may grow twentyfold before it meets them."""
     from ruamel.yaml import YAML
 
-    assert bounds.check_graph(YAML(typ="rt", pure=True).compose(bundled_text())) == 5_695
+    assert 5_000 < bounds.check_graph(YAML(typ="rt", pure=True).compose(bundled_text())) < bounds.MAX_NODES // 20
     assert 60_000 < len(bundled_text().encode()) < bounds.MAX_PROTOCOL_BYTES // 5
 
 
@@ -140,4 +141,5 @@ def test_an_item_derived_from_itself_is_a_cycle() -> None:
     text = broken("inputs: {weight_before: body_weight_12m_before, weight_now: body_weight}",
                   "inputs: {weight_before: weight_loss_12m_pct, weight_now: body_weight}")  # fmt: skip
     found = [(line, path, rule) for line, path, rule in problems(text) if "cycle" in rule]
-    assert found == [(126, "derived_items[2]", "derived items form a cycle: weight_loss_12m_pct -> weight_loss_12m_pct")]
+    start = next(n for n, line in enumerate(text.splitlines(), 1) if line.strip() == "- instrument: weight_loss")
+    assert found == [(start, "derived_items[2]", "derived items form a cycle: weight_loss_12m_pct -> weight_loss_12m_pct")]
