@@ -103,7 +103,7 @@ POSTED = {"reason": "access matrix", "version": "1", "event": "mark_not_done", "
 """One body for every POST: enough fields that a permitted POST gets past the access check to the rules."""
 
 
-def _names(patterns: list[Any], prefix: str = "") -> set[str]:
+def _names(patterns: list[Any]) -> set[str]:
     names: set[str] = set()
     for pattern in patterns:
         if isinstance(pattern, URLResolver):

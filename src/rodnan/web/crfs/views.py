@@ -80,6 +80,12 @@ def _context(request: HttpRequest, record: FormRecord, inputs: dict[str, tuple[s
     }  # fmt: skip
 
 
+def _saved_context(request: HttpRequest, record: FormRecord) -> dict[str, Any]:
+    """The form as saved: its stored values, missing-data codes and confirmed warnings, at its current version."""
+    confirmed = set(record.confirmed_warnings or [])
+    return _context(request, record, stored_inputs(record.values), None, confirmed, record.version, stored_missing(record.values))
+
+
 def _typed(typed: dict[str, tuple[str, str | None]], code: str) -> str:
     raw, unit = typed.get(code, ("", None))
     return f"{raw} {unit}" if raw and unit else raw
@@ -96,9 +102,7 @@ def form_entry(request: HttpRequest, pk: int) -> HttpResponse:
     definition = study_definition(record.subject.study)
     form = definition.form_by_code[record.form_code]
     if request.method != "POST":
-        confirmed = set(record.confirmed_warnings or [])
-        return render(request, "rodnan/form_entry.html", _context(request, record, stored_inputs(record.values), None, confirmed,
-                                                                   record.version, stored_missing(record.values)))  # fmt: skip
+        return render(request, "rodnan/form_entry.html", _saved_context(request, record))
     typed = posted_inputs(form, request.POST)
     coded = posted_missing(form, request.POST)
     inputs = {code: (raw, unit or "") for code, (raw, unit) in typed.items()}
@@ -249,8 +253,7 @@ def record_state_change(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("subject_detail", pk=record.subject_id)
     except (ValueError, EditConflictError) as exc:
         record.refresh_from_db()
-        context = _context(request, record, stored_inputs(record.values), None, set(record.confirmed_warnings or []),
-                           record.version, stored_missing(record.values))  # fmt: skip
+        context = _saved_context(request, record)
         context["state_error"] = f"{exc.field}: {exc.rule}" if isinstance(exc, InputError) else str(exc)
         context["state_reason_typed"] = reason
         return render(request, "rodnan/form_entry.html", context, status=409 if isinstance(exc, EditConflictError) else 422)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
 from rodnan.core.lifecycle import SubjectStatus
+from rodnan.core.records.completeness import SETTLED
 from rodnan.core.records.states import RecordStatus
 from rodnan.web.accounts.access import site_ids_with
 from rodnan.web.accounts.roles import Permission
@@ -78,8 +79,8 @@ def get_visit_for_user(user: Any, pk: int) -> Visit:
         raise Http404("no such visit at your sites") from None
 
 
-OUTSTANDING = (RecordStatus.NOT_STARTED.value, RecordStatus.IN_PROGRESS.value)
-"""Record statuses that leave a visit's data incomplete (:data:`rodnan.core.records.completeness.SETTLED` is the rest)."""
+OUTSTANDING = tuple(status.value for status in RecordStatus if status not in SETTLED)
+"""Record statuses that leave a visit's data incomplete: those the core does not count as settled."""
 
 
 def _unsettled(visits: QuerySet[Visit]) -> QuerySet[Visit]:
@@ -88,8 +89,8 @@ def _unsettled(visits: QuerySet[Visit]) -> QuerySet[Visit]:
     ``outstanding``, its number of outstanding forms."""
     records = FormRecord.objects.filter(visit=OuterRef("pk"), status__in=OUTSTANDING)
     count = records.order_by().values("visit").annotate(n=Count("id")).values("n")
-    return visits.filter(Q(done_on__isnull=True) | Exists(records)).annotate(
-        outstanding=Coalesce(Subquery(count, output_field=IntegerField()), 0)
+    return visits.annotate(outstanding=Coalesce(Subquery(count, output_field=IntegerField()), 0)).filter(
+        Q(done_on__isnull=True) | Q(outstanding__gt=0)
     )
 
 
